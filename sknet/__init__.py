@@ -1,0 +1,15 @@
+"""sknet: scikit-learn estimators for neural networks, on a Lasagne-style layer library.
+
+``import sknet as lasagne`` gives Lasagne's modules (``layers``, ``init``,
+``nonlinearities``, ``objectives``, ``updates``, ``regularization``,
+``random``, ``utils``) so Lasagne-era code ports by changing the import.
+"""
+
+from . import backend  # first: fixes floatX and BLAS before anything compiles
+from . import utils
+from . import random
+from . import init
+from . import nonlinearities
+from . import layers
+
+__version__ = "0.1.0"

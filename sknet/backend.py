@@ -1,0 +1,141 @@
+"""PyTensor set-up in one place: float dtype, compile mode and BLAS linking."""
+
+import os
+import warnings
+
+import pytensor
+
+__all__ = ["FLOATX", "DEFAULT_MODE", "get_mode", "configure_blas", "configure_floatx"]
+
+#: The dtype of every parameter and activation sknet builds, whatever the
+#: caller's ``pytensor.config.floatX``.
+FLOATX = "float32"
+
+#: sknet's default compile mode: PyTensor's C backend. PyTensor 3's own default
+#: (NUMBA) JIT-compiles for tens of seconds to minutes on a cold cache.
+DEFAULT_MODE = "CVM"
+
+# Fortran BLAS symbols PyTensor's C code calls; the scipy-openblas32 wheel
+# exports them with a ``scipy_`` prefix, so each is renamed with a define.
+_BLAS_SYMBOLS = [
+    prefix + name + "_"
+    for prefix in "sd"
+    for name in ("gemm", "gemv", "ger", "dot", "axpy", "copy", "scal")
+] + ["openblas_set_num_threads", "openblas_get_num_threads"]
+
+
+def get_mode(mode=None):
+    """Return the PyTensor compile mode sknet uses for ``mode``.
+
+    Parameters
+    ----------
+    mode : None, str or pytensor.compile.mode.Mode
+        None gives sknet's default, the C backend (``'CVM'``). A string names
+        one of PyTensor's predefined modes (``'CVM'``, ``'NUMBA'``, ``'JAX'``,
+        ...). A ``Mode`` instance is returned unchanged.
+
+    Returns
+    -------
+    pytensor.compile.mode.Mode
+
+    Examples
+    --------
+    >>> from sknet.backend import get_mode
+    >>> get_mode().linker.__class__.__name__
+    'VMLinker'
+    """
+    from pytensor.compile.mode import Mode
+    from pytensor.compile.mode import get_mode as _pytensor_get_mode
+
+    if mode is None:
+        mode = DEFAULT_MODE
+    if isinstance(mode, Mode):
+        return mode
+    if not isinstance(mode, str):
+        raise TypeError(f"mode must be None, a string or a Mode, got {mode!r}")
+    return _pytensor_get_mode(mode.upper())
+
+
+def _openblas_ldflags():
+    try:
+        import scipy_openblas32
+    except ImportError:
+        return ""
+    lib_dir = scipy_openblas32.get_lib_dir()
+    if not os.path.isdir(lib_dir):
+        return ""
+    parts = [
+        f"-L{lib_dir}",
+        f"-l{scipy_openblas32.get_library()}",
+        f"-Xlinker -rpath -Xlinker {lib_dir}",
+    ]
+    parts += [f"-D{sym}=scipy_{sym}" for sym in _BLAS_SYMBOLS]
+    return " ".join(parts)
+
+
+def configure_blas():
+    """Link PyTensor's C backend to the ``scipy-openblas32`` wheel.
+
+    Does nothing when the user chose BLAS flags (``PYTENSOR_FLAGS`` or
+    ``.pytensorrc``), when PyTensor already computed them, or when the
+    environment variable ``SKNET_BLAS`` is ``0``. Without the wheel the flags
+    stay empty and PyTensor falls back to numpy's dot, silently.
+
+    Returns
+    -------
+    str
+        The BLAS flags now in force.
+
+    Examples
+    --------
+    >>> from sknet.backend import configure_blas
+    >>> isinstance(configure_blas(), str)
+    True
+    """
+    config = pytensor.config
+    param = type(config).__dict__.get("blas__ldflags")
+    already_set = param is None or hasattr(param, "val")
+    if already_set:
+        return config.blas__ldflags
+    try:
+        config.fetch_val_for_key("blas__ldflags")
+        return config.blas__ldflags  # the user's own choice
+    except KeyError:
+        pass
+    flags = "" if os.environ.get("SKNET_BLAS", "1") == "0" else _openblas_ldflags()
+    # An empty value is a deliberate choice here: it skips PyTensor's probe
+    # and its warning, and dot products fall back to numpy's BLAS.
+    config.blas__ldflags = flags
+    return flags
+
+
+def configure_floatx():
+    """Make ``float32`` PyTensor's float dtype unless the user chose one.
+
+    Python float constants in a graph take PyTensor's ``floatX``; with its
+    default (float64) ``lr * grad`` would silently upcast float32 parameters.
+    sknet's estimators also build their graphs under
+    ``pytensor.config.change_flags(floatX=FLOATX)``, so they stay float32 even
+    when the user asked for float64 explicitly.
+
+    Returns
+    -------
+    str
+        ``pytensor.config.floatX`` after the call.
+
+    Examples
+    --------
+    >>> from sknet.backend import configure_floatx
+    >>> configure_floatx() in ('float32', 'float64', 'float16')
+    True
+    """
+    config = pytensor.config
+    try:
+        config.fetch_val_for_key("floatX")
+    except KeyError:
+        config.floatX = FLOATX
+    return config.floatX
+
+
+configure_floatx()
+configure_blas()

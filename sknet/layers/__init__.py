@@ -1,0 +1,14 @@
+"""Lasagne-compatible layers on PyTensor: ``from sknet.layers import DenseLayer``."""
+
+from .base import Layer, MergeLayer
+from .helper import (
+    count_params,
+    get_all_layers,
+    get_all_param_values,
+    get_all_params,
+    get_output,
+    get_output_shape,
+    set_all_param_values,
+)
+from .input import InputLayer
+from .dense import DenseLayer, NINLayer
