@@ -95,7 +95,7 @@ class LeakyRectify:
 
     Examples
     --------
-    >>> float(LeakyRectify(0.1)(T.constant(-2.0)).eval())
+    >>> round(float(LeakyRectify(0.1)(T.constant(-2.0)).eval()), 4)
     -0.2
     """
 

@@ -8,6 +8,8 @@ generators that are seeded from it, so a single seed makes both reproducible.
 import numpy as np
 import pytensor.tensor.random as ptr
 
+from .utils import set_default_update
+
 __all__ = ["get_rng", "set_rng", "seed", "shared_generator", "uniform", "normal"]
 
 _rng = np.random.RandomState()
@@ -72,7 +74,7 @@ def _draw(method, name, **kwargs):
     next_rng, sample = getattr(rng, method)(**kwargs)
     # Compiled functions pick the state update up by themselves, so every
     # call of a train function draws fresh noise without explicit updates.
-    rng.default_update = next_rng
+    set_default_update(rng, next_rng)
     return sample
 
 

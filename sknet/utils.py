@@ -20,6 +20,7 @@ __all__ = [
     "compute_norms",
     "create_param",
     "unroll_scan",
+    "set_default_update",
 ]
 
 
@@ -250,6 +251,28 @@ def create_param(spec, shape, name=None):
     if arr.dtype.kind in "fiub":
         arr = floatX(arr)
     return pytensor.shared(arr.copy(), name=name)
+
+
+def set_default_update(shared_var, update):
+    """Make every compiled function apply ``update`` to ``shared_var``.
+
+    This is how random generators advance and batch-norm running averages
+    follow training without the caller listing those updates, as in Lasagne.
+    PyTensor marks the attribute deprecated; it is set here, in one place.
+
+    Examples
+    --------
+    >>> counter = pytensor.shared(np.float32(0))
+    >>> set_default_update(counter, counter + 1)
+    >>> f = pytensor.function([], counter)
+    >>> _ = f(); float(counter.get_value())
+    1.0
+    """
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Setting default_update", DeprecationWarning)
+        shared_var.default_update = update
 
 
 def unroll_scan(fn, sequences, outputs_info, non_sequences, n_steps, go_backwards=False):
