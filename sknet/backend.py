@@ -56,6 +56,20 @@ def get_mode(mode=None):
     return _pytensor_get_mode(mode.upper())
 
 
+def _user_chose(key):
+    """Whether the user set PyTensor option ``key`` (flags or .pytensorrc)."""
+    config = pytensor.config
+    param = type(config).__dict__.get(key)
+    if param is not None and hasattr(param, "val"):
+        # already read: PyTensor pops the key it read from the flags
+        return not param.is_default
+    try:
+        config.fetch_val_for_key(key)
+    except KeyError:
+        return False
+    return True
+
+
 def _openblas_ldflags():
     try:
         import scipy_openblas32
@@ -94,14 +108,8 @@ def configure_blas():
     """
     config = pytensor.config
     param = type(config).__dict__.get("blas__ldflags")
-    already_set = param is None or hasattr(param, "val")
-    if already_set:
+    if _user_chose("blas__ldflags") or hasattr(param, "val"):
         return config.blas__ldflags
-    try:
-        config.fetch_val_for_key("blas__ldflags")
-        return config.blas__ldflags  # the user's own choice
-    except KeyError:
-        pass
     flags = "" if os.environ.get("SKNET_BLAS", "1") == "0" else _openblas_ldflags()
     # An empty value is a deliberate choice here: it skips PyTensor's probe
     # and its warning, and dot products fall back to numpy's BLAS.
@@ -130,9 +138,7 @@ def configure_floatx():
     True
     """
     config = pytensor.config
-    try:
-        config.fetch_val_for_key("floatX")
-    except KeyError:
+    if not _user_chose("floatX"):
         config.floatX = FLOATX
     return config.floatX
 

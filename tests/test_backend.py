@@ -1,0 +1,96 @@
+"""sknet.backend: float32, the default C mode, and a silent, working BLAS link."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytensor
+import pytensor.tensor as T
+import pytest
+
+from sknet import backend
+
+
+def _run(code, **env):
+    """Run ``code`` in a fresh interpreter; return (stdout, stderr)."""
+    full_env = {k: v for k, v in os.environ.items() if k not in ("PYTENSOR_FLAGS", "SKNET_BLAS")}
+    # keep the test session's compile cache, if it set one
+    if "PYTENSOR_FLAGS" in os.environ and "base_compiledir" in os.environ["PYTENSOR_FLAGS"]:
+        env["PYTENSOR_FLAGS"] = ",".join(
+            f for f in [os.environ["PYTENSOR_FLAGS"], env.get("PYTENSOR_FLAGS", "")] if f
+        )
+    full_env.update(env)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=full_env, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout, proc.stderr
+
+
+class TestImport:
+    def test_import_prints_no_blas_warning(self):
+        out, err = _run(
+            "import warnings; warnings.simplefilter('always')\n"
+            "import sknet, pytensor\n"
+            "print(repr(pytensor.config.blas__ldflags))"
+        )
+        assert "BLAS" not in err and "blas" not in err, err
+        assert "scipy_openblas" in out
+
+    def test_opt_out_gives_empty_flags_without_warning(self):
+        out, err = _run(
+            "import warnings; warnings.simplefilter('always')\n"
+            "import sknet, pytensor\n"
+            "print(repr(pytensor.config.blas__ldflags))",
+            SKNET_BLAS="0",
+        )
+        assert out.strip() == "''"
+        assert "BLAS" not in err
+
+    def test_user_flags_win(self):
+        out, _ = _run(
+            "import sknet, pytensor; print(repr(pytensor.config.blas__ldflags))",
+            PYTENSOR_FLAGS="blas__ldflags=-lmyblas",
+        )
+        assert out.strip() == "'-lmyblas'"
+
+    def test_user_floatx_is_kept_but_default_is_float32(self):
+        out, _ = _run("import sknet, pytensor; print(pytensor.config.floatX)")
+        assert out.strip() == "float32"
+        out, _ = _run(
+            "import sknet, pytensor; print(pytensor.config.floatX)",
+            PYTENSOR_FLAGS="floatX=float64",
+        )
+        assert out.strip() == "float64"
+
+
+class TestGetMode:
+    def test_default_is_c_backend(self):
+        mode = backend.get_mode(None)
+        assert mode.linker.__class__.__name__ == "VMLinker"
+        assert mode is backend.get_mode("CVM")
+
+    @pytest.mark.parametrize("name", ["cvm", "NUMBA", "JAX"])
+    def test_named_modes(self, name):
+        assert backend.get_mode(name) is not None
+
+    def test_mode_instance_passes_through(self):
+        m = backend.get_mode("CVM")
+        assert backend.get_mode(m) is m
+
+    def test_bad_mode_type(self):
+        with pytest.raises(TypeError, match="mode must be"):
+            backend.get_mode(3)
+
+
+def test_blas_gemm_matches_numpy(mode):
+    """The linked BLAS computes the right numbers in compiled dot/gemm."""
+    rng = np.random.RandomState(0)
+    a = T.matrix("a")
+    b = T.matrix("b")
+    c = pytensor.shared(rng.rand(5, 3).astype("float32"))
+    f = pytensor.function([a, b], T.dot(a, b) * 2 + c, mode=mode)
+    A = rng.rand(5, 4).astype("float32")
+    B = rng.rand(4, 3).astype("float32")
+    np.testing.assert_allclose(f(A, B), 2 * A @ B + c.get_value(), rtol=1e-5)
