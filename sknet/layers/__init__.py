@@ -12,3 +12,40 @@ from .helper import (
 )
 from .input import InputLayer
 from .dense import DenseLayer, NINLayer
+from .special import (
+    BiasLayer,
+    ExpressionLayer,
+    NonlinearityLayer,
+    ParametricRectifierLayer,
+    ScaleLayer,
+    prelu,
+    standardize,
+)
+from .noise import (
+    DropoutLayer,
+    GaussianNoiseLayer,
+    dropout,
+    dropout_channels,
+    dropout_locations,
+    spatial_dropout,
+)
+from .shape import (
+    DimshuffleLayer,
+    FlattenLayer,
+    PadLayer,
+    ReshapeLayer,
+    SliceLayer,
+    dimshuffle,
+    flatten,
+    pad,
+    reshape,
+)
+from .merge import (
+    ConcatLayer,
+    ElemwiseMergeLayer,
+    ElemwiseSumLayer,
+    autocrop,
+    autocrop_array_shapes,
+    concat,
+)
+from .embedding import EmbeddingLayer
