@@ -11,5 +11,8 @@ from . import random
 from . import init
 from . import nonlinearities
 from . import layers
+from . import objectives
+from . import updates
+from . import regularization
 
 __version__ = "0.1.0"

@@ -1,0 +1,465 @@
+"""Gradient-descent update rules with Lasagne's names and formulas.
+
+Every rule takes a loss (or a list of gradients) and a list of shared
+parameters and returns an ``OrderedDict`` mapping each shared variable (the
+parameters and any state the rule keeps) to its new value, ready for
+``pytensor.function(..., updates=updates)``. Rules compose: ``momentum`` is
+:func:`apply_momentum` on top of :func:`sgd`.
+
+Hyper-parameters (``learning_rate``, ``momentum``, ``beta1``, ...) may be
+Python numbers or PyTensor scalars such as shared variables; with a shared
+variable the value can be changed between calls without recompiling. Every
+new value keeps the dtype of the variable it updates (float32).
+"""
+
+from collections import OrderedDict
+
+import numpy as np
+import pytensor
+import pytensor.tensor as T
+
+from .backend import FLOATX
+
+__all__ = [
+    "get_or_compute_grads",
+    "sgd",
+    "apply_momentum",
+    "momentum",
+    "apply_nesterov_momentum",
+    "nesterov_momentum",
+    "adagrad",
+    "rmsprop",
+    "adadelta",
+    "adam",
+    "adamax",
+    "norm_constraint",
+    "total_norm_constraint",
+]
+
+
+def get_or_compute_grads(loss_or_grads, params):
+    """Return the gradients of a loss, or pass a list of gradients through.
+
+    Parameters
+    ----------
+    loss_or_grads : scalar PyTensor expression or list of expressions
+    params : list of shared variables
+
+    Returns
+    -------
+    list of expressions, one per parameter
+
+    Examples
+    --------
+    >>> w = pytensor.shared(np.float32([1.0, 2.0]), name='w')
+    >>> g, = get_or_compute_grads(T.sum(w ** 2), [w])
+    >>> g.eval().tolist()
+    [2.0, 4.0]
+    """
+    params = list(params)
+    if any(not isinstance(p, pytensor.compile.SharedVariable) for p in params):
+        raise ValueError(
+            "params must contain shared variables only; for parameters that are "
+            "expressions, sknet.utils.collect_shared_vars() finds the shared "
+            "variables they are built from"
+        )
+    if isinstance(loss_or_grads, list):
+        if len(loss_or_grads) != len(params):
+            raise ValueError(
+                f"got {len(loss_or_grads)} gradient expressions for {len(params)} parameters"
+            )
+        return loss_or_grads
+    return pytensor.grad(loss_or_grads, params)
+
+
+def _like(var, expr):
+    """Return ``expr`` with the type of the shared variable ``var``.
+
+    Python floats become float64 constants when the caller's floatX is
+    float64, and a hyper-parameter may be a float64 shared variable; either
+    would silently upcast a float32 update, which PyTensor then refuses.
+    """
+    if expr.dtype != var.dtype:
+        expr = T.cast(expr, var.dtype)
+    return var.type.filter_variable(expr, allow_convert=True)
+
+
+def _zeros_like(param, suffix):
+    value = param.get_value(borrow=True)
+    name = f"{param.name}.{suffix}" if param.name else suffix
+    return pytensor.shared(np.zeros(value.shape, dtype=value.dtype), shape=param.type.shape, name=name)
+
+
+def _step_counter():
+    return pytensor.shared(np.asarray(0.0, dtype=FLOATX), name="t")
+
+
+def sgd(loss_or_grads, params, learning_rate):
+    """Stochastic gradient descent: ``param <- param - learning_rate * grad``.
+
+    Parameters
+    ----------
+    loss_or_grads : scalar expression or list of expressions
+    params : list of shared variables
+    learning_rate : float or scalar expression
+
+    Returns
+    -------
+    OrderedDict
+        ``{param: new value}``.
+
+    Examples
+    --------
+    >>> w = pytensor.shared(np.float32([1.0, 2.0]), name='w')
+    >>> updates = sgd(T.sum(w ** 2), [w], learning_rate=0.25)
+    >>> updates[w].eval().tolist()
+    [0.5, 1.0]
+    """
+    params = list(params)
+    grads = get_or_compute_grads(loss_or_grads, params)
+    updates = OrderedDict()
+    for param, grad in zip(params, grads):
+        updates[param] = _like(param, param - learning_rate * grad)
+    return updates
+
+
+def apply_momentum(updates, params=None, momentum=0.9):
+    """Add classical momentum to existing updates.
+
+    With ``step = updates[param] - param`` (e.g. ``-learning_rate * grad``)
+    and a velocity ``v`` starting at 0::
+
+        v     <- momentum * v + step
+        param <- param + v
+
+    Parameters
+    ----------
+    updates : dict
+        Updates to modify (not changed in place).
+    params : list of shared variables, optional
+        The variables to add momentum to; all keys of ``updates`` by default.
+    momentum : float or scalar expression
+
+    Returns
+    -------
+    OrderedDict
+        The updates, plus one velocity variable per parameter.
+
+    Examples
+    --------
+    >>> w = pytensor.shared(np.float32([1.0]), name='w')
+    >>> updates = apply_momentum(sgd(T.sum(w ** 2), [w], 0.1), momentum=0.5)
+    >>> [v.name for v in updates]
+    ['w', 'w.velocity']
+    """
+    if params is None:
+        params = list(updates.keys())
+    updates = OrderedDict(updates)
+    for param in params:
+        velocity = _zeros_like(param, "velocity")
+        new_param = momentum * velocity + updates[param]
+        updates[velocity] = _like(velocity, new_param - param)
+        updates[param] = _like(param, new_param)
+    return updates
+
+
+def momentum(loss_or_grads, params, learning_rate, momentum=0.9):
+    """SGD with classical momentum: :func:`apply_momentum` on :func:`sgd`.
+
+    ``v <- momentum * v - learning_rate * grad``; ``param <- param + v``.
+
+    Examples
+    --------
+    >>> w = pytensor.shared(np.float32([1.0, 2.0]), name='w')
+    >>> len(momentum(T.sum(w ** 2), [w], learning_rate=0.1))
+    2
+    """
+    updates = sgd(loss_or_grads, params, learning_rate)
+    return apply_momentum(updates, momentum=momentum)
+
+
+def apply_nesterov_momentum(updates, params=None, momentum=0.9):
+    """Add Nesterov momentum to existing updates.
+
+    With ``step = updates[param] - param`` and a velocity ``v`` starting at 0::
+
+        v     <- momentum * v + step
+        param <- param + momentum * v + step
+
+    This is the reformulation of Nesterov's method (Sutskever et al., 2013)
+    that evaluates gradients at the current parameters.
+
+    Parameters
+    ----------
+    updates : dict
+    params : list of shared variables, optional
+    momentum : float or scalar expression
+
+    Returns
+    -------
+    OrderedDict
+
+    Examples
+    --------
+    >>> w = pytensor.shared(np.float32([1.0]), name='w')
+    >>> updates = apply_nesterov_momentum(sgd(T.sum(w ** 2), [w], 0.1))
+    >>> [v.name for v in updates]
+    ['w', 'w.velocity']
+    """
+    if params is None:
+        params = list(updates.keys())
+    updates = OrderedDict(updates)
+    for param in params:
+        velocity = _zeros_like(param, "velocity")
+        step = updates[param] - param
+        new_velocity = momentum * velocity + step
+        updates[velocity] = _like(velocity, new_velocity)
+        updates[param] = _like(param, param + momentum * new_velocity + step)
+    return updates
+
+
+def nesterov_momentum(loss_or_grads, params, learning_rate, momentum=0.9):
+    """SGD with Nesterov momentum: :func:`apply_nesterov_momentum` on :func:`sgd`.
+
+    ``v <- momentum * v - learning_rate * grad``;
+    ``param <- param + momentum * v - learning_rate * grad``.
+
+    Examples
+    --------
+    >>> w = pytensor.shared(np.float32([1.0, 2.0]), name='w')
+    >>> len(nesterov_momentum(T.sum(w ** 2), [w], learning_rate=0.1, momentum=0.9))
+    2
+    """
+    updates = sgd(loss_or_grads, params, learning_rate)
+    return apply_nesterov_momentum(updates, momentum=momentum)
+
+
+def adagrad(loss_or_grads, params, learning_rate=1.0, epsilon=1e-6):
+    """Adagrad: steps scaled by the root of the summed squared gradients.
+
+    ::
+
+        a     <- a + grad ** 2
+        param <- param - learning_rate * grad / sqrt(a + epsilon)
+
+    Examples
+    --------
+    >>> w = pytensor.shared(np.float32([3.0]), name='w')
+    >>> updates = adagrad(T.sum(w ** 2), [w], learning_rate=0.5)
+    >>> [v.name for v in updates]
+    ['w.accu', 'w']
+    """
+    params = list(params)
+    grads = get_or_compute_grads(loss_or_grads, params)
+    updates = OrderedDict()
+    for param, grad in zip(params, grads):
+        accu = _zeros_like(param, "accu")
+        accu_new = accu + grad**2
+        updates[accu] = _like(accu, accu_new)
+        updates[param] = _like(param, param - learning_rate * grad / T.sqrt(accu_new + epsilon))
+    return updates
+
+
+def rmsprop(loss_or_grads, params, learning_rate=1.0, rho=0.9, epsilon=1e-6):
+    """RMSProp: steps scaled by a running average of squared gradients.
+
+    ::
+
+        a     <- rho * a + (1 - rho) * grad ** 2
+        param <- param - learning_rate * grad / sqrt(a + epsilon)
+
+    Examples
+    --------
+    >>> w = pytensor.shared(np.float32([3.0]), name='w')
+    >>> len(rmsprop(T.sum(w ** 2), [w], learning_rate=0.01))
+    2
+    """
+    params = list(params)
+    grads = get_or_compute_grads(loss_or_grads, params)
+    updates = OrderedDict()
+    for param, grad in zip(params, grads):
+        accu = _zeros_like(param, "accu")
+        accu_new = rho * accu + (1 - rho) * grad**2
+        updates[accu] = _like(accu, accu_new)
+        updates[param] = _like(param, param - learning_rate * grad / T.sqrt(accu_new + epsilon))
+    return updates
+
+
+def adadelta(loss_or_grads, params, learning_rate=1.0, rho=0.95, epsilon=1e-6):
+    """Adadelta: steps scaled by running averages of squared gradients and steps.
+
+    ::
+
+        a     <- rho * a + (1 - rho) * grad ** 2
+        step   = grad * sqrt(d + epsilon) / sqrt(a + epsilon)
+        param <- param - learning_rate * step
+        d     <- rho * d + (1 - rho) * step ** 2
+
+    Examples
+    --------
+    >>> w = pytensor.shared(np.float32([3.0]), name='w')
+    >>> [v.name for v in adadelta(T.sum(w ** 2), [w])]
+    ['w.accu', 'w', 'w.delta_accu']
+    """
+    params = list(params)
+    grads = get_or_compute_grads(loss_or_grads, params)
+    updates = OrderedDict()
+    for param, grad in zip(params, grads):
+        accu = _zeros_like(param, "accu")
+        delta_accu = _zeros_like(param, "delta_accu")
+        accu_new = rho * accu + (1 - rho) * grad**2
+        updates[accu] = _like(accu, accu_new)
+        step = grad * T.sqrt(delta_accu + epsilon) / T.sqrt(accu_new + epsilon)
+        updates[param] = _like(param, param - learning_rate * step)
+        updates[delta_accu] = _like(delta_accu, rho * delta_accu + (1 - rho) * step**2)
+    return updates
+
+
+def adam(loss_or_grads, params, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8):
+    """Adam (Kingma and Ba, 2014) with bias correction folded into the step size.
+
+    With a step counter ``t`` (starting at 1) and moments ``m``, ``v`` at 0::
+
+        m     <- beta1 * m + (1 - beta1) * grad
+        v     <- beta2 * v + (1 - beta2) * grad ** 2
+        a_t    = learning_rate * sqrt(1 - beta2 ** t) / (1 - beta1 ** t)
+        param <- param - a_t * m / (sqrt(v) + epsilon)
+
+    Examples
+    --------
+    >>> w = pytensor.shared(np.float32([1.0, 2.0]), name='w')
+    >>> updates = adam(T.sum(w ** 2), [w], learning_rate=0.1)
+    >>> len(updates)  # w, its two moments and the step counter
+    4
+    """
+    params = list(params)
+    grads = get_or_compute_grads(loss_or_grads, params)
+    t_prev = _step_counter()
+    t = t_prev + 1
+    a_t = learning_rate * T.sqrt(1 - beta2**t) / (1 - beta1**t)
+    updates = OrderedDict()
+    for param, grad in zip(params, grads):
+        m_prev = _zeros_like(param, "m")
+        v_prev = _zeros_like(param, "v")
+        m_t = beta1 * m_prev + (1 - beta1) * grad
+        v_t = beta2 * v_prev + (1 - beta2) * grad**2
+        updates[m_prev] = _like(m_prev, m_t)
+        updates[v_prev] = _like(v_prev, v_t)
+        updates[param] = _like(param, param - a_t * m_t / (T.sqrt(v_t) + epsilon))
+    updates[t_prev] = _like(t_prev, t)
+    return updates
+
+
+def adamax(loss_or_grads, params, learning_rate=0.002, beta1=0.9, beta2=0.999, epsilon=1e-8):
+    """Adamax: Adam with the infinity norm in place of the second moment.
+
+    ::
+
+        m     <- beta1 * m + (1 - beta1) * grad
+        u     <- max(beta2 * u, |grad|)
+        param <- param - learning_rate / (1 - beta1 ** t) * m / (u + epsilon)
+
+    Examples
+    --------
+    >>> w = pytensor.shared(np.float32([1.0, 2.0]), name='w')
+    >>> [v.name for v in adamax(T.sum(w ** 2), [w])]
+    ['w.m', 'w.u', 'w', 't']
+    """
+    params = list(params)
+    grads = get_or_compute_grads(loss_or_grads, params)
+    t_prev = _step_counter()
+    t = t_prev + 1
+    a_t = learning_rate / (1 - beta1**t)
+    updates = OrderedDict()
+    for param, grad in zip(params, grads):
+        m_prev = _zeros_like(param, "m")
+        u_prev = _zeros_like(param, "u")
+        m_t = beta1 * m_prev + (1 - beta1) * grad
+        u_t = T.maximum(beta2 * u_prev, abs(grad))
+        updates[m_prev] = _like(m_prev, m_t)
+        updates[u_prev] = _like(u_prev, u_t)
+        updates[param] = _like(param, param - a_t * m_t / (u_t + epsilon))
+    updates[t_prev] = _like(t_prev, t)
+    return updates
+
+
+def norm_constraint(tensor_var, max_norm, norm_axes=None, epsilon=1e-7):
+    """Rescale slices of a tensor whose L2 norm exceeds ``max_norm``.
+
+    Each slice's norm is computed over ``norm_axes``; slices with a norm
+    above ``max_norm`` are scaled down to it (up to ``epsilon``), the others
+    are kept (times ``norm / (norm + epsilon)``). Typically applied to an
+    update: ``updates[W] = norm_constraint(updates[W], 3.0)``.
+
+    Parameters
+    ----------
+    tensor_var : PyTensor expression
+    max_norm : float
+    norm_axes : sequence of int, optional
+        By default axis 0 for a dense weight matrix (a norm per output unit)
+        and all axes but 0 for 3-5 dimensional conv filters (a norm per
+        filter); other ranks must give it.
+    epsilon : float
+
+    Returns
+    -------
+    PyTensor expression, same shape and dtype as ``tensor_var``
+
+    Examples
+    --------
+    >>> W = T.constant(np.array([[3.0, 0.1], [4.0, 0.0]], dtype='float32'))
+    >>> print(np.round(norm_constraint(W, 1.0).eval(), 3))
+    [[0.6 0.1]
+     [0.8 0. ]]
+    """
+    ndim = tensor_var.ndim
+    if norm_axes is not None:
+        sum_over = tuple(norm_axes)
+    elif ndim == 2:
+        sum_over = (0,)
+    elif ndim in (3, 4, 5):
+        sum_over = tuple(range(1, ndim))
+    else:
+        raise ValueError(f"Unsupported tensor dimensionality {ndim}. Must specify `norm_axes`")
+    dtype = tensor_var.dtype
+    norms = T.sqrt(T.sum(T.sqr(tensor_var), axis=sum_over, keepdims=True))
+    target = T.clip(norms, 0, np.asarray(max_norm, dtype=dtype))
+    scale = target / (np.asarray(epsilon, dtype=dtype) + norms)
+    return T.cast(tensor_var * scale, dtype)
+
+
+def total_norm_constraint(tensor_vars, max_norm, epsilon=1e-7, return_norm=False):
+    """Rescale a list of tensors so that their joint L2 norm is at most ``max_norm``.
+
+    Typically applied to gradients before an update rule (gradient clipping
+    by global norm); every tensor is multiplied by the same
+    ``min(norm, max_norm) / (norm + epsilon)``.
+
+    Parameters
+    ----------
+    tensor_vars : list of PyTensor expressions
+    max_norm : float
+    epsilon : float
+    return_norm : bool
+        Also return the joint norm before rescaling.
+
+    Returns
+    -------
+    list of expressions, or (list, norm) with ``return_norm``
+
+    Examples
+    --------
+    >>> a = T.constant(np.float32([3.0])); b = T.constant(np.float32([4.0]))
+    >>> (ca, cb), norm = total_norm_constraint([a, b], 1.0, return_norm=True)
+    >>> round(float(norm.eval()), 3)
+    5.0
+    """
+    tensor_vars = list(tensor_vars)
+    norm = T.sqrt(sum(T.sum(T.sqr(t)) for t in tensor_vars))
+    dtype = norm.dtype
+    target = T.clip(norm, 0, np.asarray(max_norm, dtype=dtype))
+    multiplier = target / (np.asarray(epsilon, dtype=dtype) + norm)
+    scaled = [T.cast(t * multiplier, t.dtype) for t in tensor_vars]
+    if return_norm:
+        return scaled, norm
+    return scaled
