@@ -1,0 +1,154 @@
+"""Loop kernels shared by the numba implementations and the ``perform`` methods.
+
+Written in the subset of Python numba compiles; :func:`jit` compiles them once
+(with numba's on-disk cache) or returns them unchanged when numba is missing.
+"""
+
+import functools
+
+import numpy as np
+
+
+_NAMES = ("_window", "im2col", "col2im", "pool_kernel", "pool_grad_kernel", "corr_kernel")
+
+
+@functools.cache
+def _compile_all():
+    # Rebind the module's kernels to numba dispatchers, helpers first, so the
+    # kernels find compiled helpers when numba resolves their globals.
+    try:
+        import numba
+    except ImportError:  # pragma: no cover - numba ships with pytensor
+        return
+    for name in _NAMES:
+        globals()[name] = numba.njit(cache=True, nogil=True)(globals()[name])
+
+
+def jit(fn):
+    """Return the numba-compiled version of the kernel ``fn`` (or ``fn`` without numba)."""
+    _compile_all()
+    return globals()[fn.__name__]
+
+
+def _window(i, st, ws, pad, n):
+    s = i * st - pad
+    e = min(s + ws, n + pad)
+    return s, e, max(s, 0), min(e, n)
+
+
+def pool_kernel(x, z, wh, ww, sh, sw, ph, pw, mode):
+    """Pool planes ``x (P, H, W)`` into ``z (P, oh, ow)``; mode 0 max, 1 inc-pad, 2 exc-pad."""
+    P, H, W = x.shape
+    oh, ow = z.shape[1], z.shape[2]
+    for p in range(P):
+        for i in range(oh):
+            rs, re, rvs, rve = _window(i, sh, wh, ph, H)
+            for j in range(ow):
+                cs, ce, cvs, cve = _window(j, sw, ww, pw, W)
+                if mode == 0:
+                    m = x[p, rvs, cvs]
+                    for r in range(rvs, rve):
+                        for c in range(cvs, cve):
+                            if x[p, r, c] > m:
+                                m = x[p, r, c]
+                    z[p, i, j] = m
+                else:
+                    count = (re - rs) * (ce - cs) if mode == 1 else (rve - rvs) * (cve - cvs)
+                    s = 0.0
+                    for r in range(rvs, rve):
+                        for c in range(cvs, cve):
+                            s += x[p, r, c]
+                    z[p, i, j] = s / count if count > 0 else 0.0
+
+
+def pool_grad_kernel(x, gz, gx, wh, ww, sh, sw, ph, pw, mode):
+    """Accumulate the pooling gradient ``gz (P, oh, ow)`` into the zeroed ``gx (P, H, W)``."""
+    P, H, W = x.shape
+    oh, ow = gz.shape[1], gz.shape[2]
+    for p in range(P):
+        for i in range(oh):
+            rs, re, rvs, rve = _window(i, sh, wh, ph, H)
+            for j in range(ow):
+                cs, ce, cvs, cve = _window(j, sw, ww, pw, W)
+                if mode == 0:
+                    br, bc = rvs, cvs
+                    for r in range(rvs, rve):
+                        for c in range(cvs, cve):
+                            if x[p, r, c] > x[p, br, bc]:
+                                br, bc = r, c
+                    gx[p, br, bc] += gz[p, i, j]
+                else:
+                    count = (re - rs) * (ce - cs) if mode == 1 else (rve - rvs) * (cve - cvs)
+                    if count > 0:
+                        v = gz[p, i, j] / count
+                        for r in range(rvs, rve):
+                            for c in range(cvs, cve):
+                                gx[p, r, c] += v
+
+
+def im2col(im, kh, kw, sh, sw, ph, pw, oh, ow, col):
+    """Unfold one image ``im (C, H, W)`` into ``col (C*kh*kw, oh*ow)``."""
+    C, H, W = im.shape
+    for c in range(C):
+        for u in range(kh):
+            for v in range(kw):
+                row = (c * kh + u) * kw + v
+                for i in range(oh):
+                    y = i * sh - ph + u
+                    for j in range(ow):
+                        x = j * sw - pw + v
+                        if 0 <= y < H and 0 <= x < W:
+                            col[row, i * ow + j] = im[c, y, x]
+                        else:
+                            col[row, i * ow + j] = 0.0
+
+
+def col2im(col, kh, kw, sh, sw, ph, pw, oh, ow, im):
+    """Add ``col (C*kh*kw, oh*ow)`` back into the image ``im (C, H, W)``."""
+    C, H, W = im.shape
+    for c in range(C):
+        for u in range(kh):
+            for v in range(kw):
+                row = (c * kh + u) * kw + v
+                for i in range(oh):
+                    y = i * sh - ph + u
+                    if y < 0 or y >= H:
+                        continue
+                    for j in range(ow):
+                        x = j * sw - pw + v
+                        if 0 <= x < W:
+                            im[c, y, x] += col[row, i * ow + j]
+
+
+def corr_kernel(direction, a, b, shp, sh, sw, ph, pw):
+    """Numba body of :class:`sknet.ops.corr.CorrMM` (direction 0, 1 or 2)."""
+    if direction == 0:
+        B, C, H, W = a.shape
+        F, kh, kw = b.shape[0], b.shape[2], b.shape[3]
+        oh, ow = (H + 2 * ph - kh) // sh + 1, (W + 2 * pw - kw) // sw + 1
+        out = np.empty((B, F, oh, ow), a.dtype)
+        kmat = np.ascontiguousarray(b).reshape(F, C * kh * kw)
+        col = np.empty((C * kh * kw, oh * ow), a.dtype)
+        for n in range(B):
+            im2col(a[n], kh, kw, sh, sw, ph, pw, oh, ow, col)
+            out[n] = np.dot(kmat, col).reshape(F, oh, ow)
+        return out
+    if direction == 1:
+        B, C, H, W = a.shape
+        F, oh, ow = b.shape[1], b.shape[2], b.shape[3]
+        kh, kw = shp[0], shp[1]
+        acc = np.zeros((F, C * kh * kw), a.dtype)
+        col = np.empty((C * kh * kw, oh * ow), a.dtype)
+        for n in range(B):
+            im2col(a[n], kh, kw, sh, sw, ph, pw, oh, ow, col)
+            acc += np.dot(np.ascontiguousarray(b[n]).reshape(F, oh * ow), col.T)
+        return acc.reshape(F, C, kh, kw)
+    F, C, kh, kw = a.shape
+    B, oh, ow = b.shape[0], b.shape[2], b.shape[3]
+    H, W = shp[0], shp[1]
+    out = np.zeros((B, C, H, W), a.dtype)
+    kT = np.ascontiguousarray(np.ascontiguousarray(a).reshape(F, C * kh * kw).T)
+    for n in range(B):
+        col = np.dot(kT, np.ascontiguousarray(b[n]).reshape(F, oh * ow))
+        col2im(col, kh, kw, sh, sw, ph, pw, oh, ow, out[n])
+    return out

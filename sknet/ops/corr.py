@@ -1,0 +1,386 @@
+"""2-D correlation as im2col + one BLAS GEMM per image, with its two gradients.
+
+``CorrMM(direction, stride, pad)`` is one op class with three directions that
+are each other's gradients:
+
+- ``'forward'``: ``corr(img, kern)``, ``(B, C, H, W) x (F, C, kh, kw) -> (B, F, oh, ow)``;
+- ``'weights'``: ``(img, topgrad, (kh, kw)) -> (F, C, kh, kw)``, the gradient
+  of ``sum(topgrad * corr(img, kern))`` with respect to ``kern``;
+- ``'inputs'``: ``(kern, topgrad, (H, W)) -> (B, C, H, W)``, the gradient with
+  respect to ``img``.
+
+The op computes a cross-correlation (no filter flip); a convolution is a
+correlation with ``kern[:, :, ::-1, ::-1]``. Implementations: C (the default
+backend, BLAS ``?gemm_`` through PyTensor's BLAS flags), numba (NUMBA mode) and
+numpy (``perform``).
+"""
+
+import numpy as np
+import pytensor.tensor as T
+from numpy.lib.stride_tricks import sliding_window_view
+from pytensor.graph.basic import Apply
+from pytensor.link.c.op import COp
+from pytensor.tensor.blas import blas_header_text, ldflags
+
+__all__ = ["CorrMM", "corr2d", "corr2d_grad_weights", "corr2d_grad_inputs", "conv_out_size"]
+
+_DIRECTIONS = ("forward", "weights", "inputs")
+
+
+def conv_out_size(size, k, stride, pad):
+    """Output length of a strided, zero-padded correlation along one axis.
+
+    Examples
+    --------
+    >>> from sknet.ops.corr import conv_out_size
+    >>> conv_out_size(28, 5, 1, 0), conv_out_size(7, 3, 2, 1)
+    (24, 4)
+    """
+    return (size + 2 * pad - k) // stride + 1
+
+
+def _windows(img, kshp, stride, pad, out_hw):
+    """Strided view ``(B, C, oh, ow, kh, kw)`` of the zero-padded images."""
+    (ph, pw), (sh, sw), (oh, ow) = pad, stride, out_hw
+    padded = np.pad(img, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    win = sliding_window_view(padded, kshp, axis=(2, 3))
+    return win[:, :, ::sh, ::sw][:, :, :oh, :ow]
+
+
+class CorrMM(COp):
+    """Strided, zero-padded 2-D cross-correlation op (see the module docstring).
+
+    Parameters
+    ----------
+    direction : {'forward', 'weights', 'inputs'}
+    stride : tuple of 2 ints
+    pad : tuple of 2 ints
+        Zeros added on both sides of each spatial axis.
+
+    Examples
+    --------
+    >>> from sknet.ops.corr import CorrMM
+    >>> x, w = T.tensor4('x'), T.tensor4('w')
+    >>> CorrMM('forward', (1, 1), (0, 0))(x, w).ndim
+    4
+    """
+
+    __props__ = ("direction", "stride", "pad")
+
+    def __init__(self, direction="forward", stride=(1, 1), pad=(0, 0)):
+        if direction not in _DIRECTIONS:
+            raise ValueError(f"direction must be one of {_DIRECTIONS}, got {direction!r}")
+        self.direction = direction
+        self.stride = tuple(int(s) for s in stride)
+        self.pad = tuple(int(p) for p in pad)
+        if len(self.stride) != 2 or min(self.stride) < 1:
+            raise ValueError(f"stride must be two positive ints, got {stride!r}")
+        if len(self.pad) != 2 or min(self.pad) < 0:
+            raise ValueError(f"pad must be two non-negative ints, got {pad!r}")
+
+    # -- graph ----------------------------------------------------------------
+
+    def make_node(self, a, b, shape=None):
+        a, b = T.as_tensor_variable(a), T.as_tensor_variable(b)
+        dtype = "float64" if "float64" in (a.dtype, b.dtype) else "float32"
+        a, b = T.cast(a, dtype), T.cast(b, dtype)
+        if a.ndim != 4 or b.ndim != 4:
+            raise TypeError("CorrMM takes two 4-D tensors")
+        inputs = [a, b]
+        if self.direction == "forward":
+            if shape is not None:
+                raise TypeError("the forward correlation takes no shape input")
+            static = (a.type.shape[0], b.type.shape[0], None, None)
+        else:
+            if shape is None:
+                raise TypeError(f"direction {self.direction!r} needs the spatial shape")
+            shape = T.cast(T.as_tensor_variable(shape), "int64")
+            if shape.ndim != 1:
+                raise TypeError("shape must be a vector of 2 ints")
+            inputs.append(shape)
+            if self.direction == "weights":  # (img, topgrad)
+                static = (b.type.shape[1], a.type.shape[1], None, None)
+            else:  # (kern, topgrad)
+                static = (b.type.shape[0], a.type.shape[1], None, None)
+        out = T.tensor(dtype=dtype, shape=static)
+        return Apply(self, inputs, [out])
+
+    def infer_shape(self, fgraph, node, shapes):
+        a, b = shapes[0], shapes[1]
+        (sh, sw), (ph, pw) = self.stride, self.pad
+        if self.direction == "forward":
+            return [(a[0], b[0], (a[2] + 2 * ph - b[2]) // sh + 1, (a[3] + 2 * pw - b[3]) // sw + 1)]
+        shp = node.inputs[2]
+        if self.direction == "weights":
+            return [(b[1], a[1], shp[0], shp[1])]
+        return [(b[0], a[1], shp[0], shp[1])]
+
+    def pullback(self, inputs, outputs, output_grads):
+        (g,) = output_grads
+        a, b = inputs[0], inputs[1]
+        fwd = CorrMM("forward", self.stride, self.pad)
+        wgt = CorrMM("weights", self.stride, self.pad)
+        inp = CorrMM("inputs", self.stride, self.pad)
+        if self.direction == "forward":  # a=img, b=kern
+            return [inp(b, g, a.shape[2:]), wgt(a, g, b.shape[2:])]
+        from pytensor.gradient import DisconnectedType
+
+        discon = DisconnectedType()()
+        if self.direction == "weights":  # a=img, b=topgrad
+            return [inp(g, b, a.shape[2:]), fwd(a, g), discon]
+        # a=kern, b=topgrad
+        return [wgt(g, b, a.shape[2:]), fwd(g, a), discon]
+
+    def connection_pattern(self, node):
+        if self.direction == "forward":
+            return [[True], [True]]
+        return [[True], [True], [False]]
+
+    # -- numpy ------------------------------------------------------------------
+
+    def perform(self, node, inputs, output_storage):
+        a, b = inputs[0], inputs[1]
+        dtype = node.outputs[0].dtype
+        if self.direction == "forward":
+            oh = conv_out_size(a.shape[2], b.shape[2], self.stride[0], self.pad[0])
+            ow = conv_out_size(a.shape[3], b.shape[3], self.stride[1], self.pad[1])
+            if oh <= 0 or ow <= 0 or a.shape[1] != b.shape[1]:
+                raise ValueError(f"CorrMM: bad shapes {a.shape} and {b.shape}")
+            win = _windows(a, b.shape[2:], self.stride, self.pad, (oh, ow))
+            out = np.tensordot(win, b, axes=([1, 4, 5], [1, 2, 3]))  # (B, oh, ow, F)
+            out = out.transpose(0, 3, 1, 2)
+        elif self.direction == "weights":
+            kshp = tuple(int(s) for s in inputs[2])
+            win = _windows(a, kshp, self.stride, self.pad, b.shape[2:])
+            out = np.tensordot(b, win, axes=([0, 2, 3], [0, 2, 3]))  # (F, C, kh, kw)
+        else:
+            kern, top = a, b
+            H, W = (int(s) for s in inputs[2])
+            (sh, sw), (ph, pw) = self.stride, self.pad
+            kh, kw = kern.shape[2:]
+            oh, ow = top.shape[2:]
+            cols = np.tensordot(top, kern, axes=([1], [0]))  # (B, oh, ow, C, kh, kw)
+            padded = np.zeros(
+                (top.shape[0], kern.shape[1], max(H + 2 * ph, (oh - 1) * sh + kh),
+                 max(W + 2 * pw, (ow - 1) * sw + kw)), dtype)
+            for u in range(kh):
+                for v in range(kw):
+                    padded[:, :, u:u + sh * oh:sh, v:v + sw * ow:sw] += cols[..., u, v].transpose(0, 3, 1, 2)
+            out = padded[:, :, ph:ph + H, pw:pw + W]
+        output_storage[0][0] = np.ascontiguousarray(out, dtype=dtype)
+
+    # -- C ------------------------------------------------------------------------
+
+    def c_support_code(self, **kwargs):
+        return blas_header_text() + _C_SUPPORT
+
+    def c_libraries(self, **kwargs):
+        return ldflags()
+
+    def c_compile_args(self, **kwargs):
+        return ldflags(libs=False, flags=True)
+
+    def c_lib_dirs(self, **kwargs):
+        return ldflags(libs=False, libs_dir=True)
+
+    def c_header_dirs(self, **kwargs):
+        return ldflags(libs=False, include_dir=True)
+
+    def c_code_cache_version(self):
+        return (3,)
+
+    def c_code(self, node, name, inp, out, sub):
+        dtype = node.outputs[0].dtype
+        ctype = "float" if dtype == "float32" else "double"
+        d = dict(
+            a=inp[0], b=inp[1], z=out[0], fail=sub["fail"], T=ctype,
+            gemm="sgemm_" if dtype == "float32" else "dgemm_",
+            npy="NPY_FLOAT32" if dtype == "float32" else "NPY_FLOAT64",
+            sh=self.stride[0], sw=self.stride[1], ph=self.pad[0], pw=self.pad[1],
+            shp=inp[2] if len(inp) > 2 else "NULL",
+            direction=_DIRECTIONS.index(self.direction),
+        )
+        return _C_CODE % d
+
+
+# im2col / col2im for one image (C, H, W) <-> (C*kh*kw, oh*ow), as templates on
+# the element type; the rest of the op is one generic routine per dtype.
+_C_SUPPORT = r"""
+#define SKNET_IM2COL(T)                                                        \
+static void sknet_im2col_##T(const T* im, int C, int H, int W, int kh, int kw, \
+        int ph, int pw, int sh, int sw, int oh, int ow, T* col) {             \
+    for (int c = 0; c < C; ++c) for (int u = 0; u < kh; ++u)                 \
+    for (int v = 0; v < kw; ++v) {                                           \
+        T* dst = col + (((npy_intp)c * kh + u) * kw + v) * oh * ow;          \
+        const T* src = im + (npy_intp)c * H * W;                             \
+        for (int i = 0; i < oh; ++i) {                                       \
+            int y = i * sh - ph + u;                                         \
+            T* d = dst + (npy_intp)i * ow;                                   \
+            if (y < 0 || y >= H) { for (int j = 0; j < ow; ++j) d[j] = 0; continue; } \
+            const T* row = src + (npy_intp)y * W;                            \
+            for (int j = 0; j < ow; ++j) {                                   \
+                int x = j * sw - pw + v;                                     \
+                d[j] = (x >= 0 && x < W) ? row[x] : (T)0;                    \
+            }                                                                \
+        }                                                                    \
+    }                                                                        \
+}                                                                            \
+static void sknet_col2im_##T(const T* col, int C, int H, int W, int kh, int kw, \
+        int ph, int pw, int sh, int sw, int oh, int ow, T* im) {              \
+    for (int c = 0; c < C; ++c) for (int u = 0; u < kh; ++u)                 \
+    for (int v = 0; v < kw; ++v) {                                           \
+        const T* s = col + (((npy_intp)c * kh + u) * kw + v) * oh * ow;      \
+        T* dst = im + (npy_intp)c * H * W;                                   \
+        for (int i = 0; i < oh; ++i) {                                       \
+            int y = i * sh - ph + u;                                         \
+            if (y < 0 || y >= H) continue;                                   \
+            T* row = dst + (npy_intp)y * W;                                  \
+            const T* d = s + (npy_intp)i * ow;                               \
+            for (int j = 0; j < ow; ++j) {                                   \
+                int x = j * sw - pw + v;                                     \
+                if (x >= 0 && x < W) row[x] += d[j];                         \
+            }                                                                \
+        }                                                                    \
+    }                                                                        \
+}
+SKNET_IM2COL(float)
+SKNET_IM2COL(double)
+"""
+
+_C_CODE = r"""
+{
+    const int direction = %(direction)s;
+    const int sh = %(sh)s, sw = %(sw)s, ph = %(ph)s, pw = %(pw)s;
+    PyArrayObject* A = PyArray_GETCONTIGUOUS(%(a)s);
+    PyArrayObject* Bm = PyArray_GETCONTIGUOUS(%(b)s);
+    npy_intp* ad = PyArray_DIMS(A);
+    npy_intp* bd = PyArray_DIMS(Bm);
+    npy_intp B, C, H, W, F, kh, kw, oh, ow;
+    npy_intp zd[4];
+    int ok = 1;
+    if (direction == 0) {          /* img, kern */
+        B = ad[0]; C = ad[1]; H = ad[2]; W = ad[3];
+        F = bd[0]; kh = bd[2]; kw = bd[3];
+        oh = (H + 2 * ph - kh) / sh + 1; ow = (W + 2 * pw - kw) / sw + 1;
+        ok = (bd[1] == C) && (H + 2 * ph >= kh) && (W + 2 * pw >= kw);
+        zd[0] = B; zd[1] = F; zd[2] = oh; zd[3] = ow;
+    } else {
+        npy_int64* shp = (npy_int64*)PyArray_DATA(%(shp)s);
+        ok = PyArray_DIMS(%(shp)s)[0] == 2;
+        if (direction == 1) {      /* img, topgrad -> kern */
+            B = ad[0]; C = ad[1]; H = ad[2]; W = ad[3];
+            F = bd[1]; oh = bd[2]; ow = bd[3]; kh = shp[0]; kw = shp[1];
+            zd[0] = F; zd[1] = C; zd[2] = kh; zd[3] = kw;
+            ok = ok && bd[0] == B;
+        } else {                   /* kern, topgrad -> img */
+            F = ad[0]; C = ad[1]; kh = ad[2]; kw = ad[3];
+            B = bd[0]; oh = bd[2]; ow = bd[3]; H = shp[0]; W = shp[1];
+            zd[0] = B; zd[1] = C; zd[2] = H; zd[3] = W;
+            ok = ok && bd[1] == F;
+        }
+        ok = ok && oh == (H + 2 * ph - kh) / sh + 1 && ow == (W + 2 * pw - kw) / sw + 1
+             && H + 2 * ph >= kh && W + 2 * pw >= kw;
+    }
+    if (!ok) {
+        Py_XDECREF(A); Py_XDECREF(Bm);
+        PyErr_Format(PyExc_ValueError, "CorrMM: incompatible shapes (direction %%d)", direction);
+        %(fail)s
+    }
+    if (!%(z)s || PyArray_NDIM(%(z)s) != 4 || !PyArray_IS_C_CONTIGUOUS(%(z)s)
+        || PyArray_DIMS(%(z)s)[0] != zd[0] || PyArray_DIMS(%(z)s)[1] != zd[1]
+        || PyArray_DIMS(%(z)s)[2] != zd[2] || PyArray_DIMS(%(z)s)[3] != zd[3]) {
+        Py_XDECREF(%(z)s);
+        %(z)s = (PyArrayObject*)PyArray_EMPTY(4, zd, %(npy)s, 0);
+        if (!%(z)s) { Py_XDECREF(A); Py_XDECREF(Bm); %(fail)s }
+    }
+    {
+        int K = (int)(C * kh * kw), N = (int)(oh * ow), Fi = (int)F;
+        %(T)s one = 1, zero = 0;
+        %(T)s* col = (%(T)s*)malloc(sizeof(%(T)s) * (size_t)K * (size_t)(N > 0 ? N : 1));
+        %(T)s* a = (%(T)s*)PyArray_DATA(A);
+        %(T)s* b = (%(T)s*)PyArray_DATA(Bm);
+        %(T)s* z = (%(T)s*)PyArray_DATA(%(z)s);
+        char nn = 'N', tt = 'T';
+        if (!col) {
+            Py_XDECREF(A); Py_XDECREF(Bm);
+            PyErr_NoMemory();
+            %(fail)s
+        }
+        if (direction != 0) memset(z, 0, sizeof(%(T)s) * PyArray_SIZE(%(z)s));
+        for (npy_intp n = 0; n < B; ++n) {
+            if (direction == 0) {
+                /* z_n (F, N) = kern (F, K) . col (K, N) */
+                sknet_im2col_%(T)s(a + n * C * H * W, C, H, W, kh, kw, ph, pw, sh, sw, oh, ow, col);
+                %(gemm)s(&nn, &nn, &N, &Fi, &K, &one, col, &N, b, &K, &zero, z + n * F * N, &N);
+            } else if (direction == 1) {
+                /* dkern (F, K) += top_n (F, N) . col (K, N)^T */
+                sknet_im2col_%(T)s(a + n * C * H * W, C, H, W, kh, kw, ph, pw, sh, sw, oh, ow, col);
+                %(gemm)s(&tt, &nn, &K, &Fi, &N, &one, col, &N, b + n * F * N, &N, &one, z, &K);
+            } else {
+                /* col (K, N) = kern (F, K)^T . top_n (F, N), then scatter */
+                %(gemm)s(&nn, &tt, &N, &K, &Fi, &one, b + n * F * N, &N, a, &K, &zero, col, &N);
+                sknet_col2im_%(T)s(col, C, H, W, kh, kw, ph, pw, sh, sw, oh, ow, z + n * C * H * W);
+            }
+        }
+        free(col);
+    }
+    Py_XDECREF(A); Py_XDECREF(Bm);
+}
+"""
+
+
+def corr2d(img, kern, stride=(1, 1), pad=(0, 0)):
+    """Cross-correlate a batch of images with a bank of filters.
+
+    Parameters
+    ----------
+    img : 4-D tensor ``(batch, channels, rows, cols)``
+    kern : 4-D tensor ``(filters, channels, kh, kw)``
+    stride, pad : tuples of 2 ints
+
+    Returns
+    -------
+    4-D tensor ``(batch, filters, out_rows, out_cols)``
+
+    Examples
+    --------
+    >>> from sknet.ops import corr2d
+    >>> x = np.arange(16, dtype='float32').reshape(1, 1, 4, 4)
+    >>> corr2d(x, np.ones((1, 1, 2, 2), 'float32'), stride=(2, 2)).eval()[0, 0]
+    array([[10., 18.],
+           [42., 50.]], dtype=float32)
+    """
+    return CorrMM("forward", stride, pad)(img, kern)
+
+
+def corr2d_grad_weights(img, topgrad, kshp, stride=(1, 1), pad=(0, 0)):
+    """Gradient of ``sum(topgrad * corr2d(img, kern))`` with respect to ``kern``.
+
+    ``kshp`` is the filters' spatial shape ``(kh, kw)``.
+
+    Examples
+    --------
+    >>> from sknet.ops import corr2d_grad_weights
+    >>> x = np.ones((1, 1, 3, 3), 'float32'); g = np.ones((1, 2, 2, 2), 'float32')
+    >>> corr2d_grad_weights(x, g, (2, 2)).eval().shape
+    (2, 1, 2, 2)
+    """
+    return CorrMM("weights", stride, pad)(img, topgrad, kshp)
+
+
+def corr2d_grad_inputs(kern, topgrad, ishp, stride=(1, 1), pad=(0, 0)):
+    """Gradient of ``sum(topgrad * corr2d(img, kern))`` with respect to ``img``.
+
+    ``ishp`` is the images' spatial shape ``(rows, cols)``. This is also the
+    transposed convolution (the "deconvolution") of ``topgrad`` by ``kern``.
+
+    Examples
+    --------
+    >>> from sknet.ops import corr2d_grad_inputs
+    >>> w = np.ones((1, 1, 2, 2), 'float32'); g = np.ones((1, 1, 2, 2), 'float32')
+    >>> corr2d_grad_inputs(w, g, (3, 3)).eval()[0, 0]
+    array([[1., 2., 1.],
+           [2., 4., 2.],
+           [1., 2., 1.]], dtype=float32)
+    """
+    return CorrMM("inputs", stride, pad)(kern, topgrad, ishp)

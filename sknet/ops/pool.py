@@ -1,0 +1,283 @@
+"""2-D max and average pooling over the last two axes, and their gradient op.
+
+``Pool2D(ws, stride, pad, ignore_border, mode)`` pools a 4-D tensor;
+``Pool2DGrad`` (same props) maps ``(x, gz)`` to the gradient with respect to
+``x``. Modes follow Lasagne: ``'max'`` ignores padding, ``'average_inc_pad'``
+divides by the window size counting padded cells, ``'average_exc_pad'`` by the
+number of real cells in the window. With ``ignore_border=False`` the last
+window may be partial (and then ``pad`` must be 0).
+"""
+
+import numpy as np
+import pytensor.tensor as T
+from pytensor.graph.basic import Apply
+from pytensor.link.c.op import COp
+
+from ._kernels import jit, pool_kernel, pool_grad_kernel
+
+__all__ = ["Pool2D", "Pool2DGrad", "pool_2d", "pool_out_size", "POOL_MODES"]
+
+POOL_MODES = ("max", "average_inc_pad", "average_exc_pad")
+
+
+def pool_out_size(size, ws, stride, pad, ignore_border):
+    """Number of pooling windows along one axis (Lasagne's rule).
+
+    Examples
+    --------
+    >>> from sknet.ops.pool import pool_out_size
+    >>> pool_out_size(5, 2, 2, 0, True), pool_out_size(5, 2, 2, 0, False)
+    (2, 3)
+    """
+    if size is None:
+        return None
+    if ignore_border:
+        return (size + 2 * pad - ws) // stride + 1
+    if stride >= ws:
+        return (size + stride - 1) // stride
+    return max(0, (size - ws + stride - 1) // stride) + 1
+
+
+class _PoolBase(COp):
+    __props__ = ("ws", "stride", "pad", "ignore_border", "mode")
+
+    def __init__(self, ws, stride=None, pad=(0, 0), ignore_border=True, mode="max"):
+        self.ws = tuple(int(w) for w in ws)
+        self.stride = self.ws if stride is None else tuple(int(s) for s in stride)
+        self.pad = tuple(int(p) for p in pad)
+        self.ignore_border = bool(ignore_border)
+        self.mode = mode
+        if mode not in POOL_MODES:
+            raise ValueError(f"mode must be one of {POOL_MODES}, got {mode!r}")
+        if len(self.ws) != 2 or len(self.stride) != 2 or len(self.pad) != 2:
+            raise ValueError("ws, stride and pad must each have 2 entries")
+        if min(self.ws) < 1 or min(self.stride) < 1 or min(self.pad) < 0:
+            raise ValueError("ws and stride must be positive, pad non-negative")
+        if any(p >= w for p, w in zip(self.pad, self.ws)):
+            raise ValueError(f"pad {self.pad} must be smaller than the pool size {self.ws}")
+        if not self.ignore_border and any(self.pad):
+            raise ValueError("padding needs ignore_border=True")
+
+    def out_shape(self, h, w):
+        return (
+            pool_out_size(h, self.ws[0], self.stride[0], self.pad[0], self.ignore_border),
+            pool_out_size(w, self.ws[1], self.stride[1], self.pad[1], self.ignore_border),
+        )
+
+    def _params(self):
+        return (*self.ws, *self.stride, *self.pad, POOL_MODES.index(self.mode))
+
+    def c_code_cache_version(self):
+        return (2,)
+
+    def c_support_code(self, **kwargs):
+        return _C_SUPPORT
+
+    def c_code(self, node, name, inp, out, sub):
+        dtype = node.inputs[0].dtype
+        wh, ww, sh, sw, ph, pw, mode = self._params()
+        d = dict(
+            x=inp[0], z=out[0], fail=sub["fail"], wh=wh, ww=ww, sh=sh, sw=sw, ph=ph, pw=pw,
+            mode=mode, ib=int(self.ignore_border), T="float" if dtype == "float32" else "double",
+            npy="NPY_FLOAT32" if dtype == "float32" else "NPY_FLOAT64",
+            gz=inp[1] if len(inp) > 1 else "NULL", grad=int(len(inp) > 1),
+        )
+        return _C_CODE % d
+
+
+class Pool2D(_PoolBase):
+    """Pool windows of the last two axes of a 4-D tensor.
+
+    Parameters
+    ----------
+    ws : tuple of 2 ints
+        Window size.
+    stride : tuple of 2 ints or None
+        None means ``ws`` (non-overlapping windows).
+    pad : tuple of 2 ints
+    ignore_border : bool
+    mode : {'max', 'average_inc_pad', 'average_exc_pad'}
+
+    Examples
+    --------
+    >>> from sknet.ops.pool import Pool2D
+    >>> x = np.arange(16, dtype='float32').reshape(1, 1, 4, 4)
+    >>> Pool2D((2, 2))(x).eval()[0, 0]
+    array([[ 5.,  7.],
+           [13., 15.]], dtype=float32)
+    """
+
+    def make_node(self, x):
+        x = T.as_tensor_variable(x)
+        if x.ndim != 4:
+            raise TypeError("Pool2D takes a 4-D tensor")
+        if x.dtype not in ("float32", "float64"):
+            x = T.cast(x, "float32")
+        out = T.tensor(dtype=x.dtype, shape=x.type.shape[:2] + self.out_shape(*x.type.shape[2:]))
+        return Apply(self, [x], [out])
+
+    def infer_shape(self, fgraph, node, shapes):
+        (b, c, h, w) = shapes[0]
+        if self.ignore_border:
+            oh, ow = self.out_shape(h, w)
+        else:
+            oh, ow = (_symbolic_out_size(n, k, s) for n, k, s in zip((h, w), self.ws, self.stride))
+        return [(b, c, oh, ow)]
+
+    def pullback(self, inputs, outputs, output_grads):
+        (x,), (gz,) = inputs, output_grads
+        return [Pool2DGrad(self.ws, self.stride, self.pad, self.ignore_border, self.mode)(x, gz)]
+
+    def perform(self, node, inputs, output_storage):
+        (x,) = inputs
+        oh, ow = self.out_shape(*x.shape[2:])
+        out = np.empty(x.shape[:2] + (oh, ow), x.dtype)
+        jit(pool_kernel)(np.ascontiguousarray(x).reshape(-1, *x.shape[2:]),
+                         out.reshape(-1, oh, ow), *self._params())
+        output_storage[0][0] = out
+
+
+class Pool2DGrad(_PoolBase):
+    """Gradient of :class:`Pool2D`: ``(x, gz) -> d(sum(gz * pool(x)))/dx``.
+
+    For ``'max'`` the gradient goes to the first maximum of each window.
+
+    Examples
+    --------
+    >>> from sknet.ops.pool import Pool2DGrad
+    >>> x = np.arange(4, dtype='float32').reshape(1, 1, 2, 2)
+    >>> Pool2DGrad((2, 2))(x, np.ones((1, 1, 1, 1), 'float32')).eval()[0, 0]
+    array([[0., 0.],
+           [0., 1.]], dtype=float32)
+    """
+
+    def make_node(self, x, gz):
+        x = T.as_tensor_variable(x)
+        gz = T.cast(T.as_tensor_variable(gz), x.dtype)
+        if x.ndim != 4 or gz.ndim != 4:
+            raise TypeError("Pool2DGrad takes two 4-D tensors")
+        return Apply(self, [x, gz], [x.type()])
+
+    def infer_shape(self, fgraph, node, shapes):
+        return [shapes[0]]
+
+    def perform(self, node, inputs, output_storage):
+        x, gz = inputs
+        gx = np.zeros_like(x)
+        jit(pool_grad_kernel)(np.ascontiguousarray(x).reshape(-1, *x.shape[2:]),
+                              np.ascontiguousarray(gz).reshape(-1, *gz.shape[2:]),
+                              gx.reshape(-1, *x.shape[2:]), *self._params())
+        output_storage[0][0] = gx
+
+
+def _symbolic_out_size(n, ws, stride):
+    if stride >= ws:
+        return (n + stride - 1) // stride
+    return T.maximum(0, (n - ws + stride - 1) // stride) + 1
+
+
+def pool_2d(x, ws, stride=None, pad=(0, 0), ignore_border=True, mode="max"):
+    """Pool the last two axes of a 4-D tensor (see :class:`Pool2D`).
+
+    Examples
+    --------
+    >>> from sknet.ops import pool_2d
+    >>> x = np.arange(9, dtype='float32').reshape(1, 1, 3, 3)
+    >>> pool_2d(x, (2, 2), ignore_border=False, mode='average_exc_pad').eval()[0, 0]
+    array([[2. , 3.5],
+           [6.5, 8. ]], dtype=float32)
+    """
+    return Pool2D(ws, stride, pad, ignore_border, mode)(x)
+
+
+_C_SUPPORT = r"""
+/* Window [s, e) along one axis in padded coordinates, and its part [vs, ve)
+   inside the image. */
+static inline void sknet_window(int i, int st, int ws, int pad, int n, int* s, int* e,
+                                int* vs, int* ve) {
+    *s = i * st - pad;
+    *e = *s + ws;
+    if (*e > n + pad) *e = n + pad;
+    *vs = *s < 0 ? 0 : *s;
+    *ve = *e > n ? n : *e;
+}
+"""
+
+_C_CODE = r"""
+{
+    const int wh = %(wh)s, ww = %(ww)s, sh = %(sh)s, sw = %(sw)s, ph = %(ph)s, pw = %(pw)s;
+    const int mode = %(mode)s, ignore_border = %(ib)s, grad = %(grad)s;
+    PyArrayObject* X = PyArray_GETCONTIGUOUS(%(x)s);
+    PyArrayObject* G = grad ? PyArray_GETCONTIGUOUS((PyArrayObject*)%(gz)s) : NULL;
+    npy_intp* xd = PyArray_DIMS(X);
+    int H = (int)xd[2], W = (int)xd[3], oh, ow;
+    npy_intp planes = xd[0] * xd[1];
+    npy_intp zd[4];
+    if (ignore_border) {
+        oh = (H + 2 * ph - wh) / sh + 1; ow = (W + 2 * pw - ww) / sw + 1;
+    } else {
+        oh = sh >= wh ? (H + sh - 1) / sh : ((H - wh + sh - 1) / sh > 0 ? (H - wh + sh - 1) / sh : 0) + 1;
+        ow = sw >= ww ? (W + sw - 1) / sw : ((W - ww + sw - 1) / sw > 0 ? (W - ww + sw - 1) / sw : 0) + 1;
+    }
+    if (oh < 0) oh = 0;
+    if (ow < 0) ow = 0;
+    if (grad) {
+        npy_intp* gd = PyArray_DIMS(G);
+        if (gd[0] != xd[0] || gd[1] != xd[1] || gd[2] != oh || gd[3] != ow) {
+            Py_XDECREF(X); Py_XDECREF(G);
+            PyErr_SetString(PyExc_ValueError, "Pool2DGrad: gz has the wrong shape");
+            %(fail)s
+        }
+        zd[0] = xd[0]; zd[1] = xd[1]; zd[2] = H; zd[3] = W;
+    } else {
+        zd[0] = xd[0]; zd[1] = xd[1]; zd[2] = oh; zd[3] = ow;
+    }
+    if (!%(z)s || !PyArray_IS_C_CONTIGUOUS(%(z)s)
+        || PyArray_DIMS(%(z)s)[0] != zd[0] || PyArray_DIMS(%(z)s)[1] != zd[1]
+        || PyArray_DIMS(%(z)s)[2] != zd[2] || PyArray_DIMS(%(z)s)[3] != zd[3]) {
+        Py_XDECREF(%(z)s);
+        %(z)s = (PyArrayObject*)PyArray_EMPTY(4, zd, %(npy)s, 0);
+        if (!%(z)s) { Py_XDECREF(X); Py_XDECREF(G); %(fail)s }
+    }
+    {
+        const %(T)s* x = (const %(T)s*)PyArray_DATA(X);
+        const %(T)s* g = grad ? (const %(T)s*)PyArray_DATA(G) : NULL;
+        %(T)s* z = (%(T)s*)PyArray_DATA(%(z)s);
+        if (grad) memset(z, 0, sizeof(%(T)s) * PyArray_SIZE(%(z)s));
+        for (npy_intp p = 0; p < planes; ++p) {
+            const %(T)s* xp = x + p * H * W;
+            for (int i = 0; i < oh; ++i) {
+                int rs, re, rvs, rve;
+                sknet_window(i, sh, wh, ph, H, &rs, &re, &rvs, &rve);
+                for (int j = 0; j < ow; ++j) {
+                    int cs, ce, cvs, cve;
+                    sknet_window(j, sw, ww, pw, W, &cs, &ce, &cvs, &cve);
+                    npy_intp o = (p * oh + i) * ow + j;
+                    if (mode == 0) {
+                        int best = -1;
+                        %(T)s m = 0;
+                        for (int r = rvs; r < rve; ++r)
+                            for (int c = cvs; c < cve; ++c)
+                                if (best < 0 || xp[r * W + c] > m) { m = xp[r * W + c]; best = r * W + c; }
+                        if (grad) { if (best >= 0) z[p * H * W + best] += g[o]; }
+                        else z[o] = m;
+                    } else {
+                        int count = mode == 1 ? (re - rs) * (ce - cs) : (rve - rvs) * (cve - cvs);
+                        if (grad) {
+                            %(T)s v = count > 0 ? g[o] / count : 0;
+                            for (int r = rvs; r < rve; ++r)
+                                for (int c = cvs; c < cve; ++c) z[p * H * W + r * W + c] += v;
+                        } else {
+                            %(T)s s = 0;
+                            for (int r = rvs; r < rve; ++r)
+                                for (int c = cvs; c < cve; ++c) s += xp[r * W + c];
+                            z[o] = count > 0 ? s / count : 0;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Py_XDECREF(X); Py_XDECREF(G);
+}
+"""
