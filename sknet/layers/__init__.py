@@ -49,3 +49,4 @@ from .merge import (
     concat,
 )
 from .embedding import EmbeddingLayer
+from .recurrent import CustomRecurrentLayer, GRULayer, Gate, LSTMLayer, RecurrentLayer
