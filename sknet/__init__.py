@@ -14,5 +14,8 @@ from . import layers
 from . import objectives
 from . import updates
 from . import regularization
+from . import callbacks
+from .batch_iterators import BatchIterator, TrainSplit
+from .estimator import NeuralNet, NeuralNetClassifier, NeuralNetRegressor
 
 __version__ = "0.1.0"

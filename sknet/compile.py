@@ -1,0 +1,385 @@
+"""From a layer spec to compiled functions: pure functions, no estimator state.
+
+``build_layers`` turns any of the four spec forms into an ordered dict of
+layers; ``build_loss`` and ``compile_*`` turn layers into PyTensor functions.
+"""
+
+import copy
+import inspect
+from collections import OrderedDict
+from contextlib import contextmanager
+
+import numpy as np
+import pytensor
+import pytensor.tensor as T
+
+from . import random as sknet_random
+from .backend import FLOATX, get_mode
+from .layers import (
+    DenseLayer,
+    InputLayer,
+    Layer,
+    MergeLayer,
+    get_all_layers,
+    get_all_params,
+    get_output,
+)
+
+__all__ = [
+    "default_layer_name",
+    "spec_form",
+    "spec_layer_names",
+    "build_layers",
+    "input_layers",
+    "seeded",
+    "build_loss",
+    "compile_train",
+    "compile_valid",
+    "compile_predict",
+    "update_hyperparameters",
+]
+
+
+def default_layer_name(factory, index):
+    """The default name of the ``index``-th layer made by ``factory``.
+
+    Examples
+    --------
+    >>> default_layer_name(DenseLayer, 1)
+    'dense1'
+    """
+    base = getattr(factory, "__name__", type(factory).__name__).lower()
+    return base.replace("layer", "") + str(index)
+
+
+def spec_form(spec):
+    """Which of the four ``layers`` forms ``spec`` is.
+
+    Returns
+    -------
+    str
+        ``'class_kwargs'``, ``'name_class'``, ``'layer'`` or ``'callable'``.
+
+    Examples
+    --------
+    >>> spec_form([('input', InputLayer), ('out', DenseLayer)])
+    'name_class'
+    >>> spec_form([(InputLayer, {'shape': (None, 2)})])
+    'class_kwargs'
+    """
+    if isinstance(spec, Layer):
+        return "layer"
+    if isinstance(spec, (list, tuple)) and spec:
+        first = spec[0]
+        if isinstance(first, (list, tuple)) and len(first) == 2:
+            if isinstance(first[0], str):
+                return "name_class"
+            if callable(first[0]) and isinstance(first[1], dict):
+                return "class_kwargs"
+    elif callable(spec):
+        return "callable"
+    raise ValueError(
+        "layers must be a list of (LayerClass, kwargs), a list of (name, LayerClass), "
+        f"an output Layer or a callable returning one; got {spec!r}"
+    )
+
+
+def _named_layers(output_layer):
+    names = OrderedDict()
+    for i, layer in enumerate(get_all_layers(output_layer)):
+        name = layer.name or default_layer_name(type(layer), i)
+        if name in names:
+            name = f"{name}_{i}"
+        names[name] = layer
+    return names
+
+
+def spec_layer_names(spec):
+    """Layer names a spec defines, without building anything (None if unknown).
+
+    Examples
+    --------
+    >>> spec_layer_names([(InputLayer, {}), (DenseLayer, {'name': 'out'})])
+    ['input0', 'out']
+    """
+    form = spec_form(spec)
+    if form == "class_kwargs":
+        return [kw.get("name", default_layer_name(f, i)) for i, (f, kw) in enumerate(spec)]
+    if form == "name_class":
+        return [name for name, _ in spec]
+    if form == "layer":
+        return list(_named_layers(spec))
+    return None
+
+
+def _is_input(factory):
+    return isinstance(factory, type) and issubclass(factory, InputLayer)
+
+
+def _is_merge(factory):
+    return isinstance(factory, type) and issubclass(factory, MergeLayer)
+
+
+def build_layers(spec, layer_params=None, callable_params=None, input_shapes=None,
+                 output_units=None, output_nonlinearity=None):
+    """Build the layers of a spec.
+
+    Parameters
+    ----------
+    spec : list, Layer or callable
+        One of the four forms of the estimator's ``layers`` argument.
+    layer_params : dict, optional
+        ``{layer_name: {param: value}}`` from ``name__param`` routing.
+    callable_params : dict, optional
+        Keyword arguments for a callable spec (``layers__*`` routing).
+    input_shapes : dict, optional
+        ``{input_layer_name: shape}`` for InputLayers given without ``shape``
+        (the key None stands for any input layer).
+    output_units, output_nonlinearity : optional
+        For a last DenseLayer given without ``num_units``.
+
+    Returns
+    -------
+    OrderedDict
+        ``{name: layer}`` in topological order; the last is the output layer.
+
+    Examples
+    --------
+    >>> layers = build_layers([(InputLayer, {}), (DenseLayer, {})],
+    ...                       input_shapes={'input0': (None, 3)}, output_units=2)
+    >>> {name: l.output_shape for name, l in layers.items()}
+    {'input0': (None, 3), 'dense1': (None, 2)}
+    """
+    layer_params = layer_params or {}
+    input_shapes = input_shapes or {}
+    form = spec_form(spec)
+    if form == "layer":
+        # A copy, so every fit starts from the network as the user gave it.
+        return _named_layers(copy.deepcopy(spec))
+    if form == "callable":
+        out = spec(**(callable_params or {}))
+        if not isinstance(out, Layer):
+            raise ValueError(f"The layers callable returned {type(out).__name__}, not a Layer")
+        return _named_layers(out)
+
+    unknown = set(layer_params) - set(spec_layer_names(spec))
+    if unknown:
+        raise ValueError(f"Parameters routed to unknown layers: {sorted(unknown)}")
+    layers = OrderedDict()
+    last = None
+    for index, item in enumerate(spec):
+        if form == "class_kwargs":
+            factory, kwargs = item[0], dict(item[1])
+            name = kwargs.pop("name", default_layer_name(factory, index))
+        else:
+            name, factory = item
+            kwargs = {}
+        kwargs.update(layer_params.get(name, {}))
+        if index == len(spec) - 1 and isinstance(factory, type) and issubclass(factory, DenseLayer):
+            if "num_units" not in kwargs and output_units is not None:
+                kwargs["num_units"] = output_units
+                if "nonlinearity" not in kwargs and output_nonlinearity is not None:
+                    kwargs["nonlinearity"] = output_nonlinearity
+        try:
+            if _is_input(factory):
+                if "shape" not in kwargs:
+                    if name not in input_shapes and None in input_shapes:
+                        input_shapes = {**input_shapes, name: input_shapes[None]}
+                    if name not in input_shapes:
+                        raise ValueError(
+                            f"Input layer {name!r} has no shape and none can be inferred "
+                            "from the data; give it a shape or fit with data"
+                        )
+                    kwargs["shape"] = input_shapes[name]
+                layer = factory(name=name, **kwargs)
+            else:
+                if "incomings" in kwargs:
+                    incoming = [layers[n] if isinstance(n, str) else n for n in kwargs.pop("incomings")]
+                elif "incoming" in kwargs:
+                    incoming = kwargs.pop("incoming")
+                    incoming = layers[incoming] if isinstance(incoming, str) else incoming
+                elif _is_merge(factory):
+                    raise ValueError(f"Merge layer {name!r} needs 'incomings' (layer names)")
+                else:
+                    if last is None:
+                        raise ValueError(f"Layer {name!r} has no incoming layer; start with an InputLayer")
+                    incoming = last
+                layer = factory(incoming, name=name, **kwargs)
+        except KeyError as exc:
+            raise ValueError(f"Layer {name!r} refers to unknown layer {exc.args[0]!r}") from None
+        except TypeError as exc:
+            raise ValueError(f"Could not build layer {name!r} ({getattr(factory, '__name__', factory)}): {exc}") from exc
+        layers[name] = layer
+        last = layer
+    return layers
+
+
+def input_layers(layers):
+    """The ``(name, InputLayer)`` pairs of an ordered layer dict.
+
+    Examples
+    --------
+    >>> ls = build_layers([(InputLayer, {'shape': (None, 2)}), (DenseLayer, {'num_units': 1})])
+    >>> [name for name, _ in input_layers(ls)]
+    ['input0']
+    """
+    return [(name, layer) for name, layer in layers.items() if isinstance(layer, InputLayer)]
+
+
+@contextmanager
+def seeded(seed):
+    """Build graphs with sknet's generator seeded by ``seed``, then restore it.
+
+    Examples
+    --------
+    >>> from sknet.random import get_rng
+    >>> with seeded(0):
+    ...     a = get_rng().randint(100)
+    >>> with seeded(0):
+    ...     b = get_rng().randint(100)
+    >>> a == b
+    True
+    """
+    old = sknet_random.get_rng()
+    sknet_random.set_rng(np.random.RandomState(seed))
+    try:
+        with pytensor.config.change_flags(floatX=FLOATX):
+            yield
+    finally:
+        sknet_random.set_rng(old)
+
+
+def _broadcast_weights(weights, loss):
+    if weights is None or loss.ndim <= 1:
+        return weights
+    return weights.dimshuffle([0] + ["x"] * (loss.ndim - 1))
+
+
+def build_loss(output_layer, target, loss_function, weights=None, deterministic=False,
+               l1=None, l2=None, loss_kwargs=None):
+    """The scalar training or validation loss of a network, and its predictions.
+
+    Parameters
+    ----------
+    output_layer : Layer
+    target : PyTensor variable
+    loss_function : callable
+        ``loss_function(predictions, target, **loss_kwargs)``, elementwise.
+    weights : PyTensor vector, optional
+        Per-sample weights; the loss is then ``sum(w * l) / sum(w)``.
+    deterministic : bool
+    l1, l2 : scalar expressions, optional
+        Penalty weights on the regularizable parameters.
+
+    Returns
+    -------
+    (loss, predictions)
+
+    Examples
+    --------
+    >>> from sknet.objectives import squared_error
+    >>> ls = build_layers([(InputLayer, {'shape': (None, 2)}), (DenseLayer, {'num_units': 1})])
+    >>> loss, pred = build_loss(ls['dense1'], T.matrix('y'), squared_error)
+    >>> loss.ndim, pred.ndim
+    (0, 2)
+    """
+    from .objectives import aggregate
+    from .regularization import l1 as l1_penalty
+    from .regularization import l2 as l2_penalty
+    from .regularization import regularize_network_params
+
+    predictions = get_output(output_layer, deterministic=deterministic)
+    elementwise = loss_function(predictions, target, **(loss_kwargs or {}))
+    if weights is None:
+        loss = aggregate(elementwise, mode="mean")
+    else:
+        loss = aggregate(elementwise, _broadcast_weights(weights, elementwise), mode="normalized_sum")
+    if l1 is not None:
+        loss = loss + l1 * regularize_network_params(output_layer, l1_penalty)
+    if l2 is not None:
+        loss = loss + l2 * regularize_network_params(output_layer, l2_penalty)
+    return loss, predictions
+
+
+def _function(inputs, outputs, mode, updates=None):
+    return pytensor.function(inputs, outputs, updates=updates, mode=get_mode(mode),
+                             on_unused_input="ignore")
+
+
+def compile_train(layers, target, loss_function, update, update_params, weights=None,
+                  l1=None, l2=None, loss_kwargs=None, mode=None):
+    """Compile ``train(*inputs, y[, w]) -> loss`` that also applies the updates.
+
+    Returns
+    -------
+    (function, updates)
+        ``updates`` is the ordered dict the update rule returned (its keys are
+        every shared variable the function changes: parameters and optimizer
+        state).
+    """
+    output_layer = next(reversed(layers.values()))
+    loss, _ = build_loss(output_layer, target, loss_function, weights, False, l1, l2, loss_kwargs)
+    params = get_all_params(output_layer, trainable=True)
+    updates = update(loss, params, **update_params)
+    inputs = [layer.input_var for _, layer in input_layers(layers)] + [target]
+    if weights is not None:
+        inputs.append(weights)
+    return _function(inputs, loss, mode, updates=updates), updates
+
+
+def compile_valid(layers, target, loss_function, l1=None, l2=None, loss_kwargs=None, mode=None):
+    """Compile ``valid(*inputs, y) -> (loss, predictions)``, deterministic."""
+    output_layer = next(reversed(layers.values()))
+    loss, predictions = build_loss(output_layer, target, loss_function, None, True, l1, l2, loss_kwargs)
+    inputs = [layer.input_var for _, layer in input_layers(layers)] + [target]
+    return _function(inputs, [loss, predictions], mode)
+
+
+def compile_predict(layers, layer=None, mode=None):
+    """Compile ``predict(*inputs) -> output of layer`` (default: the output layer), deterministic."""
+    if layer is None:
+        layer = next(reversed(layers.values()))
+    output = get_output(layer, deterministic=True)
+    inputs = [l.input_var for _, l in input_layers(layers)]
+    return _function(inputs, output, mode)
+
+
+def update_hyperparameters(update, routed):
+    """Split an update rule's keyword arguments into scalar and other ones.
+
+    Scalars (given, or float defaults of the rule) are returned separately so
+    the caller can hold them in shared variables.
+
+    Examples
+    --------
+    >>> from sknet.updates import adam
+    >>> scalars, other = update_hyperparameters(adam, {'learning_rate': 0.01})
+    >>> sorted(scalars), other
+    (['beta1', 'beta2', 'epsilon', 'learning_rate'], {})
+    """
+    signature = inspect.signature(update)
+    accepts_any = any(p.kind == p.VAR_KEYWORD for p in signature.parameters.values())
+    names = [n for n in list(signature.parameters)[2:]
+             if signature.parameters[n].kind not in (inspect.Parameter.VAR_KEYWORD,
+                                                     inspect.Parameter.VAR_POSITIONAL)]
+    for key in routed:
+        if key not in names and not accepts_any:
+            import difflib
+
+            hint = difflib.get_close_matches(key, names, n=1)
+            hint = f"; did you mean update__{hint[0]}?" if hint else f"; it accepts {names}"
+            raise ValueError(f"update__{key}: {getattr(update, '__name__', update)} has no parameter {key!r}{hint}")
+    scalars, other = {}, {}
+    for name in names:
+        param = signature.parameters[name]
+        value = routed.get(name, param.default)
+        if value is inspect.Parameter.empty:
+            raise ValueError(f"{update.__name__} needs update__{name}")
+        if isinstance(value, (float, int, np.floating, np.integer)) and not isinstance(value, bool):
+            scalars[name] = value
+        elif name in routed:
+            other[name] = value
+    for key in routed:
+        if key not in names:
+            other[key] = routed[key]
+    return scalars, other
