@@ -127,7 +127,7 @@ class ConcatLayer(MergeLayer):
     axis : int
         The axis to join along; all other sizes must match (after cropping).
     cropping : None or list
-        See :func:`autocrop`; the concatenation axis should be None.
+        See :func:`autocrop`; the concatenation axis itself is never cropped.
 
     Examples
     --------
@@ -140,11 +140,14 @@ class ConcatLayer(MergeLayer):
         super().__init__(incomings, **kwargs)
         self.axis = axis
         if cropping is not None:
-            cropping = list(cropping)
+            # inputs differ in size along the concatenation axis by design:
+            # never crop there
             ndim = len(self.input_shapes[0])
-            if len(cropping) > axis % ndim and cropping[axis % ndim] is not None:
-                raise ValueError("cropping must be None along the concatenation axis")
+            cropping = _full_cropping(cropping, ndim)
+            cropping[axis % ndim] = None
         self.cropping = cropping
+        # report incompatible inputs when the network is built
+        self.get_output_shape_for(self.input_shapes)
 
     def get_output_shape_for(self, input_shapes):
         input_shapes = autocrop_array_shapes(input_shapes, self.cropping)
@@ -192,6 +195,7 @@ class ElemwiseMergeLayer(MergeLayer):
         super().__init__(incomings, **kwargs)
         self.merge_function = merge_function
         self.cropping = cropping
+        self.get_output_shape_for(self.input_shapes)
 
     def get_output_shape_for(self, input_shapes):
         input_shapes = autocrop_array_shapes(input_shapes, self.cropping)
