@@ -129,3 +129,26 @@ class TestMergeLayer:
         f = pytensor.function([a, b], out, mode=mode)
         x = np.array([[1.0, 2.0]], "float32")
         np.testing.assert_allclose(f(x, 3 * x), 3 * x**2)
+
+
+def _exported_layer_classes():
+    import sknet.layers
+
+    return sorted(
+        (
+            obj
+            for name, obj in vars(sknet.layers).items()
+            if isinstance(obj, type) and issubclass(obj, Layer) and obj.__name__ == name
+        ),
+        key=lambda cls: cls.__name__,
+    )
+
+
+@pytest.mark.parametrize("cls", _exported_layer_classes(), ids=lambda cls: cls.__name__)
+def test_every_layer_is_documented_and_implemented(cls):
+    """Invariants over every public layer class: an Examples section, a real get_output_for."""
+    doc = cls.__doc__ or ""
+    assert "Examples" in doc and ">>>" in doc, f"{cls.__name__} needs an Examples section"
+    if cls not in (Layer, MergeLayer, InputLayer):
+        assert cls.get_output_for is not Layer.get_output_for
+        assert cls.get_output_for is not MergeLayer.get_output_for

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytensor
-import pytensor.tensor as T
 import pytest
 from pytensor.gradient import verify_grad
 

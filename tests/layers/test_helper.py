@@ -7,7 +7,6 @@ import pytensor
 import pytensor.tensor as T
 import pytest
 
-from sknet import init
 from sknet.layers import (
     ConcatLayer,
     DenseLayer,
@@ -15,7 +14,6 @@ from sknet.layers import (
     ElemwiseSumLayer,
     InputLayer,
     Layer,
-    NonlinearityLayer,
     count_params,
     get_all_layers,
     get_all_param_values,
