@@ -244,13 +244,11 @@ def create_param(spec, shape, name=None):
         return pytensor.shared(floatX(arr), name=name)
 
     arr = np.asarray(spec)
-    if arr.dtype == object:
+    if arr.dtype.kind not in "fiub":
         raise ValueError(f"{err_prefix}spec must be a numpy array, a PyTensor expression or a callable")
     if arr.shape != shape:
         raise ValueError(f"{err_prefix}array has shape {arr.shape}, should be {shape}")
-    if arr.dtype.kind in "fiub":
-        arr = floatX(arr)
-    return pytensor.shared(arr.copy(), name=name)
+    return pytensor.shared(floatX(arr), name=name)
 
 
 def set_default_update(shared_var, update):
