@@ -26,6 +26,9 @@ __all__ = ["CorrMM", "corr2d", "corr2d_grad_weights", "corr2d_grad_inputs", "con
 
 _DIRECTIONS = ("forward", "weights", "inputs")
 
+# Scratch elements (columns + transposed top gradient) per GEMM chunk: 64 MB in float32.
+_BUFFER_ELEMENTS = 16 * 1024 * 1024
+
 
 def conv_out_size(size, k, stride, pad):
     """Output length of a strided, zero-padded correlation along one axis.
@@ -187,7 +190,7 @@ class CorrMM(COp):
         return ldflags(libs=False, include_dir=True)
 
     def c_code_cache_version(self):
-        return (3,)
+        return (4,)
 
     def c_code(self, node, name, inp, out, sub):
         dtype = node.outputs[0].dtype
@@ -199,6 +202,7 @@ class CorrMM(COp):
             sh=self.stride[0], sw=self.stride[1], ph=self.pad[0], pw=self.pad[1],
             shp=inp[2] if len(inp) > 2 else "NULL",
             direction=_DIRECTIONS.index(self.direction),
+            budget=_BUFFER_ELEMENTS,
         )
         return _C_CODE % d
 
@@ -208,10 +212,10 @@ class CorrMM(COp):
 _C_SUPPORT = r"""
 #define SKNET_IM2COL(T)                                                        \
 static void sknet_im2col_##T(const T* im, int C, int H, int W, int kh, int kw, \
-        int ph, int pw, int sh, int sw, int oh, int ow, T* col) {             \
+        int ph, int pw, int sh, int sw, int oh, int ow, T* col, npy_intp ld) { \
     for (int c = 0; c < C; ++c) for (int u = 0; u < kh; ++u)                 \
     for (int v = 0; v < kw; ++v) {                                           \
-        T* dst = col + (((npy_intp)c * kh + u) * kw + v) * oh * ow;          \
+        T* dst = col + (((npy_intp)c * kh + u) * kw + v) * ld;               \
         const T* src = im + (npy_intp)c * H * W;                             \
         for (int i = 0; i < oh; ++i) {                                       \
             int y = i * sh - ph + u;                                         \
@@ -226,10 +230,10 @@ static void sknet_im2col_##T(const T* im, int C, int H, int W, int kh, int kw, \
     }                                                                        \
 }                                                                            \
 static void sknet_col2im_##T(const T* col, int C, int H, int W, int kh, int kw, \
-        int ph, int pw, int sh, int sw, int oh, int ow, T* im) {              \
+        int ph, int pw, int sh, int sw, int oh, int ow, T* im, npy_intp ld) { \
     for (int c = 0; c < C; ++c) for (int u = 0; u < kh; ++u)                 \
     for (int v = 0; v < kw; ++v) {                                           \
-        const T* s = col + (((npy_intp)c * kh + u) * kw + v) * oh * ow;      \
+        const T* s = col + (((npy_intp)c * kh + u) * kw + v) * ld;           \
         T* dst = im + (npy_intp)c * H * W;                                   \
         for (int i = 0; i < oh; ++i) {                                       \
             int y = i * sh - ph + u;                                         \
@@ -294,35 +298,56 @@ _C_CODE = r"""
         if (!%(z)s) { Py_XDECREF(A); Py_XDECREF(Bm); %(fail)s }
     }
     {
-        int K = (int)(C * kh * kw), N = (int)(oh * ow), Fi = (int)F;
+        /* Images go through GEMM in chunks: the column matrix of a chunk is
+           (K, nb * N), so each chunk costs one GEMM (few BLAS calls keep
+           OpenBLAS threads busy) while the buffer stays bounded. */
+        npy_intp K = C * kh * kw, N = oh * ow;
+        npy_intp chunk = N > 0 && K > 0 ? (npy_intp)(%(budget)s / (K * N + F * N)) : B;
+        if (chunk < 1) chunk = 1;
+        if (chunk > B) chunk = B;
         %(T)s one = 1, zero = 0;
-        %(T)s* col = (%(T)s*)malloc(sizeof(%(T)s) * (size_t)K * (size_t)(N > 0 ? N : 1));
+        %(T)s* col = (%(T)s*)malloc(sizeof(%(T)s) * (size_t)(K * N * chunk + 1));
+        %(T)s* tmp = (%(T)s*)malloc(sizeof(%(T)s) * (size_t)(F * N * chunk + 1));
         %(T)s* a = (%(T)s*)PyArray_DATA(A);
         %(T)s* b = (%(T)s*)PyArray_DATA(Bm);
         %(T)s* z = (%(T)s*)PyArray_DATA(%(z)s);
         char nn = 'N', tt = 'T';
-        if (!col) {
+        if (!col || !tmp) {
+            free(col); free(tmp);
             Py_XDECREF(A); Py_XDECREF(Bm);
             PyErr_NoMemory();
             %(fail)s
         }
         if (direction != 0) memset(z, 0, sizeof(%(T)s) * PyArray_SIZE(%(z)s));
-        for (npy_intp n = 0; n < B; ++n) {
+        for (npy_intp n0 = 0; n0 < B; n0 += chunk) {
+            npy_intp nb = B - n0 < chunk ? B - n0 : chunk;
+            int L = (int)(nb * N), Ki = (int)K, Fi = (int)F;
+            if (direction != 2)
+                for (npy_intp n = 0; n < nb; ++n)
+                    sknet_im2col_%(T)s(a + (n0 + n) * C * H * W, C, H, W, kh, kw, ph, pw,
+                                       sh, sw, oh, ow, col + n * N, L);
+            if (direction != 0)  /* topgrad (nb, F, N) -> tmp (F, nb * N) */
+                for (npy_intp n = 0; n < nb; ++n)
+                    for (npy_intp f = 0; f < F; ++f)
+                        memcpy(tmp + f * L + n * N, b + ((n0 + n) * F + f) * N, sizeof(%(T)s) * N);
             if (direction == 0) {
-                /* z_n (F, N) = kern (F, K) . col (K, N) */
-                sknet_im2col_%(T)s(a + n * C * H * W, C, H, W, kh, kw, ph, pw, sh, sw, oh, ow, col);
-                %(gemm)s(&nn, &nn, &N, &Fi, &K, &one, col, &N, b, &K, &zero, z + n * F * N, &N);
+                /* tmp (F, L) = kern (F, K) . col (K, L), then tmp -> z (nb, F, N) */
+                %(gemm)s(&nn, &nn, &L, &Fi, &Ki, &one, col, &L, b, &Ki, &zero, tmp, &L);
+                for (npy_intp n = 0; n < nb; ++n)
+                    for (npy_intp f = 0; f < F; ++f)
+                        memcpy(z + ((n0 + n) * F + f) * N, tmp + f * L + n * N, sizeof(%(T)s) * N);
             } else if (direction == 1) {
-                /* dkern (F, K) += top_n (F, N) . col (K, N)^T */
-                sknet_im2col_%(T)s(a + n * C * H * W, C, H, W, kh, kw, ph, pw, sh, sw, oh, ow, col);
-                %(gemm)s(&tt, &nn, &K, &Fi, &N, &one, col, &N, b + n * F * N, &N, &one, z, &K);
+                /* dkern (F, K) += tmp (F, L) . col (K, L)^T */
+                %(gemm)s(&tt, &nn, &Ki, &Fi, &L, &one, col, &L, tmp, &L, &one, z, &Ki);
             } else {
-                /* col (K, N) = kern (F, K)^T . top_n (F, N), then scatter */
-                %(gemm)s(&nn, &tt, &N, &K, &Fi, &one, b + n * F * N, &N, a, &K, &zero, col, &N);
-                sknet_col2im_%(T)s(col, C, H, W, kh, kw, ph, pw, sh, sw, oh, ow, z + n * C * H * W);
+                /* col (K, L) = kern (F, K)^T . tmp (F, L), then scatter into the images */
+                %(gemm)s(&nn, &tt, &L, &Ki, &Fi, &one, tmp, &L, a, &Ki, &zero, col, &L);
+                for (npy_intp n = 0; n < nb; ++n)
+                    sknet_col2im_%(T)s(col + n * N, C, H, W, kh, kw, ph, pw, sh, sw, oh, ow,
+                                       z + (n0 + n) * C * H * W, L);
             }
         }
-        free(col);
+        free(col); free(tmp);
     }
     Py_XDECREF(A); Py_XDECREF(Bm);
 }

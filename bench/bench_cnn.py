@@ -1,0 +1,170 @@
+"""Benchmark: the Lasagne tutorial's build_cnn training step, sknet vs PyTorch CPU.
+
+Runs each framework in its own subprocess (so each peak memory is its own)
+and prints ms per batch of 128 MNIST-shaped images for a full training step
+(forward, backward, adam update), the forward pass of the two conv layers
+alone, compile time and peak RSS, with the sknet/PyTorch ratios (medians
+over repeats).
+
+    python bench/bench_cnn.py [--repeats 30] [--batch-size 128]
+"""
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+
+def build_cnn(lasagne, input_var=None):
+    """The Lasagne MNIST tutorial's CNN, written against ``lasagne``'s API."""
+    network = lasagne.layers.InputLayer(shape=(None, 1, 28, 28), input_var=input_var)
+    network = lasagne.layers.Conv2DLayer(
+        network, num_filters=32, filter_size=(5, 5),
+        nonlinearity=lasagne.nonlinearities.rectify, W=lasagne.init.GlorotUniform())
+    network = lasagne.layers.MaxPool2DLayer(network, pool_size=(2, 2))
+    network = lasagne.layers.Conv2DLayer(
+        network, num_filters=32, filter_size=(5, 5),
+        nonlinearity=lasagne.nonlinearities.rectify)
+    network = lasagne.layers.MaxPool2DLayer(network, pool_size=(2, 2))
+    network = lasagne.layers.DenseLayer(
+        lasagne.layers.dropout(network, p=0.5), num_units=256,
+        nonlinearity=lasagne.nonlinearities.rectify)
+    network = lasagne.layers.DenseLayer(
+        lasagne.layers.dropout(network, p=0.5), num_units=10,
+        nonlinearity=lasagne.nonlinearities.softmax)
+    return network
+
+
+def _median_ms(fn, repeats, warmup=3):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return float(np.median(times))
+
+
+def _data(batch_size):
+    rng = np.random.default_rng(0)
+    X = rng.random((batch_size, 1, 28, 28), dtype=np.float32)
+    y = rng.integers(0, 10, batch_size).astype(np.int32)
+    return X, y
+
+
+def run_sknet(repeats, batch_size):
+    import pytensor
+    import pytensor.tensor as T
+
+    import sknet as lasagne
+    import sknet.objectives
+    import sknet.updates
+
+    X, y = _data(batch_size)
+    input_var, target_var = T.tensor4("inputs"), T.ivector("targets")
+    network = build_cnn(lasagne, input_var)
+    prediction = lasagne.layers.get_output(network)
+    loss = lasagne.objectives.categorical_crossentropy(prediction, target_var).mean()
+    params = lasagne.layers.get_all_params(network, trainable=True)
+    updates = lasagne.updates.adam(loss, params, learning_rate=1e-3)
+    mode = lasagne.backend.get_mode(os.environ.get("SKNET_BENCH_MODE"))
+    t0 = time.perf_counter()
+    train_fn = pytensor.function([input_var, target_var], loss, updates=updates, mode=mode)
+    train_fn(X, y)  # NUMBA compiles on the first call
+    compile_s = time.perf_counter() - t0
+
+    conv_layers = [l for l in lasagne.layers.get_all_layers(network)
+                   if isinstance(l, lasagne.layers.Conv2DLayer)]
+    x1 = T.tensor4("x1")
+    conv1 = conv_layers[0].get_output_for(input_var)
+    conv2 = conv_layers[1].get_output_for(x1)
+    conv_fn = pytensor.function([input_var, x1], [conv1, conv2], mode=mode)
+    X1 = np.random.default_rng(1).random((batch_size, 32, 12, 12), dtype=np.float32)
+
+    return dict(
+        train_ms=_median_ms(lambda: train_fn(X, y), repeats),
+        conv_ms=_median_ms(lambda: conv_fn(X, X1), repeats),
+        compile_s=compile_s,
+        peak_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    )
+
+
+def run_torch(repeats, batch_size):
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        nn.Conv2d(1, 32, 5), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 32, 5), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Dropout(0.5), nn.Linear(512, 256), nn.ReLU(),
+        nn.Dropout(0.5), nn.Linear(256, 10),
+    )
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    X, y = _data(batch_size)
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y).long()
+
+    def step():
+        opt.zero_grad()
+        loss = F.cross_entropy(net(Xt), yt)
+        loss.backward()
+        opt.step()
+
+    X1 = torch.from_numpy(np.random.default_rng(1).random((batch_size, 32, 12, 12), dtype=np.float32))
+
+    def conv():
+        with torch.no_grad():
+            net[0](Xt), net[3](X1)
+
+    t0 = time.perf_counter()
+    step()
+    compile_s = time.perf_counter() - t0
+    return dict(
+        train_ms=_median_ms(step, repeats),
+        conv_ms=_median_ms(conv, repeats),
+        compile_s=compile_s,
+        peak_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        threads=torch.get_num_threads(),
+    )
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--only", choices=["sknet", "torch"])
+    args = parser.parse_args(argv)
+    if args.only:
+        run = run_sknet if args.only == "sknet" else run_torch
+        print(json.dumps(run(args.repeats, args.batch_size)))
+        return None
+
+    results = {}
+    for name in ("sknet", "torch"):
+        out = subprocess.run(
+            [sys.executable, __file__, "--only", name, "--repeats", str(args.repeats),
+             "--batch-size", str(args.batch_size)],
+            check=True, capture_output=True, text=True,
+        ).stdout
+        results[name] = json.loads(out.strip().splitlines()[-1])
+    s, t = results["sknet"], results["torch"]
+    print(f"build_cnn train step, batch {args.batch_size}, median of {args.repeats}")
+    print(f"{'':24}{'sknet':>10}{'pytorch':>10}{'ratio':>8}")
+    print(f"{'train step (ms)':24}{s['train_ms']:10.1f}{t['train_ms']:10.1f}"
+          f"{s['train_ms'] / t['train_ms']:8.2f}")
+    print(f"{'conv fwd x2 (ms)':24}{s['conv_ms']:10.1f}{t['conv_ms']:10.1f}"
+          f"{s['conv_ms'] / t['conv_ms']:8.2f}")
+    print(f"{'compile/first call (s)':24}{s['compile_s']:10.2f}{t['compile_s']:10.2f}")
+    print(f"{'peak RSS (MB)':24}{s['peak_mb']:10.0f}{t['peak_mb']:10.0f}")
+    return results
+
+
+if __name__ == "__main__":
+    main()
