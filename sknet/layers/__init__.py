@@ -50,3 +50,18 @@ from .merge import (
 )
 from .embedding import EmbeddingLayer
 from .recurrent import CustomRecurrentLayer, GRULayer, Gate, LSTMLayer, RecurrentLayer
+from .conv import (
+    Conv1DLayer,
+    Conv2DLayer,
+    Deconv2DLayer,
+    TransposedConv2DLayer,
+)
+from .pool import (
+    GlobalPoolLayer,
+    MaxPool1DLayer,
+    MaxPool2DLayer,
+    Pool1DLayer,
+    Pool2DLayer,
+    Upscale2DLayer,
+)
+from .normalization import BatchNormLayer, batch_norm
