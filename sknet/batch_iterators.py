@@ -1,11 +1,23 @@
 """Mini-batches and train/validation splits: BatchIterator, TrainSplit, FixedSplit."""
 
 import numpy as np
+from scipy.sparse import issparse
 from sklearn.base import BaseEstimator
 from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
 from sklearn.utils import check_random_state
 
-__all__ = ["BatchIterator", "TrainSplit", "FixedSplit", "num_samples", "take"]
+__all__ = ["BatchIterator", "TrainSplit", "FixedSplit", "is_dict_input", "num_samples", "take"]
+
+
+def is_dict_input(X):
+    """True for a dict of arrays keyed by input layer name (sparse dok matrices are not).
+
+    Examples
+    --------
+    >>> is_dict_input({'a': np.zeros(2)}), is_dict_input(np.zeros(2))
+    (True, False)
+    """
+    return isinstance(X, dict) and not issparse(X)
 
 
 def num_samples(X):
@@ -16,7 +28,7 @@ def num_samples(X):
     >>> num_samples({'a': np.zeros((3, 2)), 'b': np.zeros((3,))})
     3
     """
-    if isinstance(X, dict):
+    if is_dict_input(X):
         lengths = {len(v) for v in X.values()}
         if len(lengths) != 1:
             raise ValueError(f"The arrays of a dict X differ in length: {sorted(lengths)}")
@@ -38,7 +50,7 @@ def take(X, index):
     """
     if X is None:
         return None
-    if isinstance(X, dict):
+    if is_dict_input(X):
         return {key: take(value, index) for key, value in X.items()}
     if hasattr(X, "iloc"):
         return X.iloc[index]

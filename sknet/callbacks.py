@@ -332,8 +332,8 @@ class PrintLog(Callback):
     >>> log.on_train_begin(None)
     >>> log.on_epoch_end(None, [{'epoch': 1, 'train_loss': 0.5, 'dur': 0.1}])
     >>> print(lines[0]); print(lines[2])
-      epoch    train_loss    dur
-          1       0.50000*   0.10s
+      epoch  train_loss    dur
+          1    0.50000*  0.10s
     """
 
     def __init__(self, keys=None, sink=print):
@@ -360,22 +360,23 @@ class PrintLog(Callback):
         record = history[-1]
         if self.columns_ is None:
             self.columns_ = self._columns(record)
-            header = "  epoch  " + "".join(f"{k:>14}" for k in self.columns_) + "    dur"
+            self.widths_ = [max(len(k) + 2, 12) for k in self.columns_]
+            header = "  epoch" + "".join(f"{k:>{w}}" for k, w in zip(self.columns_, self.widths_)) + "    dur"
             self.sink(header)
             self.sink("-" * len(header))
         cells = []
-        for key in self.columns_:
+        for key, width in zip(self.columns_, self.widths_):
             value = record.get(key)
             if value is None:
-                cells.append(f"{'':>14}")
+                cells.append(" " * width)
                 continue
             lower = _lower_is_better(key)
             best = self.best_.get(key)
             is_best = best is None or (value < best if lower else value > best)
             if is_best:
                 self.best_[key] = value
-            cells.append(f"{value:>13.5f}" + ("*" if is_best else " "))
-        self.sink(f"{record['epoch']:>7}  " + "".join(cells) + f"  {record['dur']:.2f}s")
+            cells.append(f"{value:>{width - 1}.5f}" + ("*" if is_best else " "))
+        self.sink(f"{record['epoch']:>7}" + "".join(cells) + f"  {record['dur']:.2f}s")
 
 
 class PrintLayerInfo(Callback):

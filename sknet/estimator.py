@@ -20,7 +20,7 @@ from sklearn.utils.validation import check_array, check_consistent_length, check
 from . import compile as build
 from . import nonlinearities, objectives, updates
 from .backend import FLOATX
-from .batch_iterators import BatchIterator, TrainSplit, num_samples, take
+from .batch_iterators import BatchIterator, TrainSplit, is_dict_input, num_samples, take
 from .callbacks import (
     Callback,
     EpochScoring,
@@ -236,6 +236,13 @@ class NeuralNet(BaseEstimator):
                 setattr(self, key, value)
                 if key in _GRAPH_PARAMS:
                     self._invalidate()
+        try:
+            build.spec_form(self.layers)
+        except ValueError:
+            # Without a valid spec the layer names are unknown; routed names
+            # are checked again at initialize().
+            self._routed.update({k: v for k, v in params.items() if k not in names})
+            return self
         for key, value in params.items():
             if key in names:
                 continue
@@ -308,7 +315,7 @@ class NeuralNet(BaseEstimator):
     def _infer_build_info(self, X, y):
         info = {"input_shapes": {}, "output_units": None, "output_nonlinearity": None}
         if X is not None:
-            if isinstance(X, dict):
+            if is_dict_input(X):
                 info["input_shapes"] = {k: (None,) + np.shape(v)[1:] for k, v in X.items()}
             else:
                 info["input_shapes"] = {None: (None,) + np.shape(X)[1:]}
@@ -395,7 +402,7 @@ class NeuralNet(BaseEstimator):
     # Data
 
     def _validate_X(self, X, reset):
-        if isinstance(X, dict):
+        if is_dict_input(X):
             if not X:
                 raise ValueError("X is an empty dict")
             out = {}
@@ -409,7 +416,7 @@ class NeuralNet(BaseEstimator):
     def _validate_Xy(self, X, y, reset):
         if y is None:
             raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None.")
-        if isinstance(X, dict):
+        if is_dict_input(X):
             X = self._validate_X(X, reset)
             y = validate_data(self, X="no_validation", y=y, reset=False, **self._y_check_params())
             check_consistent_length(next(iter(X.values())), y)
@@ -423,7 +430,7 @@ class NeuralNet(BaseEstimator):
     def _check_inputs(self, X):
         """Match X against the input layers (rank and fixed sizes), before compiling."""
         inputs = build.input_layers(self.layers_)
-        if not isinstance(X, dict):
+        if not is_dict_input(X):
             if len(inputs) != 1:
                 raise ValueError(
                     f"This net has {len(inputs)} input layers {[n for n, _ in inputs]}; "
@@ -444,7 +451,7 @@ class NeuralNet(BaseEstimator):
                 )
 
     def _input_arrays(self, Xb):
-        if isinstance(Xb, dict):
+        if is_dict_input(Xb):
             arrays = [Xb[name] for name in self._input_names]
         else:
             arrays = [Xb]
@@ -563,6 +570,8 @@ class NeuralNet(BaseEstimator):
         check_consistent_length(y, sample_weight)
         if not np.all(np.isfinite(sample_weight)) or np.any(sample_weight < 0):
             raise ValueError("sample_weight must be finite and non-negative")
+        if not np.any(sample_weight > 0):
+            raise ValueError("sample_weight has only zero weights; at least one must be positive")
         return sample_weight
 
     def _split(self, X, y, w):
@@ -793,7 +802,7 @@ class NeuralNet(BaseEstimator):
                         f"{param.get_value(borrow=True).shape}, the weights give {value.shape}"
                     )
                 targets.append((param, value))
-        extra = set(source) - {n for n, l in self.layers_.items() if l.get_params()}
+        extra = {n for n, v in source.items() if len(v)} - {n for n, l in self.layers_.items() if l.get_params()}
         if extra:
             raise ValueError(f"The weights name layers this net does not have: {sorted(extra)}")
         for param, value in targets:
@@ -1017,6 +1026,11 @@ class NeuralNetRegressor(RegressorMixin, NeuralNet):
     >>> net.predict(X).shape
     (64,)
     """
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
 
     def _fit_targets(self, y):
         self._y_ndim = np.ndim(y)
