@@ -228,6 +228,28 @@ class TestOcclusion:
             visualize.plot_occlusion(net, X, y[:2])
 
 
+class RedSensor:
+    """p(class 1) = mean of the red channel (numpy only, no compilation)."""
+
+    def predict_proba(self, X):
+        p = np.asarray(X)[:, 0].mean(axis=(1, 2))
+        return np.stack([1 - p, p], axis=1)
+
+
+def test_rgb_images_are_drawn_in_colour(tmp_path):
+    X = np.random.RandomState(4).uniform(0, 1, (2, 3, 5, 5)).astype("float32")
+    fig = visualize.plot_occlusion(RedSensor(), X, [1, 1], square_length=5, figsize=(6, 5))
+    render(fig, tmp_path)
+    assert len(fig.axes) == 6
+    np.testing.assert_allclose(fig.get_size_inches(), [6, 5])
+    drawn = image_data(fig.axes[3])
+    assert drawn.shape == (5, 5, 3)
+    np.testing.assert_allclose(drawn, (X[1] - X[1].min()).transpose(1, 2, 0) / np.ptp(X[1]), rtol=1e-5)
+    # the centre square covers the whole image, replacing red by its mean: p unchanged there
+    heat = image_data(fig.axes[4])
+    assert heat[2, 2] == pytest.approx(X[1, 0].mean(), rel=1e-5)
+
+
 def finite_difference_saliency(net, X, eps):
     """Central differences of the top class probability, the top class held fixed."""
     top = net.predict_proba(X).argmax(axis=1)
