@@ -1,0 +1,109 @@
+"""The Lasagne MNIST tutorial's CNN, ported by ``import sknet as lasagne``,
+trained with a plain PyTensor loop (adam 1e-3, batch 128).
+
+    python examples/mnist_cnn_loop.py [num_epochs] [data_dir]
+
+Reads the gzipped IDX files from ``data_dir`` (default ``$SKNET_DATA/mnist``
+or ``../shared/data/mnist``), trains on the first 50k training images and
+reports test accuracy on the 10k test images after each epoch.
+"""
+
+import gzip
+import os
+import sys
+import time
+
+import numpy as np
+import pytensor
+import pytensor.tensor as T
+
+import sknet as lasagne
+import sknet.objectives
+import sknet.updates
+
+
+def load_idx(path):
+    """Read a gzipped IDX file into a numpy array."""
+    with gzip.open(path, "rb") as f:
+        data = f.read()
+    ndim = data[3]
+    shape = tuple(int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
+    return np.frombuffer(data, np.uint8, offset=4 + 4 * ndim).reshape(shape)
+
+
+def load_mnist(data_dir):
+    def images(name):
+        return (load_idx(os.path.join(data_dir, name)) / np.float32(255)).astype(
+            np.float32).reshape(-1, 1, 28, 28)
+
+    def labels(name):
+        return load_idx(os.path.join(data_dir, name)).astype(np.int32)
+
+    X_train, y_train = images("train-images-idx3-ubyte.gz"), labels("train-labels-idx1-ubyte.gz")
+    X_test, y_test = images("t10k-images-idx3-ubyte.gz"), labels("t10k-labels-idx1-ubyte.gz")
+    return X_train[:50000], y_train[:50000], X_test, y_test
+
+
+def build_cnn(input_var=None):
+    network = lasagne.layers.InputLayer(shape=(None, 1, 28, 28), input_var=input_var)
+    network = lasagne.layers.Conv2DLayer(
+        network, num_filters=32, filter_size=(5, 5),
+        nonlinearity=lasagne.nonlinearities.rectify, W=lasagne.init.GlorotUniform())
+    network = lasagne.layers.MaxPool2DLayer(network, pool_size=(2, 2))
+    network = lasagne.layers.Conv2DLayer(
+        network, num_filters=32, filter_size=(5, 5),
+        nonlinearity=lasagne.nonlinearities.rectify)
+    network = lasagne.layers.MaxPool2DLayer(network, pool_size=(2, 2))
+    network = lasagne.layers.DenseLayer(
+        lasagne.layers.dropout(network, p=0.5), num_units=256,
+        nonlinearity=lasagne.nonlinearities.rectify)
+    network = lasagne.layers.DenseLayer(
+        lasagne.layers.dropout(network, p=0.5), num_units=10,
+        nonlinearity=lasagne.nonlinearities.softmax)
+    return network
+
+
+def iterate_minibatches(X, y, batch_size, rng=None):
+    idx = np.arange(len(X)) if rng is None else rng.permutation(len(X))
+    for start in range(0, len(X), batch_size):
+        sel = idx[start:start + batch_size]
+        yield X[sel], y[sel]
+
+
+def main(num_epochs=3, data_dir=None):
+    data_dir = data_dir or os.path.join(
+        os.environ.get("SKNET_DATA", os.path.join(os.path.dirname(__file__), "..", "..",
+                                                  "shared", "data")), "mnist")
+    X_train, y_train, X_test, y_test = load_mnist(data_dir)
+    lasagne.random.seed(0)
+    rng = np.random.default_rng(0)
+
+    input_var, target_var = T.tensor4("inputs"), T.ivector("targets")
+    network = build_cnn(input_var)
+    prediction = lasagne.layers.get_output(network)
+    loss = lasagne.objectives.categorical_crossentropy(prediction, target_var).mean()
+    params = lasagne.layers.get_all_params(network, trainable=True)
+    updates = lasagne.updates.adam(loss, params, learning_rate=1e-3)
+    test_prediction = lasagne.layers.get_output(network, deterministic=True)
+    test_acc = T.mean(T.eq(T.argmax(test_prediction, axis=1), target_var), dtype="float32")
+
+    t0 = time.perf_counter()
+    train_fn = pytensor.function([input_var, target_var], loss, updates=updates)
+    val_fn = pytensor.function([input_var, target_var], test_acc)
+    print(f"compiled in {time.perf_counter() - t0:.1f} s")
+
+    accuracy = None
+    for epoch in range(num_epochs):
+        t0 = time.perf_counter()
+        train_loss = np.mean([train_fn(Xb, yb) for Xb, yb in
+                              iterate_minibatches(X_train, y_train, 128, rng)])
+        train_time = time.perf_counter() - t0
+        accs = [val_fn(Xb, yb) * len(Xb) for Xb, yb in iterate_minibatches(X_test, y_test, 500)]
+        accuracy = float(np.sum(accs) / len(X_test))
+        print(f"epoch {epoch + 1}: train loss {train_loss:.4f}, test accuracy "
+              f"{100 * accuracy:.2f} %, {train_time:.1f} s")
+    return accuracy
+
+
+if __name__ == "__main__":
+    main(*(int(a) if i == 0 else a for i, a in enumerate(sys.argv[1:])))
