@@ -62,6 +62,7 @@ class BatchNormLayer(Layer):
         **kwargs,
     ):
         super().__init__(incoming, **kwargs)
+        self.get_output_kwargs = ["batch_norm_use_averages", "batch_norm_update_averages"]
         if axes == "auto":
             axes = (0,) + tuple(range(2, len(self.input_shape)))
         elif isinstance(axes, int):
