@@ -1058,8 +1058,8 @@ class NeuralNetRegressor(RegressorMixin, NeuralNet):
         return super().fit(X, y, sample_weight=sample_weight)
 
     def predict(self, X):
-        """Predicted targets, shaped like the y given to fit."""
-        out = self._forward(X)
+        """Predicted targets (float64, as scikit-learn regressors give), shaped like the y given to fit."""
+        out = self._forward(X).astype(np.float64)
         if getattr(self, "_y_ndim", 2) == 1 and out.ndim == 2 and out.shape[1] == 1:
             out = out[:, 0]
         return out
