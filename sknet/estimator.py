@@ -996,6 +996,14 @@ class NeuralNetClassifier(ClassifierMixin, NeuralNet):
         """Train on (X, y); ``sample_weight`` weighs each sample's loss. Returns self."""
         return super().fit(X, y, sample_weight=sample_weight)
 
+    def score(self, X, y, sample_weight=None):
+        """Mean accuracy on (X, y); labels never seen in fit raise ValueError."""
+        check_is_fitted(self)
+        unseen = np.setdiff1d(np.unique(np.asarray(y)), self.classes_)
+        if len(unseen):
+            raise ValueError(f"y contains previously unseen labels: {unseen[:10].tolist()}")
+        return super().score(X, y, sample_weight=sample_weight)
+
     def predict_proba(self, X):
         """Class probabilities, one column per entry of ``classes_``."""
         proba = self._forward(X)
