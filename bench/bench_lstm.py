@@ -7,13 +7,18 @@ same process on the same random data; the script prints the median time per
 step of each and their ratio. Run::
 
     python bench/bench_lstm.py [--repeats 30] [--mode CVM] [--no-peepholes]
+        [--unroll] [--torch-threads N]
 
 PyTorch's LSTM has no peepholes, so ``--no-peepholes`` gives the
 like-for-like comparison (sknet's default LSTMLayer has them, as Lasagne's).
-Timings on a shared machine are noisy: compare medians from one run.
+Timings on a shared machine are noisy: compare medians from one run. When
+other processes compete for the cores, run with ``OPENBLAS_NUM_THREADS=1``:
+a multi-threaded OpenBLAS spin-waits on the small per-step GEMMs of the scan
+and was measured 20x slower here on an oversubscribed 2-core machine.
 """
 
 import argparse
+import os
 import time
 
 import numpy as np
@@ -78,34 +83,39 @@ def torch_step():
     return step
 
 
-def median_ms(step, args, repeats, warmup=3):
-    for _ in range(warmup):
-        step(*args)
-    times = []
+def interleaved_median_ms(steps, repeats, warmup=3):
+    """Median ms per call of each ``(fn, args)``, timing them in alternation.
+
+    Alternating call by call exposes both libraries to the same load from
+    other processes, which matters on a shared machine.
+    """
+    for fn, args in steps:
+        for _ in range(warmup):
+            fn(*args)
+    times = [[] for _ in steps]
     for _ in range(repeats):
-        start = time.perf_counter()
-        step(*args)
-        times.append(time.perf_counter() - start)
-    return 1000 * float(np.median(times))
+        for (fn, args), ts in zip(steps, times):
+            start = time.perf_counter()
+            fn(*args)
+            ts.append(time.perf_counter() - start)
+    return [1000 * float(np.median(ts)) for ts in times]
 
 
-def main(repeats=30, mode=None, peepholes=True, unroll_scan=False):
+def main(repeats=30, mode=None, peepholes=True, unroll_scan=False, torch_threads=None):
     import torch
 
+    if torch_threads:
+        torch.set_num_threads(torch_threads)
     X, y = make_data()
     fn, compile_s = sknet_step(mode, peepholes, unroll_scan)
     step = torch_step()
     Xt, yt = torch.from_numpy(X), torch.from_numpy(y.astype("int64"))
-    # interleave the two so that load from other processes hits both alike
-    sk, th = [], []
-    for _ in range(3):
-        sk.append(median_ms(fn, (X, y), repeats // 3 or 1))
-        th.append(median_ms(step, (Xt, yt), repeats // 3 or 1))
-    sk_ms, th_ms = float(np.median(sk)), float(np.median(th))
+    sk_ms, th_ms = interleaved_median_ms([(fn, (X, y)), (step, (Xt, yt))], repeats)
     label = mode or sknet.backend.DEFAULT_MODE
     print(f"LSTM {UNITS} units, {STEPS} steps, batch {BATCH}, {FEATURES} features; "
           f"peepholes={peepholes}, unroll_scan={unroll_scan}")
-    print(f"torch threads: {torch.get_num_threads()}")
+    print(f"torch threads: {torch.get_num_threads()}, "
+          f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}")
     print(f"sknet ({label}): compile {compile_s:.1f} s, {sk_ms:.1f} ms/step")
     print(f"torch CPU      : {th_ms:.1f} ms/step")
     print(f"ratio sknet/torch: {sk_ms / th_ms:.2f}")
@@ -119,5 +129,6 @@ if __name__ == "__main__":
     parser.add_argument("--mode", default=None)
     parser.add_argument("--no-peepholes", action="store_true")
     parser.add_argument("--unroll", action="store_true")
+    parser.add_argument("--torch-threads", type=int, default=None)
     args = parser.parse_args()
-    main(args.repeats, args.mode, not args.no_peepholes, args.unroll)
+    main(args.repeats, args.mode, not args.no_peepholes, args.unroll, args.torch_threads)

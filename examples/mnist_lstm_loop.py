@@ -8,7 +8,9 @@ only the import line differs. Run::
     SKNET_DATA=../shared/data python examples/mnist_lstm_loop.py --epochs 3
 
 Falls back to scikit-learn's ``load_digits`` (8 steps of 8 features) with a
-notice when MNIST is not found.
+notice when MNIST is not found. On a machine shared with other busy
+processes, set ``OPENBLAS_NUM_THREADS=1``: the scan's small per-step matrix
+products are slower with a multi-threaded BLAS that has to wait for cores.
 """
 
 import argparse
