@@ -34,6 +34,10 @@ setup(
             "hypothesis>=6.100",
             "pandas>=2.0",
             "matplotlib>=3.7",
+            # tests/test_notebook.py runs examples/quickstart.ipynb
+            "nbclient>=0.7",
+            "nbformat>=5.7",
+            "ipykernel>=6.0",
         ],
     },
     classifiers=[

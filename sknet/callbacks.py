@@ -380,64 +380,148 @@ class PrintLog(Callback):
 
 
 class PrintLayerInfo(Callback):
-    """Print a table of the layers (name, type, output shape, parameters) at train begin.
+    """Print the layer table of :meth:`NeuralNet.summary` when training starts.
+
+    The table (name, type, output shape, parameter count and, for conv and
+    pool layers, the receptive field) is printed once per initialization:
+    not again on warm-started fits or later ``partial_fit`` calls. Nets with
+    ``verbose >= 2`` add this callback themselves; given in ``callbacks`` it
+    prints whatever the verbosity.
+
+    Parameters
+    ----------
+    sink : callable
+        Where the text goes (default ``print``).
 
     Examples
     --------
-    >>> PrintLayerInfo().get_params()
-    {'sink': <built-in function print>}
+    >>> from sknet import NeuralNet
+    >>> from sknet.layers import InputLayer, DenseLayer
+    >>> net = NeuralNet([(InputLayer, {'shape': (None, 3)}), (DenseLayer, {'num_units': 2})])
+    >>> PrintLayerInfo().on_train_begin(net)
+    #  name    type        output shape  params
+    -  ------  ----------  ------------  ------
+    0  input0  InputLayer  (None, 3)          0
+    1  dense1  DenseLayer  (None, 2)          8
+    total params: 8
     """
 
     def __init__(self, sink=print):
         self.sink = sink
 
     def on_train_begin(self, net, X=None, y=None):
+        if getattr(self, "printed_", False):
+            return
         self.sink(net.summary())
+        self.printed_ = True
+
+
+def _in_notebook():
+    """True inside a Jupyter kernel (where tqdm.auto draws a widget)."""
+    if "IPython" not in sys.modules:
+        return False
+    shell = sys.modules["IPython"].get_ipython()
+    return shell is not None and hasattr(shell, "kernel")
 
 
 class ProgressBar(Callback):
-    """A tqdm progress bar over each epoch's batches with the running loss.
+    """A tqdm progress bar over each epoch's batches, with the running loss.
 
-    Uses ``tqdm.auto``: a widget in Jupyter, text in a terminal. Silent when
-    standard error is not a terminal, unless ``force=True``.
+    One bar per epoch counts the training and then the validation batches
+    (the total comes from the batch iterators); its postfix shows the running
+    mean training loss (``loss``) and, once validation starts, the running
+    validation loss (``valid_loss``). Nets with ``verbose >= 2`` add this
+    callback themselves.
+
+    The bar uses ``tqdm.auto``: a widget in Jupyter, text in a terminal. It is
+    silent when the stream it writes to (``file``, default standard error) is
+    not a terminal and the code does not run in a Jupyter kernel, so logs of
+    batch jobs stay clean; ``force=True`` draws it anyway (as text when
+    ``file`` is given).
+
+    Parameters
+    ----------
+    force : bool
+        Draw the bar even without a terminal or notebook.
+    file : file-like, optional
+        Where a text bar goes (default ``sys.stderr``).
+    tqdm_kwargs : dict, optional
+        Passed to ``tqdm`` (``leave``, ``mininterval``, ``ncols`` ...).
+
+    Attributes
+    ----------
+    batch_counts_ : list of int
+        The number of batches each drawn bar counted.
 
     Examples
     --------
-    >>> ProgressBar(force=True).force
+    >>> import io
+    >>> bar = ProgressBar(file=io.StringIO())
+    >>> bar.active()  # an in-memory file is not a terminal
+    False
+    >>> ProgressBar(force=True, file=io.StringIO()).active()
     True
     """
 
-    def __init__(self, force=False):
+    def __init__(self, force=False, file=None, tqdm_kwargs=None):
         self.force = force
+        self.file = file
+        self.tqdm_kwargs = tqdm_kwargs
 
-    def _active(self):
+    def active(self):
+        """Whether the bar will be drawn."""
         if self.force:
             return True
-        if "ipykernel" in sys.modules:
+        if self.file is None and _in_notebook():
             return True
-        return hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
+        stream = sys.stderr if self.file is None else self.file
+        isatty = getattr(stream, "isatty", None)
+        try:
+            return bool(isatty and isatty())
+        except ValueError:  # a closed stream
+            return False
+
+    def on_train_begin(self, net, X=None, y=None):
+        self.bar_ = None
+        self.batch_counts_ = []
 
     def on_epoch_begin(self, net, history):
         self.bar_ = None
-        if not self._active():
+        if not self.active():
             return
-        from tqdm.auto import tqdm
-
+        if self.file is None:
+            from tqdm.auto import tqdm
+        else:
+            from tqdm import tqdm
+        kwargs = {"leave": False, "unit": "batch", "dynamic_ncols": self.file is None}
+        kwargs.update(self.tqdm_kwargs or {})
         epoch = history[-1]["epoch"] + 1 if history else 1
-        self.bar_ = tqdm(total=net.n_batches_per_epoch_, desc=f"epoch {epoch}", leave=False)
-        self.sum_, self.count_ = 0.0, 0
+        total = getattr(net, "n_batches_per_epoch_", None)
+        self.bar_ = tqdm(total=total, desc=f"epoch {epoch}", file=self.file, **kwargs)
+        self.sums_ = {True: [0.0, 0], False: [0.0, 0]}
 
     def on_batch_end(self, net, batch_loss, batch_size, training):
-        if self.bar_ is None:
+        if getattr(self, "bar_", None) is None:
             return
+        sums = self.sums_[bool(training)]
+        sums[0] += batch_loss * batch_size
+        sums[1] += batch_size
+        self.bar_.set_postfix(self._postfix(), refresh=False)
         self.bar_.update(1)
-        if training:
-            self.sum_ += batch_loss * batch_size
-            self.count_ += batch_size
-            self.bar_.set_postfix(loss=f"{self.sum_ / self.count_:.4f}", refresh=False)
+
+    def _postfix(self):
+        postfix = {}
+        for key, is_train in (("loss", True), ("valid_loss", False)):
+            total, count = self.sums_[is_train]
+            if count:
+                postfix[key] = f"{total / count:.4f}"
+        return postfix
 
     def on_epoch_end(self, net, history):
         if getattr(self, "bar_", None) is not None:
+            # tqdm redraws at most every `mininterval`: show the epoch's final state.
+            self.bar_.set_postfix(self._postfix(), refresh=True)
+            self.batch_counts_.append(self.bar_.n)
             self.bar_.close()
             self.bar_ = None
 

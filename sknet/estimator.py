@@ -31,6 +31,8 @@ from .callbacks import (
     StopTraining,
     _atomic_savez,
 )
+from .history import History
+from .summary import summary as layer_summary
 
 __all__ = ["NeuralNet", "NeuralNetClassifier", "NeuralNetRegressor", "History", "ROUTING_PREFIXES"]
 
@@ -47,29 +49,6 @@ ROUTING_PREFIXES = (
 
 # Changing these on an initialized net invalidates its compiled functions.
 _GRAPH_PARAMS = ("update", "objective_loss_function", "mode")
-
-
-class History(list):
-    """The list of per-epoch records, also indexable by column.
-
-    Examples
-    --------
-    >>> h = History([{'epoch': 1, 'train_loss': 0.5}, {'epoch': 2, 'train_loss': 0.25}])
-    >>> h[:, 'train_loss']
-    [0.5, 0.25]
-    >>> h[-1, 'epoch']
-    2
-    """
-
-    def __getitem__(self, index):
-        if isinstance(index, tuple):
-            rows, key = index
-            selected = list.__getitem__(self, rows)
-            if isinstance(rows, slice):
-                return [row.get(key) for row in selected]
-            return selected.get(key)
-        result = list.__getitem__(self, index)
-        return History(result) if isinstance(index, slice) else result
 
 
 def _float32(value):
@@ -391,8 +370,11 @@ class NeuralNet(BaseEstimator):
         # Scores first, so the others (early stopping, the log) see them.
         ordered = sorted(named.items(), key=lambda kv: not isinstance(kv[1], EpochScoring))
         if self.verbose >= 2:
-            ordered.insert(0, ("print_layer_info", PrintLayerInfo()))
-            ordered.append(("progress_bar", ProgressBar()))
+            # Not when given explicitly too: the table would print twice.
+            if not any(isinstance(cb, PrintLayerInfo) for _, cb in ordered):
+                ordered.insert(0, ("print_layer_info", PrintLayerInfo()))
+            if not any(isinstance(cb, ProgressBar) for _, cb in ordered):
+                ordered.append(("progress_bar", ProgressBar()))
         if self.verbose >= 1:
             ordered.append(("print_log", PrintLog()))
         self.callbacks_ = OrderedDict(ordered)
@@ -734,31 +716,42 @@ class NeuralNet(BaseEstimator):
         return self._forward(X, kind=("output", layer))
 
     def summary(self):
-        """A text table of the layers: name, type, output shape, parameter count.
+        """The layer table as text: name, type, output shape, parameters, receptive field.
+
+        On a net that is not initialized the layers are built from the spec
+        for the table only (nothing is compiled and the net stays unfitted),
+        so the InputLayer needs a ``shape`` and the last layer its
+        ``num_units``. See :func:`sknet.summary.summary`.
 
         Examples
         --------
         >>> from sknet.layers import InputLayer, DenseLayer
-        >>> net = NeuralNet([(InputLayer, {'shape': (None, 3)}), (DenseLayer, {'num_units': 2})]).initialize()
+        >>> net = NeuralNet([(InputLayer, {'shape': (None, 3)}), (DenseLayer, {'num_units': 2})])
         >>> print(net.summary())
         #  name    type        output shape  params
+        -  ------  ----------  ------------  ------
         0  input0  InputLayer  (None, 3)          0
         1  dense1  DenseLayer  (None, 2)          8
         total params: 8
         """
-        check_is_fitted(self)
-        rows = [("#", "name", "type", "output shape", "params")]
-        total = 0
-        for i, (name, layer) in enumerate(self.layers_.items()):
-            n = int(sum(np.prod(p.get_value().shape) for p in layer.get_params()))
-            total += n
-            rows.append((str(i), name, type(layer).__name__, str(layer.output_shape), str(n)))
-        widths = [max(len(r[c]) for r in rows) for c in range(5)]
-        lines = [
-            "  ".join(r[c].ljust(widths[c]) if c < 4 else r[c].rjust(widths[c]) for c in range(5))
-            for r in rows
-        ]
-        return "\n".join(lines + [f"total params: {total}"])
+        if self.__sklearn_is_fitted__():
+            return layer_summary(self.layers_)
+        groups = self._routed_groups()
+        names = set(self._layer_names())
+        try:
+            with build.seeded(0):
+                layers = build.build_layers(
+                    self.layers,
+                    layer_params={k: v for k, v in groups.items() if k in names},
+                    callable_params=groups.get("layers"),
+                    **self._infer_build_info(None, None),
+                )
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"summary() could not build the layers before fit ({exc}); give the InputLayer "
+                "a shape and the last layer its size, or call it after fit"
+            ) from exc
+        return layer_summary(layers)
 
     # ------------------------------------------------------------------
     # Persistence
