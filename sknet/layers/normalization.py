@@ -112,8 +112,13 @@ class BatchNormLayer(Layer):
             set_default_update(running_mean, (1 - alpha) * running_mean + alpha * input_mean)
             set_default_update(running_inv_std,
                                (1 - alpha) * running_inv_std + alpha * input_inv_std)
-            mean = mean + 0 * running_mean
-            inv_std = inv_std + 0 * running_inv_std
+            if use_averages:
+                # read the averages through the updated variables, so PyTensor
+                # sees one variable read and updated (the clones alias storage)
+                mean, inv_std = running_mean, running_inv_std
+            else:
+                mean = mean + 0 * running_mean
+                inv_std = inv_std + 0 * running_inv_std
 
         param_axes = iter(range(input.ndim - len(self.axes)))
         pattern = ["x" if i in self.axes else next(param_axes) for i in range(input.ndim)]
