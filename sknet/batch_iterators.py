@@ -87,9 +87,14 @@ class BatchIterator(BaseEstimator):
 
     def __call__(self, X, y=None, sample_weight=None):
         """Return a generator of ``(Xb, yb)`` batches (``(Xb, yb, wb)`` with sample_weight)."""
-        if not isinstance(self.batch_size, (int, np.integer)) or self.batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {self.batch_size!r}")
+        self._check_params()
         return self._batches(X, y, sample_weight)
+
+    def _check_params(self):
+        """Raise ValueError for a batch_size that is not a positive integer (the net calls it before compiling)."""
+        size = self.batch_size
+        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+            raise ValueError(f"{type(self).__name__}: batch_size must be a positive integer, got {size!r}")
 
     def _batches(self, X, y, sample_weight):
         n = num_samples(X)
@@ -173,18 +178,27 @@ class TrainSplit(BaseEstimator):
         self.shuffle = shuffle
         self.random_state = random_state
 
+    def _check_params(self):
+        """Raise ValueError for an eval_size that is neither None, a fraction in [0, 1) nor a count >= 0."""
+        size = self.eval_size
+        if size is None:
+            return
+        if isinstance(size, bool) or not isinstance(size, (int, np.integer, float, np.floating)):
+            raise ValueError(f"TrainSplit: eval_size must be a fraction in [0, 1) or a count, got {size!r}")
+        if isinstance(size, (float, np.floating)) and not 0 <= size < 1:
+            raise ValueError(f"TrainSplit: eval_size must be a fraction in [0, 1) as a float, got {size!r}")
+        if size < 0:
+            raise ValueError(f"TrainSplit: eval_size must not be negative, got {size!r}")
+
     def _n_valid(self, n):
+        self._check_params()
         size = self.eval_size
         if size is None or size == 0:
             return 0
         if isinstance(size, (float, np.floating)):
-            if not 0 < size < 1:
-                raise ValueError(f"eval_size must be in (0, 1) as a fraction, got {size}")
             n_valid = int(np.ceil(size * n))
         else:
             n_valid = int(size)
-            if n_valid < 0:
-                raise ValueError(f"eval_size must not be negative, got {size}")
         # With too few samples there is nothing sensible to hold out.
         return n_valid if 0 < n_valid < n else 0
 

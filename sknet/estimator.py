@@ -10,6 +10,7 @@ from collections import OrderedDict
 import numpy as np
 import pytensor
 import pytensor.tensor as T
+from scipy.sparse import issparse
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
 from sklearn.exceptions import NotFittedError
 from sklearn.preprocessing import LabelEncoder
@@ -20,6 +21,7 @@ from sklearn.utils.validation import check_array, check_consistent_length, check
 from . import compile as build
 from . import nonlinearities, objectives, updates
 from .backend import FLOATX
+from .layers import InputLayer
 from .batch_iterators import BatchIterator, TrainSplit, is_dict_input, num_samples, take
 from .callbacks import (
     Callback,
@@ -53,6 +55,17 @@ _GRAPH_PARAMS = ("update", "objective_loss_function", "mode")
 
 def _float32(value):
     return np.asarray(value, dtype=FLOATX)
+
+
+def _check_numeric(X, name):
+    """Raise with a message naming ``name`` when X holds strings or objects that are not numbers."""
+    if issparse(X) or (isinstance(getattr(X, "dtype", None), np.dtype) and X.dtype.kind in "biufc"):
+        return
+    try:
+        np.asarray(X, dtype=FLOATX)
+    except (TypeError, ValueError) as exc:
+        # Keep the exception type: scikit-learn's checks expect TypeError for non-number objects.
+        raise type(exc)(f"{name} must hold numbers (it is converted to {FLOATX}): {exc}") from exc
 
 
 class NeuralNet(BaseEstimator):
@@ -337,6 +350,10 @@ class NeuralNet(BaseEstimator):
             self.train_split_ = None
         else:
             self.train_split_ = make(self.train_split, TrainSplit(eval_size=0.2), "train_split", self._seeds[3])
+        for obj in (self.batch_iterator_train_, self.batch_iterator_test_, self.train_split_):
+            check = getattr(obj, "_check_params", None)
+            if check is not None:
+                check()
         return self
 
     def initialize_callbacks(self, groups=None):
@@ -387,13 +404,32 @@ class NeuralNet(BaseEstimator):
         if is_dict_input(X):
             if not X:
                 raise ValueError("X is an empty dict")
+            expected = self._spec_input_names() if reset else getattr(self, "_input_names", None)
+            missing = [name for name in expected or () if name not in X]
+            if missing:
+                raise ValueError(f"X has no array for input layer {missing[0]!r} (keys: {sorted(X)})")
             out = {}
             for key, value in X.items():
+                _check_numeric(value, f"X[{key!r}]")
                 out[key] = check_array(value, dtype=np.float32, allow_nd=True, ensure_2d=False,
                                        input_name=f"X[{key!r}]")
             num_samples(out)
             return out
+        _check_numeric(X, "X")
         return validate_data(self, X, reset=reset, dtype=np.float32, allow_nd=True)
+
+    def _spec_input_names(self):
+        """Names of the input layers of a list spec (None for the other forms)."""
+        try:
+            form = build.spec_form(self.layers)
+        except ValueError:
+            return None
+        if form not in ("class_kwargs", "name_class"):
+            return None
+        factories = [item[0] if form == "class_kwargs" else item[1] for item in self.layers]
+        names = build.spec_layer_names(self.layers)
+        return [name for name, factory in zip(names, factories)
+                if isinstance(factory, type) and issubclass(factory, InputLayer)]
 
     def _validate_Xy(self, X, y, reset):
         if y is None:
@@ -403,6 +439,14 @@ class NeuralNet(BaseEstimator):
             y = validate_data(self, X="no_validation", y=y, reset=False, **self._y_check_params())
             check_consistent_length(next(iter(X.values())), y)
             return X, y
+        _check_numeric(X, "X")
+        try:
+            n_X = X.shape[0] if hasattr(X, "shape") else np.shape(X)[0]
+            n_y = np.shape(y)[0]
+        except (IndexError, TypeError, ValueError):
+            n_X = n_y = None  # left to scikit-learn's checks below
+        if n_X != n_y:
+            raise ValueError(f"X and y have inconsistent numbers of samples: X has {n_X}, y has {n_y}")
         return validate_data(self, X, y, reset=reset, dtype=np.float32, allow_nd=True,
                              **self._y_check_params())
 
@@ -524,7 +568,18 @@ class NeuralNet(BaseEstimator):
         y : array
         **fit_params
             ``sample_weight`` (classifier and regressor).
+
+        Notes
+        -----
+        Bad data or hyper-parameters raise ValueError (TypeError for X holding
+        non-numbers) before anything is compiled. If the training loss or the
+        weights become NaN or infinite, training stops with a RuntimeWarning
+        that suggests a lower learning rate, and the net keeps the weights of
+        its last full epoch. A KeyboardInterrupt (Ctrl-C) also stops training
+        cleanly: a one-line notice goes to stderr, the weights are those of the
+        last full epoch and ``history_`` ends with that epoch.
         """
+        self._check_hyperparameters()
         warm = self.warm_start and self.__sklearn_is_fitted__()
         X, y = self._validate_Xy(X, y, reset=not warm)
         if not warm:
@@ -589,6 +644,23 @@ class NeuralNet(BaseEstimator):
         for var, value in zip(self._state_vars, snapshot):
             var.set_value(value)
 
+    def _params_finite(self):
+        return all(np.all(np.isfinite(v.get_value(borrow=True))) for v in self._state_vars
+                   if str(getattr(v, "dtype", "")).startswith("float"))
+
+    def _diverged(self, good, what):
+        """Restore the state of the last full epoch, warn and stop training."""
+        self._restore(good)
+        epoch = len(self.history_)
+        warnings.warn(
+            f"Training diverged: {what} in epoch {epoch + 1}. Training stopped and the weights of "
+            f"epoch {epoch} (the last good one) were restored. Try a lower learning rate "
+            "(update__learning_rate).",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+        raise StopTraining("diverged")
+
     def _run_callbacks(self, hook, *args):
         stop = None
         for cb in self.callbacks_.values():
@@ -616,6 +688,8 @@ class NeuralNet(BaseEstimator):
         is_classifier = isinstance(self, ClassifierMixin)
         history = self.history_
         stop_message = None
+        # The state after the last full epoch, while an epoch is under way (None between epochs).
+        good = None
         self._run_callbacks("on_train_begin", X, y)
         try:
             for _ in range(epochs):
@@ -629,28 +703,27 @@ class NeuralNet(BaseEstimator):
                     loss = float(train_fn(*inputs, *batch[1:]))
                     size = len(inputs[0])
                     if not math.isfinite(loss):
-                        self._restore(good)
-                        warnings.warn(
-                            f"The training loss became {loss} in epoch {len(history) + 1}; training "
-                            "stopped and the weights of the last good epoch were restored. "
-                            "Try a lower learning rate (update__learning_rate).",
-                            RuntimeWarning,
-                            stacklevel=3,
-                        )
-                        raise StopTraining("diverged")
+                        self._diverged(good, f"the training loss became {loss}")
                     total += loss * size
                     count += size
                     for cb in batch_cbs:
                         cb.on_batch_end(self, loss, size, True)
+                # The last batch's update can overflow the weights although its loss was finite.
+                if not self._params_finite():
+                    self._diverged(good, "the weights became NaN or infinite")
                 record = {"epoch": len(history) + 1, "train_loss": total / max(count, 1)}
                 record.update(self._validate_epoch(valid_fn, it_test, X_va, y_va, batch_cbs, is_classifier))
+                if record["valid_loss"] is not None and not math.isfinite(record["valid_loss"]):
+                    self._diverged(good, f"the validation loss became {record['valid_loss']}")
                 record["dur"] = time.perf_counter() - t0
                 history.append(record)
+                good = None
                 self._run_callbacks("on_epoch_end", history)
         except StopTraining as exc:
             stop_message = str(exc)
         except KeyboardInterrupt:
-            self._restore(good)
+            if good is not None:
+                self._restore(good)
             print(f"Training interrupted; keeping the weights of epoch {len(history)}.", file=sys.stderr)
         finally:
             self.n_iter_ = len(history)
@@ -794,12 +867,24 @@ class NeuralNet(BaseEstimator):
                         f"Layer {name!r}: parameter {param.name} has shape "
                         f"{param.get_value(borrow=True).shape}, the weights give {value.shape}"
                     )
-                targets.append((param, value))
+                if value.dtype.kind not in "biuf":
+                    raise ValueError(
+                        f"Layer {name!r}: parameter {param.name} must be numeric, the weights give dtype {value.dtype}"
+                    )
+                if not np.all(np.isfinite(value)):
+                    raise ValueError(f"Layer {name!r}: parameter {param.name} has NaN or infinite weights")
+                targets.append((param, value.astype(param.dtype)))
         extra = {n for n, v in source.items() if len(v)} - {n for n, l in self.layers_.items() if l.get_params()}
         if extra:
             raise ValueError(f"The weights name layers this net does not have: {sorted(extra)}")
-        for param, value in targets:
-            param.set_value(value.astype(param.dtype))
+        previous = [param.get_value() for param, _ in targets]
+        try:
+            for param, value in targets:
+                param.set_value(value)
+        except BaseException:
+            for (param, _), value in zip(targets, previous):
+                param.set_value(value)
+            raise
         return self
 
     load_params = load_params_from
@@ -809,9 +894,17 @@ class NeuralNet(BaseEstimator):
         import zipfile
 
         try:
-            with np.load(path, allow_pickle=False) as data:
+            data = np.load(path, allow_pickle=False)
+        except FileNotFoundError:
+            raise
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+            raise ValueError(f"Could not read weights from {path!r}: {exc}") from exc
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise ValueError(f"Could not read weights from {path!r}: not an .npz archive (got a single array)")
+        try:
+            with data:
                 raw = {key: data[key] for key in data.files}
-        except (zipfile.BadZipFile, EOFError, OSError) as exc:
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
             raise ValueError(f"Could not read weights from {path!r}: {exc}") from exc
         source = {}
         for key, value in raw.items():
@@ -935,7 +1028,7 @@ class NeuralNetClassifier(ClassifierMixin, NeuralNet):
         self.classes_ = self._label_encoder.classes_
         if len(self.classes_) < 2:
             raise ValueError(
-                f"y has only one class ({self.classes_[0]!r}); a classifier needs at least 2 classes"
+                f"y has only one class ({self.classes_[:1].tolist()[0]!r}); a classifier needs at least 2 classes"
             )
 
     def _infer_build_info(self, X, y):
