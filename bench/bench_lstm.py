@@ -11,7 +11,9 @@ step of each and their ratio. Run::
 
 PyTorch's LSTM has no peepholes, so ``--no-peepholes`` gives the
 like-for-like comparison (sknet's default LSTMLayer has them, as Lasagne's).
-Timings on a shared machine are noisy: compare medians from one run. When
+Timings on a shared machine are noisy: compare medians from one run; the
+CPU time per step (all threads of the process) is also printed, which load
+from other processes disturbs less than wall time. When
 other processes compete for the cores, run with ``OPENBLAS_NUM_THREADS=1``:
 a multi-threaded OpenBLAS spin-waits on the small per-step GEMMs of the scan
 and was measured 20x slower here on an oversubscribed 2-core machine.
@@ -84,7 +86,7 @@ def torch_step():
 
 
 def interleaved_median_ms(steps, repeats, warmup=3):
-    """Median ms per call of each ``(fn, args)``, timing them in alternation.
+    """Median wall and CPU ms per call of each ``(fn, args)``, timed in alternation.
 
     Alternating call by call exposes both libraries to the same load from
     other processes, which matters on a shared machine.
@@ -93,12 +95,15 @@ def interleaved_median_ms(steps, repeats, warmup=3):
         for _ in range(warmup):
             fn(*args)
     times = [[] for _ in steps]
+    cpu_times = [[] for _ in steps]
     for _ in range(repeats):
-        for (fn, args), ts in zip(steps, times):
-            start = time.perf_counter()
+        for (fn, args), ts, cts in zip(steps, times, cpu_times):
+            start, cpu_start = time.perf_counter(), time.process_time()
             fn(*args)
             ts.append(time.perf_counter() - start)
-    return [1000 * float(np.median(ts)) for ts in times]
+            cts.append(time.process_time() - cpu_start)
+    return ([1000 * float(np.median(ts)) for ts in times],
+            [1000 * float(np.median(ts)) for ts in cpu_times])
 
 
 def main(repeats=30, mode=None, peepholes=True, unroll_scan=False, torch_threads=None):
@@ -110,17 +115,19 @@ def main(repeats=30, mode=None, peepholes=True, unroll_scan=False, torch_threads
     fn, compile_s = sknet_step(mode, peepholes, unroll_scan)
     step = torch_step()
     Xt, yt = torch.from_numpy(X), torch.from_numpy(y.astype("int64"))
-    sk_ms, th_ms = interleaved_median_ms([(fn, (X, y)), (step, (Xt, yt))], repeats)
+    (sk_ms, th_ms), (sk_cpu, th_cpu) = interleaved_median_ms(
+        [(fn, (X, y)), (step, (Xt, yt))], repeats)
     label = mode or sknet.backend.DEFAULT_MODE
     print(f"LSTM {UNITS} units, {STEPS} steps, batch {BATCH}, {FEATURES} features; "
           f"peepholes={peepholes}, unroll_scan={unroll_scan}")
     print(f"torch threads: {torch.get_num_threads()}, "
           f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}")
-    print(f"sknet ({label}): compile {compile_s:.1f} s, {sk_ms:.1f} ms/step")
-    print(f"torch CPU      : {th_ms:.1f} ms/step")
-    print(f"ratio sknet/torch: {sk_ms / th_ms:.2f}")
+    print(f"sknet ({label}): compile {compile_s:.1f} s, {sk_ms:.1f} ms/step "
+          f"(CPU time {sk_cpu:.1f} ms)")
+    print(f"torch CPU      : {th_ms:.1f} ms/step (CPU time {th_cpu:.1f} ms)")
+    print(f"ratio sknet/torch: {sk_ms / th_ms:.2f} wall, {sk_cpu / th_cpu:.2f} CPU time")
     return {"sknet_ms": sk_ms, "torch_ms": th_ms, "ratio": sk_ms / th_ms,
-            "compile_s": compile_s}
+            "sknet_cpu_ms": sk_cpu, "torch_cpu_ms": th_cpu, "compile_s": compile_s}
 
 
 if __name__ == "__main__":
