@@ -409,6 +409,10 @@ class PrintLayerInfo(Callback):
     def __init__(self, sink=print):
         self.sink = sink
 
+    def __sklearn_clone__(self):
+        # Share the sink: a deep copy of ``lines.append`` would append to a copied list.
+        return type(self)(sink=self.sink)
+
     def on_train_begin(self, net, X=None, y=None):
         if getattr(self, "printed_", False):
             return
@@ -467,6 +471,11 @@ class ProgressBar(Callback):
         self.force = force
         self.file = file
         self.tqdm_kwargs = tqdm_kwargs
+
+    def __sklearn_clone__(self):
+        # The net clones its callbacks; a stream cannot be deep-copied (and a
+        # copy would swallow the output), so the clone shares it.
+        return type(self)(**self.get_params(deep=False))
 
     def active(self):
         """Whether the bar will be drawn."""

@@ -196,3 +196,10 @@ class TestPrintLayerInfo:
         assert sum(isinstance(cb, callbacks.PrintLayerInfo) for cb in explicit.callbacks_.values()) == 1
         quiet = NeuralNet(net.layers, verbose=0).initialize()
         assert not any(isinstance(cb, callbacks.PrintLayerInfo) for cb in quiet.callbacks_.values())
+
+    def test_given_callback_prints_to_the_given_sink_at_any_verbosity(self):
+        lines = []
+        net = NeuralNet([(InputLayer, {"shape": (None, 3)}), (DenseLayer, {"num_units": 2})],
+                        callbacks=[callbacks.PrintLayerInfo(sink=lines.append)], verbose=0).initialize()
+        net.callbacks_["printlayerinfo"].on_train_begin(net)
+        assert lines == [net.summary()]
