@@ -88,8 +88,9 @@ def main(num_epochs=3, data_dir=None):
     test_acc = T.mean(T.eq(T.argmax(test_prediction, axis=1), target_var), dtype="float32")
 
     t0 = time.perf_counter()
-    train_fn = pytensor.function([input_var, target_var], loss, updates=updates)
-    val_fn = pytensor.function([input_var, target_var], test_acc)
+    mode = lasagne.backend.get_mode(os.environ.get("SKNET_MODE"))  # C backend by default
+    train_fn = pytensor.function([input_var, target_var], loss, updates=updates, mode=mode)
+    val_fn = pytensor.function([input_var, target_var], test_acc, mode=mode)
     print(f"compiled in {time.perf_counter() - t0:.1f} s")
 
     accuracy = None
