@@ -13,8 +13,10 @@ import numpy as np
 import pytensor
 import pytensor.tensor as T
 
+from . import function_cache
 from . import random as sknet_random
-from .backend import FLOATX, get_mode
+from .backend import FLOATX
+from .function_cache import cache_info, compile_count
 from .layers import (
     DenseLayer,
     InputLayer,
@@ -37,6 +39,8 @@ __all__ = [
     "compile_valid",
     "compile_predict",
     "update_hyperparameters",
+    "compile_count",
+    "cache_info",
 ]
 
 
@@ -302,8 +306,8 @@ def build_loss(output_layer, target, loss_function, weights=None, deterministic=
 
 
 def _function(inputs, outputs, mode, updates=None):
-    return pytensor.function(inputs, outputs, updates=updates, mode=get_mode(mode),
-                             on_unused_input="ignore")
+    # Identical graphs (clones differing only in shared values) compile once.
+    return function_cache.function(inputs, outputs, mode=mode, updates=updates)
 
 
 def compile_train(layers, target, loss_function, update, update_params, weights=None,
