@@ -173,7 +173,8 @@ class NeuralNet(BaseEstimator):
             return []
 
     def _prefixes(self):
-        return sorted(set(ROUTING_PREFIXES) | set(self._layer_names()), key=len, reverse=True)
+        # Longest first (so 'dense1' is tried before 'dense'); by name among equals, so messages are stable.
+        return sorted(set(ROUTING_PREFIXES) | set(self._layer_names()), key=lambda p: (-len(p), p))
 
     def _route(self, key):
         """Return ``(prefix, rest)`` for a routed key, or raise with a hint."""
