@@ -69,11 +69,14 @@ def plot_curves(histories, path):
 
     fig = Figure(figsize=(10, 4))
     ax_loss, ax_acc = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
-    for name, history in histories.items():
+    for i, (name, history) in enumerate(histories.items()):
         epochs = [row["epoch"] for row in history]
-        ax_loss.plot(epochs, [row["train_loss"] for row in history], "--", label=f"{name} (train)")
-        ax_loss.plot(epochs, [row["valid_loss"] for row in history], "-", label=f"{name} (valid)")
-        ax_acc.plot(epochs, [row["valid_accuracy"] for row in history], "o-", label=name)
+        color = f"C{i}"
+        ax_loss.plot(epochs, [row["train_loss"] for row in history], "o--", color=color,
+                     label=f"{name} (train)")
+        ax_loss.plot(epochs, [row["valid_loss"] for row in history], "o-", color=color,
+                     label=f"{name} (valid)")
+        ax_acc.plot(epochs, [row["valid_accuracy"] for row in history], "o-", color=color, label=name)
     ax_loss.set(xlabel="epoch", ylabel="loss", title="loss")
     ax_acc.set(xlabel="epoch", ylabel="accuracy", title="validation accuracy")
     ax_loss.legend(fontsize=7)
