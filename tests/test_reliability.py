@@ -14,7 +14,6 @@ import pickle
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
@@ -531,11 +530,15 @@ def test_load_params_from_dict_checks_every_layer_first(net):
 
 FIT_SCRIPT = textwrap.dedent(
     """
-    import sys, time
+    import os, sys, time
     import numpy as np
     from sknet import NeuralNetClassifier
     from sknet.layers import DenseLayer, InputLayer
-    time.sleep(max(0.0, float(sys.argv[1]) - time.time()))  # start together
+    # a barrier: both processes have imported sknet before either compiles
+    open(os.path.join(sys.argv[1], f"ready-{os.getpid()}"), "w").close()
+    deadline = time.time() + 120
+    while sum(f.startswith("ready-") for f in os.listdir(sys.argv[1])) < 2 and time.time() < deadline:
+        time.sleep(0.05)
     rng = np.random.RandomState(0)
     X = rng.randn(32, 4).astype(np.float32)
     y = (X[:, 0] > 0).astype(int)
@@ -551,9 +554,8 @@ def test_two_processes_compile_same_graph_on_cold_cache(tmp_path):
     compiledir = tmp_path / "compiledir"
     compiledir.mkdir()
     env = dict(os.environ, PYTENSOR_FLAGS=f"base_compiledir={compiledir}")
-    start = time.time() + 8  # both interpreters import sknet before the start time
     procs = [
-        subprocess.Popen([sys.executable, "-c", FIT_SCRIPT, str(start)], env=env, cwd=tmp_path,
+        subprocess.Popen([sys.executable, "-c", FIT_SCRIPT, str(tmp_path)], env=env, cwd=tmp_path,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for _ in range(2)
     ]
