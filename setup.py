@@ -29,6 +29,10 @@ setup(
     ],
     extras_require={
         "plot": ["matplotlib>=3.7"],
+        # mode='JAX' (CPU; jax[cuda12] instead for the GPU)
+        "jax": ["jax>=0.4.30"],
+        # joblib.parallel_backend('dask') for searches on a dask.distributed cluster
+        "dask": ["dask>=2024.1", "distributed>=2024.1"],
         "test": [
             "pytest>=8",
             "hypothesis>=6.100",
@@ -38,6 +42,10 @@ setup(
             "nbclient>=0.7",
             "nbformat>=5.7",
             "ipykernel>=6.0",
+            # tests/test_backends.py and tests/test_dask.py (jax adds ~10 s to the install)
+            "jax>=0.4.30",
+            "dask>=2024.1",
+            "distributed>=2024.1",
         ],
     },
     classifiers=[

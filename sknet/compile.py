@@ -305,9 +305,10 @@ def build_loss(output_layer, target, loss_function, weights=None, deterministic=
     return loss, predictions
 
 
-def _function(inputs, outputs, mode, updates=None):
+def _function(inputs, outputs, mode, updates=None, layers=None):
     # Identical graphs (clones differing only in shared values) compile once.
-    return function_cache.function(inputs, outputs, mode=mode, updates=updates)
+    shapes = [layer.shape for _, layer in input_layers(layers)] if layers is not None else None
+    return function_cache.function(inputs, outputs, mode=mode, updates=updates, input_shapes=shapes)
 
 
 def compile_train(layers, target, loss_function, update, update_params, weights=None,
@@ -328,7 +329,7 @@ def compile_train(layers, target, loss_function, update, update_params, weights=
     inputs = [layer.input_var for _, layer in input_layers(layers)] + [target]
     if weights is not None:
         inputs.append(weights)
-    return _function(inputs, loss, mode, updates=updates), updates
+    return _function(inputs, loss, mode, updates=updates, layers=layers), updates
 
 
 def compile_valid(layers, target, loss_function, l1=None, l2=None, loss_kwargs=None, mode=None):
@@ -336,7 +337,7 @@ def compile_valid(layers, target, loss_function, l1=None, l2=None, loss_kwargs=N
     output_layer = next(reversed(layers.values()))
     loss, predictions = build_loss(output_layer, target, loss_function, None, True, l1, l2, loss_kwargs)
     inputs = [layer.input_var for _, layer in input_layers(layers)] + [target]
-    return _function(inputs, [loss, predictions], mode)
+    return _function(inputs, [loss, predictions], mode, layers=layers)
 
 
 def compile_predict(layers, layer=None, mode=None):
@@ -345,7 +346,7 @@ def compile_predict(layers, layer=None, mode=None):
         layer = next(reversed(layers.values()))
     output = get_output(layer, deterministic=True)
     inputs = [l.input_var for _, l in input_layers(layers)]
-    return _function(inputs, output, mode)
+    return _function(inputs, output, mode, layers=layers)
 
 
 def update_hyperparameters(update, routed):

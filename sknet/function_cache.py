@@ -288,8 +288,15 @@ class CachedFunction:
 
 
 def _compile(inputs, outputs, mode, updates):
-    fn = pytensor.function(inputs, outputs, updates=updates, mode=get_mode(mode),
-                           on_unused_input="ignore")
+    try:
+        fn = pytensor.function(inputs, outputs, updates=updates, mode=get_mode(mode),
+                               on_unused_input="ignore")
+    except NotImplementedError as exc:
+        linker = _mode_key(mode)[1]
+        raise NotImplementedError(
+            f"The compile mode {mode!r} ({linker}) cannot run this network: {exc}. "
+            "Use mode=None (the C backend) or 'NUMBA', which run every sknet op."
+        ) from exc
     with _lock:
         _stats["compiles"] += 1
     return fn
@@ -305,7 +312,36 @@ def _cacheable(shared, mode):
     return True
 
 
-def function(inputs, outputs, mode=None, updates=None):
+def _for_jax(inputs, output_list, updates, single, input_shapes):
+    """Fix the shapes of shared tensors (and known input sizes) in the graph.
+
+    JAX traces with static shapes anyway; fixing them in the graph lets
+    PyTensor fold ``W.shape[1]`` into a constant, which ``jnp.arange`` (in
+    one-hot targets) and the gradient ops of sknet's convolution need.
+    """
+    from pytensor.tensor import TensorType, specify_shape
+
+    from .ops import _jax  # noqa: F401 - registers the JAX versions of sknet's ops
+
+    _, shared, all_updates = graph_key(inputs, output_list, updates or ())
+    # Sizes of 1 stay unknown: a static 1 would make the update's type
+    # broadcastable where the variable's is not.
+    replace = {
+        var: specify_shape(var, [None if n == 1 else n for n in var.get_value(borrow=True).shape])
+        for var in shared
+        if isinstance(var.type, TensorType) and var.ndim
+    }
+    for var, shape in zip(inputs, input_shapes or ()):
+        if shape is not None and any(n not in (None, 1) for n in shape):
+            replace[var] = specify_shape(var, [None if n == 1 else n for n in shape])
+    exprs = [expr for _, expr in all_updates]
+    cloned = clone_replace(output_list + exprs, replace=replace) if replace else output_list + exprs
+    output_list = cloned[: len(output_list)]
+    new_updates = [(target, expr) for (target, _), expr in zip(all_updates, cloned[len(output_list):])]
+    return (output_list[0] if single else output_list), output_list, new_updates
+
+
+def function(inputs, outputs, mode=None, updates=None, input_shapes=None):
     """Compile ``inputs -> outputs`` (with ``updates``), reusing an identical graph's compilation.
 
     Parameters
@@ -316,6 +352,9 @@ def function(inputs, outputs, mode=None, updates=None):
         As :func:`sknet.backend.get_mode`.
     updates : dict or list of pairs, optional
         Shared variable updates (default updates are added).
+    input_shapes : list, optional
+        Known shapes of the inputs (None for unknown sizes), used in JAX mode
+        only, where sizes fixed in the graph become constants.
 
     Returns
     -------
@@ -335,6 +374,8 @@ def function(inputs, outputs, mode=None, updates=None):
     """
     single = not isinstance(outputs, (list, tuple))
     output_list = [outputs] if single else list(outputs)
+    if _mode_key(mode)[1] == "JAXLinker":
+        outputs, output_list, updates = _for_jax(inputs, output_list, updates, single, input_shapes)
     if not _enabled:
         with _lock:
             _stats["uncached"] += 1
