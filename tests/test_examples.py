@@ -1,0 +1,138 @@
+"""Every example's main() for one epoch on a small subset (slow: they compile real nets).
+
+MNIST is read from ``$SKNET_DATA`` when it is there; otherwise the examples
+fall back to scikit-learn's digits, which one test forces on purpose.
+Accuracy after one epoch on a few hundred images only has to beat chance
+(10 classes) clearly.
+"""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+SMALL = {"train_size": 800, "test_size": 400}
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module", autouse=True)
+def examples_on_path():
+    sys.path.insert(0, str(EXAMPLES))
+    yield
+    sys.path.remove(str(EXAMPLES))
+
+
+def assert_png(path):
+    data = Path(path).read_bytes()
+    assert data.startswith(PNG_MAGIC) and len(data) > 5000, path
+
+
+def test_digits_fallback_when_mnist_is_missing(tmp_path, monkeypatch, capsys):
+    import _data
+
+    monkeypatch.setenv("SKNET_DATA", str(tmp_path))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    data = _data.load_images(train_size=100, test_size=50)
+    assert "using scikit-learn's load_digits" in capsys.readouterr().out
+    assert data["source"] == "digits"
+    assert data["X_train"].shape == (100, 1, 28, 28) and data["X_test"].shape == (50, 1, 28, 28)
+    assert data["X_train"].dtype == np.float32 and 0 <= data["X_train"].min() < data["X_train"].max() <= 1
+    # Each digit pixel became a 3x3 block inside a 2-pixel frame.
+    X, _, _, _ = _data.digits_as_mnist()
+    from sklearn.datasets import load_digits
+
+    np.testing.assert_allclose(X[0, 0, 2:-2:3, 2:-2:3], load_digits().images[0] / 16.0)
+    assert not X[:, :, :2].any() and not X[:, :, -2:].any()
+
+
+def test_mnist_cnn(tmp_path, monkeypatch, capsys):
+    import mnist_cnn
+
+    # The digits fallback on purpose: this example must run with no data at all.
+    monkeypatch.setenv("SKNET_DATA", str(tmp_path))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    figures = mnist_cnn.main(num_epochs=1, verbose=0, **SMALL)
+    assert "load_digits" in capsys.readouterr().out
+    assert figures["source"] == "digits" and figures["epochs"] == 1
+    assert figures["test_accuracy"] > 0.3
+    assert 0 < figures["median_epoch_time"] < figures["fit_time"]
+
+
+def test_mnist_custom_mlp_grid_search():
+    import mnist_custom_mlp
+
+    figures = mnist_custom_mlp.main(num_epochs=1, width=128, param_grid={"layers__depth": [1, 2]},
+                                    **SMALL)
+    assert figures["best_params"]["layers__depth"] in (1, 2)
+    assert len(figures["cv_scores"]) == 2
+    assert figures["best_score"] == max(figures["cv_scores"])
+    assert figures["test_accuracy"] > 0.2
+
+
+def test_custom_mlp_builder_depth_and_dropout():
+    from sknet.layers import DenseLayer, DropoutLayer, get_all_layers
+
+    import mnist_custom_mlp
+
+    layers = get_all_layers(mnist_custom_mlp.build_custom_mlp(depth=3, width=7, drop_input=0,
+                                                              drop_hidden=0.5))
+    dense = [layer for layer in layers if isinstance(layer, DenseLayer)]
+    assert [layer.num_units for layer in dense] == [7, 7, 7, 10]
+    assert [layer.p for layer in layers if isinstance(layer, DropoutLayer)] == [0.5] * 3
+
+
+def test_lenet_optimizers(tmp_path):
+    import lenet
+
+    plot = tmp_path / "curves.png"
+    figures = lenet.main(num_epochs=1, plot_path=plot, **SMALL)
+    assert set(figures["test_accuracy"]) == {"sgd", "nesterov_momentum", "rmsprop", "adam"}
+    assert figures["test_accuracy"]["adam"] > 0.2
+    assert_png(plot)
+
+
+def test_tricks(tmp_path):
+    import tricks
+
+    plot = tmp_path / "tricks.png"
+    figures = tricks.main(num_epochs=1, variants=("plain", "dropout+batch_norm"), plot_path=plot,
+                          **SMALL)
+    assert set(figures["test_accuracy"]) == {"plain", "dropout+batch_norm"}
+    assert max(figures["test_accuracy"].values()) > 0.2
+    assert all(np.isfinite(v) for v in figures["valid_loss"].values())
+    assert_png(plot)
+
+
+def test_tricks_variants_build_what_they_say():
+    from sknet.layers import BatchNormLayer, DropoutLayer, get_all_layers
+
+    import tricks
+
+    for name, (dropout, batch_norm) in tricks.VARIANTS.items():
+        layers = get_all_layers(tricks.build_small_cnn(dropout, batch_norm))
+        assert any(isinstance(layer, DropoutLayer) for layer in layers) == dropout, name
+        assert sum(isinstance(layer, BatchNormLayer) for layer in layers) == 3 * batch_norm, name
+
+
+def test_kernels(tmp_path):
+    import kernels
+
+    figures = kernels.main(num_epochs=1, out_dir=tmp_path, verbose=0, **SMALL)
+    assert figures["num_kernels"] == 32
+    assert set(figures["paths"]) == {"kernels", "feature_maps_conv1", "feature_maps_conv2"}
+    for path in figures["paths"].values():
+        assert_png(path)
+    assert figures["test_accuracy"] > 0.2
+
+
+def test_regression():
+    import regression
+
+    figures = regression.main(num_epochs=30)
+    # One epoch is meaningless for 331 samples in batches of 32; 30 take a second.
+    assert figures["test_r2"] > 0.2
+    assert figures["ridge_r2"] > 0.3
