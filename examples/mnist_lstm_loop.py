@@ -5,7 +5,7 @@ step); one ``LSTMLayer(128, only_return_final=True)`` reads it and a dense
 softmax layer classifies its final hidden state. Written as Lasagne-era code:
 only the import line differs. Run::
 
-    SKNET_DATA=../shared/data python examples/mnist_lstm_loop.py --epochs 3
+    SKNET_DATA=../shared/data python examples/mnist_lstm_loop.py --epochs 5
 
 Falls back to scikit-learn's ``load_digits`` (8 steps of 8 features) with a
 notice when MNIST is not found. On a machine shared with other busy
@@ -82,7 +82,7 @@ def evaluate(val_fn, X, y, batchsize=500):
     return err / len(X), acc / len(X)
 
 
-def main(num_epochs=3, batchsize=128, learning_rate=1e-3, seed=0, mode=None):
+def main(num_epochs=5, batchsize=128, learning_rate=1e-3, seed=0, mode=None):
     """Train the row-by-row LSTM; returns a dict of figures (accuracy, timings)."""
     lasagne.random.seed(seed)
     rng = np.random.RandomState(seed)
@@ -117,7 +117,7 @@ def main(num_epochs=3, batchsize=128, learning_rate=1e-3, seed=0, mode=None):
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--batchsize", type=int, default=128)
     parser.add_argument("--mode", default=None)
     args = parser.parse_args()
