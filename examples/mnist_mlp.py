@@ -13,27 +13,16 @@ import time
 
 import numpy as np
 
+from _data import load_images
 from sknet import NeuralNetClassifier, updates
-from sknet.datasets import load_mnist
 from sknet.layers import DenseLayer, DropoutLayer, InputLayer
 from sknet.nonlinearities import rectify, softmax
 
 
-def load_data():
-    """Return X_train, y_train, X_test, y_test as flat float32 rows."""
-    try:
-        data = load_mnist()
-    except FileNotFoundError as exc:
-        from sklearn.datasets import load_digits
-        from sklearn.model_selection import train_test_split
-
-        print(f"MNIST not found ({exc}); using scikit-learn's load_digits instead.")
-        digits = load_digits()
-        X = (digits.data / 16.0).astype("float32")
-        return train_test_split(X, digits.target, test_size=0.25, random_state=0)
-    flat = lambda X: X.reshape(len(X), -1)
-    return (flat(data.X_train[:50000]), data.y_train[:50000],
-            flat(data.X_test), data.y_test)
+def load_data(train_size=None, test_size=None):
+    """Return X_train, y_train, X_test, y_test as flat float32 rows (see ``examples/_data.py``)."""
+    data = load_images(train_size, test_size, flat=True)
+    return data["X_train"], data["y_train"], data["X_test"], data["y_test"]
 
 
 def build_net(num_epochs=10, verbose=1, random_state=0):
@@ -58,10 +47,10 @@ def build_net(num_epochs=10, verbose=1, random_state=0):
     )
 
 
-def main(num_epochs=10):
+def main(num_epochs=10, train_size=None, test_size=None, verbose=1):
     """Fit, report test accuracy; returns a dict of figures."""
-    X_train, y_train, X_test, y_test = load_data()
-    net = build_net(num_epochs)
+    X_train, y_train, X_test, y_test = load_data(train_size, test_size)
+    net = build_net(num_epochs, verbose=verbose)
     start = time.perf_counter()
     net.fit(X_train, y_train)
     fit_time = time.perf_counter() - start
@@ -76,4 +65,6 @@ def main(num_epochs=10):
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=10)
-    main(parser.parse_args().epochs)
+    parser.add_argument("--train-size", type=int, default=None)
+    args = parser.parse_args()
+    main(args.epochs, args.train_size)

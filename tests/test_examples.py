@@ -62,6 +62,14 @@ def test_mnist_cnn(tmp_path, monkeypatch, capsys):
     assert 0 < figures["median_epoch_time"] < figures["fit_time"]
 
 
+def test_mnist_mlp():
+    import mnist_mlp
+
+    figures = mnist_mlp.main(num_epochs=1, verbose=0, **SMALL)
+    assert figures["test_accuracy"] > 0.3
+    assert 0 < figures["median_epoch_time"] < figures["fit_time"]
+
+
 def test_mnist_custom_mlp_grid_search():
     import mnist_custom_mlp
 
