@@ -78,6 +78,18 @@ def _fast(nonlinearity):
     return nonlinearity
 
 
+def _stack(params, axis, shape):
+    """Concatenate gate params, stating the known result shape.
+
+    Shared variables carry no static shape; declaring each part's lets the
+    JAX backend see concrete sizes (in scan and in the gradient's split)
+    instead of traced ones.
+    """
+    part = list(shape)
+    part[axis] //= len(params)
+    return T.concatenate([T.specify_shape(p, tuple(part)) for p in params], axis=axis)
+
+
 def _time_major_mask(mask):
     """(batch, time) mask -> (time, batch, 1) float mask that broadcasts over units."""
     return T.cast(mask, FLOATX).dimshuffle(1, 0, "x")
@@ -532,12 +544,13 @@ class LSTMLayer(_RecurrentBase):
         num_batch = input.shape[1]
         n = self.num_units
 
-        W_in_stacked = T.concatenate([self.W_in_to_ingate, self.W_in_to_forgetgate,
-                                      self.W_in_to_cell, self.W_in_to_outgate], axis=1)
-        W_hid_stacked = T.concatenate([self.W_hid_to_ingate, self.W_hid_to_forgetgate,
-                                       self.W_hid_to_cell, self.W_hid_to_outgate], axis=1)
-        b_stacked = T.concatenate([self.b_ingate, self.b_forgetgate, self.b_cell,
-                                   self.b_outgate], axis=0)
+        num_inputs = int(np.prod(self.input_shapes[0][2:]))
+        W_in_stacked = _stack([self.W_in_to_ingate, self.W_in_to_forgetgate,
+                               self.W_in_to_cell, self.W_in_to_outgate], 1, (num_inputs, 4 * n))
+        W_hid_stacked = _stack([self.W_hid_to_ingate, self.W_hid_to_forgetgate,
+                                self.W_hid_to_cell, self.W_hid_to_outgate], 1, (n, 4 * n))
+        b_stacked = _stack([self.b_ingate, self.b_forgetgate, self.b_cell, self.b_outgate],
+                           0, (4 * n,))
         if self.precompute_input:
             input = T.dot(input, W_in_stacked) + b_stacked
         nl_in, nl_forget, nl_cell, nl_out, nl_hid = map(_fast, (
@@ -666,12 +679,13 @@ class GRULayer(_RecurrentBase):
         num_batch = input.shape[1]
         n = self.num_units
 
-        W_in_stacked = T.concatenate([self.W_in_to_resetgate, self.W_in_to_updategate,
-                                      self.W_in_to_hidden_update], axis=1)
-        W_hid_stacked = T.concatenate([self.W_hid_to_resetgate, self.W_hid_to_updategate,
-                                       self.W_hid_to_hidden_update], axis=1)
-        b_stacked = T.concatenate([self.b_resetgate, self.b_updategate,
-                                   self.b_hidden_update], axis=0)
+        num_inputs = int(np.prod(self.input_shapes[0][2:]))
+        W_in_stacked = _stack([self.W_in_to_resetgate, self.W_in_to_updategate,
+                               self.W_in_to_hidden_update], 1, (num_inputs, 3 * n))
+        W_hid_stacked = _stack([self.W_hid_to_resetgate, self.W_hid_to_updategate,
+                                self.W_hid_to_hidden_update], 1, (n, 3 * n))
+        b_stacked = _stack([self.b_resetgate, self.b_updategate, self.b_hidden_update], 0,
+                           (3 * n,))
         if self.precompute_input:
             input = T.dot(input, W_in_stacked) + b_stacked
         nl_reset, nl_update, nl_hid = map(_fast, (

@@ -405,3 +405,23 @@ class TestMemoryTask:
         # the final input alone carries no information: chance is 0.5
         assert before < 0.75
         assert after > 0.97
+
+
+class TestJAXBackend:
+    """JAX needs concrete sizes inside scan: it works with static input shapes."""
+
+    @pytest.mark.parametrize("cls", [LSTMLayer, GRULayer])
+    def test_static_shapes_match_the_test_mode(self, cls, mode):
+        rng = np.random.RandomState(7)
+        x = T.tensor(dtype="float32", shape=(3, 5, 4), name="x")
+        m = T.tensor(dtype="float32", shape=(3, 5), name="m")
+        l = cls(InputLayer((None, 5, 4), input_var=x), 6, backwards=True,
+                mask_input=InputLayer((None, 5), input_var=m))
+        out = get_output(l)
+        outputs = [out, T.grad(out.sum(), l.get_params(trainable=True)[1])]
+        X = rng.randn(3, 5, 4).astype("float32")
+        M = (np.arange(5) < np.array([[5], [3], [1]])).astype("float32")
+        got = pytensor.function([x, m], outputs, mode="JAX")(X, M)
+        want = pytensor.function([x, m], outputs, mode=mode)(X, M)
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(np.asarray(g), w, rtol=1e-4, atol=1e-5)
