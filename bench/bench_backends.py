@@ -14,7 +14,8 @@ Two tables:
    not a dependency of sknet). Data are random MNIST-shaped arrays; the first
    epoch (compilation, JIT warm-up) is dropped.
 
-All figures are medians of ``--repeats`` runs on a shared, loaded machine.
+All figures are medians of ``--repeats`` runs (configurations alternate
+within each repeat) on a shared, loaded machine.
 Run::
 
     python bench/bench_backends.py --repeats 3
@@ -131,16 +132,26 @@ def main(repeats=3, epochs=3, grid_epochs=5, sizes=(("mlp", 10000), ("cnn", 2000
     if "grid" in tables:
         print(f"12-point GridSearchCV, cv=3, {grid_epochs} epochs (medians of {repeats})")
         print(f"{'config':12} {'wall s':>8} {'compiles':>9}")
-        for config in ("no cache", "cache", "n_jobs=2", "dask"):
-            runs = [run_child("grid", config, grid_epochs) for _ in range(repeats)]
-            compiles = runs[0]["compiles"]
-            print(f"{config:12} {med(r['wall'] for r in runs):8.1f} {'-' if compiles is None else compiles:>9}")
+        configs = ("no cache", "cache", "n_jobs=2", "dask")
+        runs = {c: [] for c in configs}
+        for _ in range(repeats):
+            for config in configs:
+                runs[config].append(run_child("grid", config, grid_epochs))
+        for config in configs:
+            compiles = runs[config][0]["compiles"]
+            wall = med(r["wall"] for r in runs[config])
+            print(f"{config:12} {wall:8.1f} {'-' if compiles is None else compiles:>9}")
     if "epoch" in tables:
         print(f"\nseconds per epoch, batch 128 (medians of {repeats} runs x {epochs - 1} epochs)")
         print(f"{'net':12} " + " ".join(f"{b:>8}" for b in backends) + "   ratios to torch")
         for kind, n in sizes:
-            times = [med(run_child("epoch", kind, b, n, epochs)["epoch"] for _ in range(repeats))
-                     for b in backends]
+            # Backends alternate within each repeat, so load from other jobs
+            # falls on all of them alike.
+            runs = {b: [] for b in backends}
+            for _ in range(repeats):
+                for b in backends:
+                    runs[b].append(run_child("epoch", kind, b, n, epochs)["epoch"])
+            times = [med(runs[b]) for b in backends]
             ratios = ""
             if "torch" in backends:
                 ref = times[list(backends).index("torch")]

@@ -302,8 +302,13 @@ def _compile(inputs, outputs, mode, updates):
     return fn
 
 
-def _cacheable(shared, mode):
+def _cacheable(key, shared, mode):
     from pytensor.tensor.random.type import RandomType
+
+    try:
+        hash(key)
+    except TypeError:  # an op with unhashable properties: compile per caller
+        return False
 
     # The JAX linker swaps random generators for private copies at compile
     # time, so it would ignore the caller's generators: compile per caller.
@@ -381,7 +386,7 @@ def function(inputs, outputs, mode=None, updates=None, input_shapes=None):
             _stats["uncached"] += 1
         return _compile(inputs, outputs, mode, updates)
     key, shared, all_updates = graph_key(inputs, output_list, updates or (), mode)
-    if not _cacheable(shared, mode):
+    if not _cacheable(key, shared, mode):
         with _lock:
             _stats["uncached"] += 1
         return _compile(inputs, outputs, mode, updates)
