@@ -5,7 +5,7 @@ import warnings
 
 import pytensor
 
-__all__ = ["FLOATX", "DEFAULT_MODE", "get_mode", "configure_blas", "configure_floatx"]
+__all__ = ["FLOATX", "DEFAULT_MODE", "get_mode", "configure_blas", "configure_floatx", "set_blas_threads"]
 
 #: The dtype of every parameter and activation sknet builds, whatever the
 #: caller's ``pytensor.config.floatX``.
@@ -87,6 +87,48 @@ def _openblas_ldflags():
     return " ".join(parts)
 
 
+def _openblas_library():
+    """The scipy-openblas32 shared library (the one compiled ops link), or None."""
+    import ctypes
+    import glob
+
+    try:
+        import scipy_openblas32
+    except ImportError:
+        return None
+    pattern = os.path.join(scipy_openblas32.get_lib_dir(), f"lib{scipy_openblas32.get_library()}.*")
+    candidates = sorted(glob.glob(pattern))
+    return ctypes.CDLL(candidates[0]) if candidates else None
+
+
+def set_blas_threads(n):
+    """Set how many threads the OpenBLAS behind sknet's compiled ops uses.
+
+    Only the ``scipy-openblas32`` library linked by :func:`configure_blas` is
+    affected, not numpy's own BLAS. Returns the number now in force, or None
+    when that library is not in use.
+
+    Parameters
+    ----------
+    n : int
+        At least 1.
+
+    Examples
+    --------
+    >>> from sknet.backend import set_blas_threads
+    >>> set_blas_threads(1) in (1, None)
+    True
+    """
+    n = int(n)
+    if n < 1:
+        raise ValueError(f"the number of BLAS threads must be at least 1, got {n}")
+    lib = _openblas_library()
+    if lib is None:
+        return None
+    lib.scipy_openblas_set_num_threads(n)
+    return int(lib.scipy_openblas_get_num_threads())
+
+
 def configure_blas():
     """Link PyTensor's C backend to the ``scipy-openblas32`` wheel.
 
@@ -94,6 +136,8 @@ def configure_blas():
     ``.pytensorrc``), when PyTensor already computed them, or when the
     environment variable ``SKNET_BLAS`` is ``0``. Without the wheel the flags
     stay empty and PyTensor falls back to numpy's dot, silently.
+    ``SKNET_BLAS_THREADS=n`` sets the linked OpenBLAS's thread count (see
+    :func:`set_blas_threads`).
 
     Returns
     -------
@@ -111,6 +155,8 @@ def configure_blas():
     if _user_chose("blas__ldflags") or hasattr(param, "val"):
         return config.blas__ldflags
     flags = "" if os.environ.get("SKNET_BLAS", "1") == "0" else _openblas_ldflags()
+    if flags and os.environ.get("SKNET_BLAS_THREADS"):
+        set_blas_threads(os.environ["SKNET_BLAS_THREADS"])
     # An empty value is a deliberate choice here: it skips PyTensor's probe
     # and its warning, and dot products fall back to numpy's BLAS.
     config.blas__ldflags = flags

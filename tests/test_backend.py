@@ -94,3 +94,22 @@ def test_blas_gemm_matches_numpy(mode):
     A = rng.rand(5, 4).astype("float32")
     B = rng.rand(4, 3).astype("float32")
     np.testing.assert_allclose(f(A, B), 2 * A @ B + c.get_value(), rtol=1e-5)
+
+
+class TestBlasThreads:
+    def test_set_and_restore(self):
+        before = backend.set_blas_threads(1)
+        assert before == 1
+        assert backend.set_blas_threads(2) == 2
+
+    def test_rejects_zero(self):
+        with pytest.raises(ValueError, match="at least 1"):
+            backend.set_blas_threads(0)
+
+    def test_environment_variable(self):
+        out, _ = _run(
+            "import sknet, sknet.backend as b\n"
+            "print(b._openblas_library().scipy_openblas_get_num_threads())",
+            SKNET_BLAS_THREADS="1",
+        )
+        assert out.strip() == "1"
