@@ -121,7 +121,15 @@ def _is_input(factory):
 
 
 def _is_merge(factory):
-    return isinstance(factory, type) and issubclass(factory, MergeLayer)
+    """A layer class taking a list of ``incomings`` (not a chained ``incoming``).
+
+    Recurrent layers are MergeLayers (masks and initial states are extra
+    incomings) but take one ``incoming`` first, so they chain like any layer.
+    """
+    if not (isinstance(factory, type) and issubclass(factory, MergeLayer)):
+        return False
+    params = list(inspect.signature(factory.__init__).parameters)
+    return len(params) > 1 and params[1] == "incomings"
 
 
 def build_layers(spec, layer_params=None, callable_params=None, input_shapes=None,
