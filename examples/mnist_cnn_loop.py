@@ -1,14 +1,13 @@
 """The Lasagne MNIST tutorial's CNN, ported by ``import sknet as lasagne``,
 trained with a plain PyTensor loop (adam 1e-3, batch 128).
 
-    python examples/mnist_cnn_loop.py [num_epochs] [data_dir]
+    SKNET_DATA=../shared/data python examples/mnist_cnn_loop.py [num_epochs] [data_home]
 
-Reads the gzipped IDX files from ``data_dir`` (default ``$SKNET_DATA/mnist``
-or ``../shared/data/mnist``), trains on the first 50k training images and
-reports test accuracy on the 10k test images after each epoch.
+Loads MNIST with ``sknet.datasets.load_mnist`` (``data_home``, then
+``$SKNET_DATA``, then ``~/sknet_data``), trains on the first 50k training
+images and reports test accuracy on the 10k test images after each epoch.
 """
 
-import gzip
 import os
 import sys
 import time
@@ -20,31 +19,17 @@ import pytensor.tensor as T
 import sknet as lasagne
 import sknet.objectives
 import sknet.updates
+from sknet.datasets import load_mnist
 
 
-def load_idx(path):
-    """Read a gzipped IDX file into a numpy array."""
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    ndim = data[3]
-    shape = tuple(int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
-    return np.frombuffer(data, np.uint8, offset=4 + 4 * ndim).reshape(shape)
-
-
-def load_mnist(data_dir):
-    def images(name):
-        return (load_idx(os.path.join(data_dir, name)) / np.float32(255)).astype(
-            np.float32).reshape(-1, 1, 28, 28)
-
-    def labels(name):
-        return load_idx(os.path.join(data_dir, name)).astype(np.int32)
-
-    X_train, y_train = images("train-images-idx3-ubyte.gz"), labels("train-labels-idx1-ubyte.gz")
-    X_test, y_test = images("t10k-images-idx3-ubyte.gz"), labels("t10k-labels-idx1-ubyte.gz")
-    return X_train[:50000], y_train[:50000], X_test, y_test
+def load_data(data_home=None):
+    """First 50k MNIST training images and the 10k test images, via sknet.datasets."""
+    data = load_mnist(data_home)
+    return data.X_train[:50000], data.y_train[:50000], data.X_test, data.y_test
 
 
 def build_cnn(input_var=None):
+    """The tutorial's CNN: conv 32 5x5, pool 2, conv 32 5x5, pool 2, dropout, 256, dropout, 10."""
     network = lasagne.layers.InputLayer(shape=(None, 1, 28, 28), input_var=input_var)
     network = lasagne.layers.Conv2DLayer(
         network, num_filters=32, filter_size=(5, 5),
@@ -70,11 +55,8 @@ def iterate_minibatches(X, y, batch_size, rng=None):
         yield X[sel], y[sel]
 
 
-def main(num_epochs=3, data_dir=None):
-    data_dir = data_dir or os.path.join(
-        os.environ.get("SKNET_DATA", os.path.join(os.path.dirname(__file__), "..", "..",
-                                                  "shared", "data")), "mnist")
-    X_train, y_train, X_test, y_test = load_mnist(data_dir)
+def main(num_epochs=3, data_home=None):
+    X_train, y_train, X_test, y_test = load_data(data_home)
     lasagne.random.seed(0)
     rng = np.random.default_rng(0)
 
