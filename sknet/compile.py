@@ -329,6 +329,18 @@ def compile_train(layers, target, loss_function, update, update_params, weights=
         ``updates`` is the ordered dict the update rule returned (its keys are
         every shared variable the function changes: parameters and optimizer
         state).
+
+    Examples
+    --------
+    >>> from sknet.objectives import squared_error
+    >>> from sknet.updates import sgd
+    >>> layers = build_layers([(InputLayer, {'shape': (None, 2)}),
+    ...                        (DenseLayer, {'num_units': 1, 'nonlinearity': None})])
+    >>> train, updates = compile_train(layers, T.matrix('y'), squared_error, sgd,
+    ...                                {'learning_rate': 0.1})
+    >>> x = np.ones((4, 2), 'float32'); y = np.zeros((4, 1), 'float32')
+    >>> bool(train(x, y) >= train(x, y))  # the loss falls step by step
+    True
     """
     output_layer = next(reversed(layers.values()))
     loss, _ = build_loss(output_layer, target, loss_function, weights, False, l1, l2, loss_kwargs)
@@ -341,7 +353,19 @@ def compile_train(layers, target, loss_function, update, update_params, weights=
 
 
 def compile_valid(layers, target, loss_function, l1=None, l2=None, loss_kwargs=None, mode=None):
-    """Compile ``valid(*inputs, y) -> (loss, predictions)``, deterministic."""
+    """Compile ``valid(*inputs, y) -> (loss, predictions)``, deterministic.
+
+    Examples
+    --------
+    >>> from sknet.objectives import squared_error
+    >>> layers = build_layers([(InputLayer, {'shape': (None, 2)}),
+    ...                        (DenseLayer, {'num_units': 1, 'nonlinearity': None,
+    ...                                      'W': np.ones((2, 1), 'float32')})])
+    >>> valid = compile_valid(layers, T.matrix('y'), squared_error)
+    >>> loss, pred = valid(np.ones((3, 2), 'float32'), np.zeros((3, 1), 'float32'))
+    >>> float(loss), pred.ravel().tolist()
+    (4.0, [2.0, 2.0, 2.0])
+    """
     output_layer = next(reversed(layers.values()))
     loss, predictions = build_loss(output_layer, target, loss_function, None, True, l1, l2, loss_kwargs)
     inputs = [layer.input_var for _, layer in input_layers(layers)] + [target]
@@ -349,7 +373,16 @@ def compile_valid(layers, target, loss_function, l1=None, l2=None, loss_kwargs=N
 
 
 def compile_predict(layers, layer=None, mode=None):
-    """Compile ``predict(*inputs) -> output of layer`` (default: the output layer), deterministic."""
+    """Compile ``predict(*inputs) -> output of layer`` (default: the output layer), deterministic.
+
+    Examples
+    --------
+    >>> layers = build_layers([(InputLayer, {'shape': (None, 2)}),
+    ...                        (DenseLayer, {'num_units': 1, 'nonlinearity': None,
+    ...                                      'W': np.ones((2, 1), 'float32')})])
+    >>> compile_predict(layers)(np.array([[1, 2]], 'float32')).tolist()
+    [[3.0]]
+    """
     if layer is None:
         layer = next(reversed(layers.values()))
     output = get_output(layer, deterministic=True)

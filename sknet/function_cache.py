@@ -48,6 +48,13 @@ __all__ = [
 MAXSIZE = 64
 
 CacheInfo = namedtuple("CacheInfo", ["enabled", "hits", "misses", "uncached", "compiles", "size"])
+CacheInfo.__doc__ = """The counters :func:`cache_info` returns.
+
+Examples
+--------
+>>> CacheInfo(True, 3, 1, 0, 1, 1).hits
+3
+"""
 
 _lock = threading.RLock()
 _entries = OrderedDict()
@@ -256,6 +263,22 @@ class CachedFunction:
     ----------
     function : pytensor.compile.executor.Function
         The compiled function (shared with other callers of the same graph).
+
+    Examples
+    --------
+    Two nets of the same structure share one compilation but keep their own
+    weights:
+
+    >>> from sknet.compile import build_layers, compile_predict
+    >>> from sknet.layers import InputLayer, DenseLayer
+    >>> def net(w):
+    ...     return build_layers([(InputLayer, {'shape': (None, 1)}),
+    ...                          (DenseLayer, {'num_units': 1, 'nonlinearity': None,
+    ...                                        'W': np.full((1, 1), w, 'float32')})])
+    >>> f1, f2 = compile_predict(net(2.0)), compile_predict(net(3.0))
+    >>> x = np.ones((1, 1), 'float32')
+    >>> f1(x).item(), f2(x).item()
+    (2.0, 3.0)
     """
 
     def __init__(self, entry, shared):
