@@ -161,6 +161,13 @@ class _RecurrentBase(MergeLayer):
             out = out.reshape((num_batch,) + tuple(state.shape[1:]), ndim=state.ndim)
         return out
 
+    def get_output_shape_for(self, input_shapes):
+        # (batch, time, num_units), or (batch, num_units) with only_return_final
+        input_shape = input_shapes[0]
+        if self.only_return_final:
+            return input_shape[0], self.num_units
+        return input_shape[0], input_shape[1], self.num_units
+
     def _mask(self, inputs):
         if self.mask_incoming_index > 0:
             return inputs[self.mask_incoming_index]
@@ -529,12 +536,6 @@ class LSTMLayer(_RecurrentBase):
         self.cell_init = self._add_init(cell_init, (1, num_units), "cell_init")
         self.hid_init = self._add_init(hid_init, (1, num_units), "hid_init")
 
-    def get_output_shape_for(self, input_shapes):
-        input_shape = input_shapes[0]
-        if self.only_return_final:
-            return input_shape[0], self.num_units
-        return input_shape[0], input_shape[1], self.num_units
-
     def get_output_for(self, inputs, **kwargs):
         input = inputs[0]
         mask = self._mask(inputs)
@@ -663,12 +664,6 @@ class GRULayer(_RecurrentBase):
          self.nonlinearity_hid) = _gate_params(self, hidden_update, "hidden_update",
                                                num_inputs, num_units)
         self.hid_init = self._add_init(hid_init, (1, num_units), "hid_init")
-
-    def get_output_shape_for(self, input_shapes):
-        input_shape = input_shapes[0]
-        if self.only_return_final:
-            return input_shape[0], self.num_units
-        return input_shape[0], input_shape[1], self.num_units
 
     def get_output_for(self, inputs, **kwargs):
         input = inputs[0]
