@@ -1,5 +1,6 @@
 """PyTensor set-up in one place: float dtype, compile mode and BLAS linking."""
 
+import functools
 import os
 import warnings
 
@@ -34,6 +35,15 @@ def get_mode(mode=None):
         one of PyTensor's predefined modes (``'CVM'``, ``'NUMBA'``, ``'JAX'``,
         ...). A ``Mode`` instance is returned unchanged.
 
+        sknet's ``'CVM'`` differs from PyTensor's in one setting: compiled
+        functions keep their intermediate arrays between calls
+        (``allow_gc=False``), so ops write into the buffers of the previous
+        call instead of asking the system for fresh pages every call (a
+        train step of the tutorial CNN page-faulted 16 MB per call with
+        ``allow_gc=True``). The price is that memory, held while the
+        function lives. ``get_mode(pytensor.compile.mode.get_mode('CVM'))``
+        gives PyTensor's own.
+
     Returns
     -------
     pytensor.compile.mode.Mode
@@ -53,7 +63,17 @@ def get_mode(mode=None):
         return mode
     if not isinstance(mode, str):
         raise TypeError(f"mode must be None, a string or a Mode, got {mode!r}")
+    if mode.upper() == "CVM":
+        return _c_mode()
     return _pytensor_get_mode(mode.upper())
+
+
+@functools.cache
+def _c_mode():
+    from pytensor.compile.mode import Mode
+    from pytensor.link.vm import VMLinker
+
+    return Mode(linker=VMLinker(use_cloop=True, allow_gc=False), optimizer="fast_run")
 
 
 def _user_chose(key):

@@ -75,6 +75,24 @@ class TestGetMode:
     def test_named_modes(self, name):
         assert backend.get_mode(name) is not None
 
+    def test_c_mode_keeps_intermediates(self):
+        assert backend.get_mode("CVM").linker.allow_gc is False
+
+    def test_reused_buffers_follow_shape_changes(self):
+        """Intermediates kept between calls are resized when the batch changes."""
+        from sknet.ops import corr2d, pool_2d
+
+        x, w = T.tensor4("x"), T.tensor4("w")
+        f = pytensor.function([x, w], pool_2d(corr2d(x, w) * 2, (2, 2)).sum(axis=(1, 2, 3)),
+                              mode=backend.get_mode())
+        rng = np.random.default_rng(0)
+        W = rng.standard_normal((2, 1, 3, 3)).astype("float32")
+        ref = pytensor.function([x, w], pool_2d(corr2d(x, w) * 2, (2, 2)).sum(axis=(1, 2, 3)),
+                                mode=pytensor.compile.mode.Mode("py", "fast_compile"))
+        for n in (5, 3, 5, 1):
+            X = rng.standard_normal((n, 1, 8, 8)).astype("float32")
+            np.testing.assert_allclose(f(X, W), ref(X, W), rtol=1e-5)
+
     def test_mode_instance_passes_through(self):
         m = backend.get_mode("CVM")
         assert backend.get_mode(m) is m

@@ -15,6 +15,9 @@ backend, BLAS ``?gemm_`` through PyTensor's BLAS flags), numba (NUMBA mode) and
 numpy (``perform``).
 """
 
+import os
+import zlib
+
 import numpy as np
 import pytensor.tensor as T
 from numpy.lib.stride_tricks import sliding_window_view
@@ -27,7 +30,11 @@ __all__ = ["CorrMM", "corr2d", "corr2d_grad_weights", "corr2d_grad_inputs", "con
 _DIRECTIONS = ("forward", "weights", "inputs")
 
 # Scratch elements (columns + transposed top gradient) per GEMM chunk: 64 MB in float32.
-_BUFFER_ELEMENTS = 16 * 1024 * 1024
+_BUFFER_ELEMENTS = 256 * 1024
+
+
+def _budget():
+    return int(os.environ.get("SKNET_CORR_BUDGET", _BUFFER_ELEMENTS))
 
 
 def conv_out_size(size, k, stride, pad):
@@ -190,7 +197,7 @@ class CorrMM(COp):
         return ldflags(libs=False, include_dir=True)
 
     def c_code_cache_version(self):
-        return (4,)
+        return (6, zlib.crc32((_C_SUPPORT + _C_CODE).encode()), _budget())
 
     def c_code(self, node, name, inp, out, sub):
         dtype = node.outputs[0].dtype
@@ -202,29 +209,46 @@ class CorrMM(COp):
             sh=self.stride[0], sw=self.stride[1], ph=self.pad[0], pw=self.pad[1],
             shp=inp[2] if len(inp) > 2 else "NULL",
             direction=_DIRECTIONS.index(self.direction),
-            budget=_BUFFER_ELEMENTS,
+            budget=_budget(),
         )
         return _C_CODE % d
 
 
 # im2col / col2im for one image (C, H, W) <-> (C*kh*kw, oh*ow), as templates on
-# the element type; the rest of the op is one generic routine per dtype.
+# the element type. Each (channel, kernel offset) row is copied image row by
+# image row: the columns that fall in the padding are found once per row, so
+# the inner loops are branch-free copies (memcpy at stride 1) the compiler
+# vectorises.
 _C_SUPPORT = r"""
+static inline int sknet_ceildiv(int a, int b) { return a <= 0 ? -((-a) / b) : (a + b - 1) / b; }
+
+/* Output columns j in [*j0, *j1) read input column j*sw - pw + v inside [0, W). */
+static inline void sknet_valid_cols(int W, int pw, int sw, int v, int ow, int* j0, int* j1) {
+    int a = sknet_ceildiv(pw - v, sw), b = sknet_ceildiv(W + pw - v, sw);
+    *j0 = a < 0 ? 0 : (a > ow ? ow : a);
+    *j1 = b > ow ? ow : b;
+    if (*j1 < *j0) *j1 = *j0;
+}
+
 #define SKNET_IM2COL(T)                                                        \
 static void sknet_im2col_##T(const T* im, int C, int H, int W, int kh, int kw, \
         int ph, int pw, int sh, int sw, int oh, int ow, T* col, npy_intp ld) { \
-    for (int c = 0; c < C; ++c) for (int u = 0; u < kh; ++u)                 \
     for (int v = 0; v < kw; ++v) {                                           \
-        T* dst = col + (((npy_intp)c * kh + u) * kw + v) * ld;               \
-        const T* src = im + (npy_intp)c * H * W;                             \
-        for (int i = 0; i < oh; ++i) {                                       \
-            int y = i * sh - ph + u;                                         \
-            T* d = dst + (npy_intp)i * ow;                                   \
-            if (y < 0 || y >= H) { for (int j = 0; j < ow; ++j) d[j] = 0; continue; } \
-            const T* row = src + (npy_intp)y * W;                            \
-            for (int j = 0; j < ow; ++j) {                                   \
-                int x = j * sw - pw + v;                                     \
-                d[j] = (x >= 0 && x < W) ? row[x] : (T)0;                    \
+        int j0, j1;                                                          \
+        sknet_valid_cols(W, pw, sw, v, ow, &j0, &j1);                        \
+        int x0 = j0 * sw - pw + v, n = j1 - j0;                              \
+        for (int c = 0; c < C; ++c) for (int u = 0; u < kh; ++u) {          \
+            T* dst = col + (((npy_intp)c * kh + u) * kw + v) * ld;           \
+            const T* src = im + (npy_intp)c * H * W + x0;                    \
+            for (int i = 0; i < oh; ++i) {                                   \
+                int y = i * sh - ph + u;                                     \
+                T* d = dst + (npy_intp)i * ow;                               \
+                if (y < 0 || y >= H) { memset(d, 0, sizeof(T) * ow); continue; } \
+                if (j0 > 0) memset(d, 0, sizeof(T) * j0);                    \
+                if (j1 < ow) memset(d + j1, 0, sizeof(T) * (ow - j1));       \
+                const T* s = src + (npy_intp)y * W;                          \
+                if (sw == 1) memcpy(d + j0, s, sizeof(T) * n);               \
+                else for (int j = 0; j < n; ++j) d[j0 + j] = s[j * sw];      \
             }                                                                \
         }                                                                    \
     }                                                                        \
@@ -233,17 +257,18 @@ static void sknet_col2im_##T(const T* col, int C, int H, int W, int kh, int kw, 
         int ph, int pw, int sh, int sw, int oh, int ow, T* im, npy_intp ld) { \
     for (int c = 0; c < C; ++c) for (int u = 0; u < kh; ++u)                 \
     for (int v = 0; v < kw; ++v) {                                           \
-        const T* s = col + (((npy_intp)c * kh + u) * kw + v) * ld;           \
-        T* dst = im + (npy_intp)c * H * W;                                   \
+        int j0, j1;                                                          \
+        sknet_valid_cols(W, pw, sw, v, ow, &j0, &j1);                        \
+        int x0 = j0 * sw - pw + v, n = j1 - j0;                              \
+        const T* src = col + (((npy_intp)c * kh + u) * kw + v) * ld + j0;    \
+        T* dst = im + (npy_intp)c * H * W + x0;                              \
         for (int i = 0; i < oh; ++i) {                                       \
             int y = i * sh - ph + u;                                         \
             if (y < 0 || y >= H) continue;                                   \
-            T* row = dst + (npy_intp)y * W;                                  \
-            const T* d = s + (npy_intp)i * ow;                               \
-            for (int j = 0; j < ow; ++j) {                                   \
-                int x = j * sw - pw + v;                                     \
-                if (x >= 0 && x < W) row[x] += d[j];                         \
-            }                                                                \
+            T* __restrict__ r = dst + (npy_intp)y * W;                           \
+            const T* __restrict__ s = src + (npy_intp)i * ow;                    \
+            if (sw == 1) for (int j = 0; j < n; ++j) r[j] += s[j];           \
+            else for (int j = 0; j < n; ++j) r[j * sw] += s[j];              \
         }                                                                    \
     }                                                                        \
 }
@@ -347,6 +372,7 @@ _C_CODE = r"""
                                        z + (n0 + n) * C * H * W, L);
             }
         }
+
         free(col); free(tmp);
     }
     Py_XDECREF(A); Py_XDECREF(Bm);

@@ -8,6 +8,8 @@ number of real cells in the window. With ``ignore_border=False`` the last
 window may be partial (and then ``pad`` must be 0).
 """
 
+import zlib
+
 import numpy as np
 import pytensor.tensor as T
 from pytensor.graph.basic import Apply
@@ -68,7 +70,7 @@ class _PoolBase(COp):
         return (*self.ws, *self.stride, *self.pad, POOL_MODES.index(self.mode))
 
     def c_code_cache_version(self):
-        return (2,)
+        return (3, zlib.crc32((_C_SUPPORT + _C_CODE).encode()))
 
     def c_support_code(self, **kwargs):
         return _C_SUPPORT
@@ -243,35 +245,85 @@ _C_CODE = r"""
         const %(T)s* x = (const %(T)s*)PyArray_DATA(X);
         const %(T)s* g = grad ? (const %(T)s*)PyArray_DATA(G) : NULL;
         %(T)s* z = (%(T)s*)PyArray_DATA(%(z)s);
-        if (grad) memset(z, 0, sizeof(%(T)s) * PyArray_SIZE(%(z)s));
+        /* Windows [j0, j1) along the columns lie wholly inside the image; the
+           loop over them has constant bounds (wh, ww are literals here), so it
+           unrolls. The others, at the borders, clip their ranges. */
+        int j0 = pw > 0 ? (pw + sw - 1) / sw : 0, j1 = 0;
+        while (j1 < ow && j1 * sw - pw + ww <= W) ++j1;
+        if (j0 > j1) j0 = j1;
+        /* Non-overlapping windows that cover the image assign every gradient
+           cell once; otherwise the gradient accumulates into zeros. */
+        const int tiles = sh == wh && sw == ww && ph == 0 && pw == 0 && oh * sh == H && ow * sw == W;
+        if (grad && !tiles) memset(z, 0, sizeof(%(T)s) * PyArray_SIZE(%(z)s));
         for (npy_intp p = 0; p < planes; ++p) {
             const %(T)s* xp = x + p * H * W;
+            %(T)s* zp = z + (grad ? p * H * W : p * oh * ow);
+            const %(T)s* gp = grad ? g + p * oh * ow : NULL;
             for (int i = 0; i < oh; ++i) {
                 int rs, re, rvs, rve;
                 sknet_window(i, sh, wh, ph, H, &rs, &re, &rvs, &rve);
+                int full_rows = rvs == rs && rve == rs + wh;
                 for (int j = 0; j < ow; ++j) {
                     int cs, ce, cvs, cve;
+                    if (full_rows && j == j0 && j1 > j0) {
+                        /* interior windows */
+                        for (; j < j1; ++j) {
+                            const %(T)s* q = xp + (npy_intp)rs * W + j * sw - pw;
+                            npy_intp o = (npy_intp)i * ow + j;
+                            %(T)s* d = zp + (npy_intp)rs * W + j * sw - pw;
+                            if (mode == 0) {
+                                %(T)s m = q[0];
+                                for (int r = 0; r < wh; ++r)
+                                    for (int c = 0; c < ww; ++c) m = q[r * W + c] > m ? q[r * W + c] : m;
+                                if (!grad) { zp[o] = m; continue; }
+                                /* the first maximum takes the gradient; written branch-free
+                                   (random data mispredicts branches) so it vectorises */
+                                int done = 0;
+                                %(T)s gv = gp[o];
+                                for (int r = 0; r < wh; ++r)
+                                    for (int c = 0; c < ww; ++c) {
+                                        int hit = !done & (q[r * W + c] == m);
+                                        if (tiles) d[r * W + c] = hit ? gv : 0;
+                                        else d[r * W + c] += hit ? gv : 0;
+                                        done |= hit;
+                                    }
+                            } else if (grad) {
+                                %(T)s v = gp[o] / (wh * ww);
+                                for (int r = 0; r < wh; ++r)
+                                    for (int c = 0; c < ww; ++c) {
+                                        if (tiles) d[r * W + c] = v;
+                                        else d[r * W + c] += v;
+                                    }
+                            } else {
+                                %(T)s s = 0;
+                                for (int r = 0; r < wh; ++r)
+                                    for (int c = 0; c < ww; ++c) s += q[r * W + c];
+                                zp[o] = s / (wh * ww);
+                            }
+                        }
+                        if (j >= ow) break;
+                    }
                     sknet_window(j, sw, ww, pw, W, &cs, &ce, &cvs, &cve);
-                    npy_intp o = (p * oh + i) * ow + j;
+                    npy_intp o = (npy_intp)i * ow + j;
                     if (mode == 0) {
                         int best = -1;
                         %(T)s m = 0;
                         for (int r = rvs; r < rve; ++r)
                             for (int c = cvs; c < cve; ++c)
                                 if (best < 0 || xp[r * W + c] > m) { m = xp[r * W + c]; best = r * W + c; }
-                        if (grad) { if (best >= 0) z[p * H * W + best] += g[o]; }
-                        else z[o] = m;
+                        if (grad) { if (best >= 0) zp[best] += gp[o]; }
+                        else zp[o] = m;
                     } else {
                         int count = mode == 1 ? (re - rs) * (ce - cs) : (rve - rvs) * (cve - cvs);
                         if (grad) {
-                            %(T)s v = count > 0 ? g[o] / count : 0;
+                            %(T)s v = count > 0 ? gp[o] / count : 0;
                             for (int r = rvs; r < rve; ++r)
-                                for (int c = cvs; c < cve; ++c) z[p * H * W + r * W + c] += v;
+                                for (int c = cvs; c < cve; ++c) zp[r * W + c] += v;
                         } else {
                             %(T)s s = 0;
                             for (int r = rvs; r < rve; ++r)
                                 for (int c = cvs; c < cve; ++c) s += xp[r * W + c];
-                            z[o] = count > 0 ? s / count : 0;
+                            zp[o] = count > 0 ? s / count : 0;
                         }
                     }
                 }

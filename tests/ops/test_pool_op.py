@@ -75,3 +75,55 @@ def test_output_shapes():
 def test_bad_arguments_raise(kwargs):
     with pytest.raises(ValueError):
         Pool2D(**kwargs)
+
+
+def _pool_grad_ref(x, g, ws, stride, mode):
+    """Gradient of sum(g * pool(x)) for unpadded, ignore_border pooling; max
+    pooling gives each window's gradient to its first maximum (row-major)."""
+    gx = np.zeros(x.shape)
+    (wh, ww), (sh, sw) = ws, stride
+    for i in range(g.shape[2]):
+        for j in range(g.shape[3]):
+            win = x[:, :, i * sh:i * sh + wh, j * sw:j * sw + ww].reshape(x.shape[0], x.shape[1], -1)
+            for b in range(x.shape[0]):
+                for c in range(x.shape[1]):
+                    if mode == "max":
+                        r, q = divmod(int(np.argmax(win[b, c])), ww)
+                        gx[b, c, i * sh + r, j * sw + q] += g[b, c, i, j]
+                    else:
+                        gx[b, c, i * sh:i * sh + wh, j * sw:j * sw + ww] += g[b, c, i, j] / (wh * ww)
+    return gx
+
+
+# Windows inside an 8 x 6 input: the first two tile it exactly (every gradient
+# cell written once), the third overlaps (gradients accumulate).
+INTERIOR = [((2, 2), (2, 2)), ((4, 3), (4, 3)), ((3, 3), (1, 2))]
+INTERIOR_CASES = [(c, m) for c in INTERIOR for m in MODES]
+
+
+@pytest.fixture(scope="module")
+def compiled_interior(mode):
+    x = T.tensor4("x")
+    gs, outs = [], []
+    for (ws, stride), m in INTERIOR_CASES:
+        y = pool_2d(x, ws, stride, (0, 0), True, m)
+        g = T.tensor4()
+        gs.append(g)
+        outs += [y, pytensor.grad((y * g).sum(), x)]
+    return pytensor.function([x, *gs], outs, mode=mode)
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_interior_windows_and_first_maximum(compiled_interior, pool_ref, ties):
+    rng = np.random.default_rng(3)
+    if ties:  # few distinct values (as after a rectifier): windows hold tied maxima
+        x = rng.integers(0, 3, size=(2, 3, 8, 6)).astype("float32")
+    else:
+        x = rng.normal(size=(2, 3, 8, 6)).astype("float32")
+    refs = [pool_ref(x, ws, stride, (0, 0), True, m) for (ws, stride), m in INTERIOR_CASES]
+    gs = [rng.normal(size=r.shape).astype("float32") for r in refs]
+    results = compiled_interior(x, *gs)
+    for k, (((ws, stride), m), ref, g) in enumerate(zip(INTERIOR_CASES, refs, gs)):
+        np.testing.assert_allclose(results[2 * k], ref, rtol=1e-5, atol=1e-6, err_msg=str(INTERIOR_CASES[k]))
+        np.testing.assert_allclose(results[2 * k + 1], _pool_grad_ref(x, g, ws, stride, m),
+                                   rtol=1e-5, atol=1e-6, err_msg=str(INTERIOR_CASES[k]))
