@@ -3,6 +3,8 @@
 import numpy as np
 import pytensor.tensor as T
 
+from .ops.relu import relu
+
 __all__ = [
     "sigmoid",
     "softmax",
@@ -87,7 +89,7 @@ def rectify(x):
     >>> float(rectify(T.constant(-1.0)).eval())
     0.0
     """
-    return T.maximum(x, 0.0)
+    return relu(x)
 
 
 class LeakyRectify:

@@ -75,3 +75,35 @@ def test_gradients(mode):
         return T.concatenate([T.flatten(p) for p in parts])
 
     verify_grad(all_outputs, [x], rng=r, mode=mode)
+
+
+def test_rectify_special_values(mode):
+    """NaN stays NaN (so a diverged net shows it), infinities and zeros map as
+    max(x, 0) does, and integer input gives float output."""
+    x = T.vector("x")
+    f = pytensor.function([x], nl.rectify(x), mode=mode)
+    got = f(np.array([np.nan, -np.inf, np.inf, -0.0, 0.0, -1e-30, 1e-30], "float32"))
+    np.testing.assert_array_equal(got, np.array([np.nan, 0, np.inf, 0, 0, 0, 1e-30], "float32"))
+    assert nl.rectify(T.ivector()).dtype.startswith("float")
+
+
+def test_rectify_gradient_reads_only_the_output():
+    """The gradient graph reaches the input only through the rectifier itself,
+    so the forward pass need not keep the pre-activation."""
+    x = T.matrix("x")
+    y = nl.rectify(x + 1)
+    g = pytensor.grad(y.sum(), x)
+    pre = y.owner.inputs[0]
+    users = {n for n in pytensor.graph.traversal.io_toposort([x], [g]) if pre in n.inputs}
+    assert users == {y.owner}
+
+
+def test_rectify_runs_as_maximum_outside_c(mode):
+    x = T.matrix("x")
+    f = pytensor.function([x], nl.rectify(x) * 2, mode=mode)
+    scalar_ops = [type(getattr(n.op, "scalar_op", None)).__name__ for n in f.maker.fgraph.apply_nodes]
+    if f.maker.mode.linker.__class__.__name__ == "VMLinker":
+        assert any("Composite" in s or "ScalarRelu" in s for s in scalar_ops)
+    else:
+        assert "ScalarRelu" not in scalar_ops
+    np.testing.assert_allclose(f(X), 2 * np.maximum(X, 0))

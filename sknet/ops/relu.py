@@ -1,0 +1,68 @@
+"""The rectifier ``max(x, 0)`` as one elementwise op whose gradient reads its output.
+
+``T.maximum(x, 0)`` has the gradient ``g * eq(maximum(x, 0), x)``, which needs
+the pre-activation ``x`` as well as the output. Under a bias (``conv + b``)
+PyTensor then fuses a two-output loop (output and pre-activation) and a
+comparison that branches on the data; on the tutorial CNN's first layer the
+two took ~9 ms of a ~60 ms train step. :data:`relu` computes the same values
+and defines the gradient as ``g * (relu(x) > 0)``, from the output alone, so
+the forward loop has one output and both loops vectorise.
+
+The C backend runs the op itself and the Python linker its ``impl``; for NUMBA
+and JAX a rewrite turns it back into ``maximum(x, 0)`` (the gradient graph is
+built by then and stays as it is).
+"""
+
+import numpy as np
+import pytensor.scalar as ps
+import pytensor.tensor as T
+from pytensor.compile import optdb
+from pytensor.graph.rewriting.basic import dfs_rewriter, node_rewriter
+from pytensor.tensor.elemwise import Elemwise
+
+__all__ = ["ScalarRelu", "relu"]
+
+
+class ScalarRelu(ps.UnaryScalarOp):
+    """Scalar ``max(x, 0)``; NaN stays NaN.
+
+    Examples
+    --------
+    >>> from sknet.ops.relu import relu
+    >>> relu(np.array([-1.5, 0.0, 2.0], 'float32')).eval()
+    array([0., 0., 2.], dtype=float32)
+    """
+
+    def impl(self, x):
+        return x if not x <= 0 else type(x)(0)
+
+    def pullback(self, inputs, outputs, output_grads):
+        (y,), (gz,) = outputs, output_grads
+        return [gz * ps.cast(ps.gt(y, 0), gz.type.dtype)]
+
+    def c_code(self, node, name, inputs, outputs, sub):
+        (x,), (z,) = inputs, outputs
+        # !(x <= 0) holds for x > 0 and for NaN: one unordered compare and a blend
+        return f"{z} = !({x} <= 0) ? {x} : 0;"
+
+    def c_code_cache_version(self):
+        return (1,)
+
+
+relu = Elemwise(ScalarRelu(ps.upgrade_to_float, name="relu"), name="relu")
+"""Elementwise rectifier (see :class:`ScalarRelu`)."""
+
+
+@node_rewriter([Elemwise])
+def local_relu_to_maximum(fgraph, node):
+    """In NUMBA and JAX mode, compute :data:`relu` as ``maximum(x, 0)``."""
+    if not isinstance(node.op.scalar_op, ScalarRelu):
+        return None
+    (x,) = node.inputs
+    out = T.maximum(x, np.asarray(0, dtype=node.outputs[0].dtype))
+    return [T.cast(out, node.outputs[0].dtype)]
+
+
+# The C linker includes neither tag; NUMBA requires 'numba', JAX 'jax'.
+optdb.register("sknet_relu_to_maximum", dfs_rewriter(local_relu_to_maximum),
+               "numba", "jax", position=0.9)
