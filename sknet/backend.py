@@ -41,8 +41,10 @@ def get_mode(mode=None):
         call instead of asking the system for fresh pages every call (a
         train step of the tutorial CNN page-faulted 16 MB per call with
         ``allow_gc=True``). The price is that memory, held while the
-        function lives. ``get_mode(pytensor.compile.mode.get_mode('CVM'))``
-        gives PyTensor's own.
+        function lives. Its linker also builds the C modules a new function
+        needs in parallel (:mod:`sknet.parallel_build`).
+        ``get_mode(pytensor.compile.mode.get_mode('CVM'))`` gives PyTensor's
+        own.
 
     Returns
     -------
@@ -51,8 +53,8 @@ def get_mode(mode=None):
     Examples
     --------
     >>> from sknet.backend import get_mode
-    >>> get_mode().linker.__class__.__name__
-    'VMLinker'
+    >>> get_mode().linker.__class__.__name__, get_mode().linker.allow_gc
+    ('ParallelVMLinker', False)
     """
     from pytensor.compile.mode import Mode
     from pytensor.compile.mode import get_mode as _pytensor_get_mode
@@ -71,9 +73,10 @@ def get_mode(mode=None):
 @functools.cache
 def _c_mode():
     from pytensor.compile.mode import Mode
-    from pytensor.link.vm import VMLinker
 
-    return Mode(linker=VMLinker(use_cloop=True, allow_gc=False), optimizer="fast_run")
+    from .parallel_build import ParallelVMLinker
+
+    return Mode(linker=ParallelVMLinker(use_cloop=True, allow_gc=False), optimizer="fast_run")
 
 
 def _user_chose(key):

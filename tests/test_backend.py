@@ -8,6 +8,7 @@ import numpy as np
 import pytensor
 import pytensor.tensor as T
 import pytest
+from pytensor.link.vm import VMLinker
 
 from sknet import backend
 
@@ -68,7 +69,7 @@ class TestImport:
 class TestGetMode:
     def test_default_is_c_backend(self):
         mode = backend.get_mode(None)
-        assert mode.linker.__class__.__name__ == "VMLinker"
+        assert isinstance(mode.linker, VMLinker) and mode.linker.c_thunks is not False
         assert mode is backend.get_mode("CVM")
 
     @pytest.mark.parametrize("name", ["cvm", "NUMBA", "JAX"])
@@ -77,6 +78,7 @@ class TestGetMode:
 
     def test_c_mode_keeps_intermediates(self):
         assert backend.get_mode("CVM").linker.allow_gc is False
+        assert type(backend.get_mode()).__name__ == "Mode"
 
     def test_reused_buffers_follow_shape_changes(self):
         """Intermediates kept between calls are resized when the batch changes."""

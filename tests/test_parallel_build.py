@@ -1,0 +1,106 @@
+"""The parallel C build: builds are picked up by PyTensor, results unchanged."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from sknet import parallel_build
+from sknet.parallel_build import _compile_str, _job_key
+
+CHILD = r"""
+import json, numpy as np, pytensor, pytensor.tensor as T
+import sknet
+from pytensor.link.c import cmodule
+from sknet import parallel_build
+
+runs = []
+original = parallel_build._original_compile_str
+def counting(*args, **kwargs):
+    runs.append(kwargs.get("py_module", True))
+    return original(*args, **kwargs)
+parallel_build._original_compile_str = counting
+
+x, y = T.matrix("x"), T.vector("y")
+out = [T.exp(x) * 3 + y, T.log1p(abs(x)).sum(axis=0), T.tanh(x).max(axis=1), T.cos(y) ** 2]
+f = pytensor.function([x, y], out, mode=sknet.backend.get_mode())
+X = np.linspace(-1, 1, 6, dtype="float32").reshape(2, 3); Y = np.arange(3, dtype="float32")
+print(json.dumps({"parallel": runs.count(False), "serial": runs.count(True),
+                  "out": [o.tolist() for o in f(X, Y)]}))
+"""
+
+
+@pytest.fixture(scope="module")
+def cold_run(tmp_path_factory):
+    """A fresh process on an empty compile directory, 2 build workers."""
+    env = dict(os.environ, SKNET_COMPILE_WORKERS="2",
+               PYTENSOR_FLAGS=f"base_compiledir={tmp_path_factory.mktemp('compiledir')}")
+    out = subprocess.run([sys.executable, "-c", CHILD], env=env, capture_output=True, text=True,
+                         check=True, timeout=600).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def test_cold_modules_are_built_in_parallel(cold_run):
+    # every module of the function was built by the parallel pass; the serial
+    # path ran g++ only for PyTensor's own helper modules, if at all
+    assert cold_run["parallel"] >= 4
+    assert cold_run["serial"] <= 2
+
+
+def test_results_equal_numpy(cold_run):
+    X = np.linspace(-1, 1, 6, dtype="float32").reshape(2, 3)
+    Y = np.arange(3, dtype="float32")
+    ref = [np.exp(X) * 3 + Y, np.log1p(abs(X)).sum(axis=0), np.tanh(X).max(axis=1), np.cos(Y) ** 2]
+    for got, want in zip(cold_run["out"], ref):
+        np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
+JOB = dict(module_name="m123", src_code="int x;", include_dirs=["/inc"], lib_dirs=[], libs=["m"],
+           preargs=["-O3"], hide_symbols=True)
+
+
+@pytest.fixture
+def fake_compiler(monkeypatch):
+    calls = []
+    monkeypatch.setattr(parallel_build, "_original_compile_str", lambda *a: calls.append(a) or "built")
+    monkeypatch.setattr(parallel_build.cmodule, "dlimport", lambda path: ("imported", path))
+    return calls
+
+
+def test_finished_build_is_copied_not_rebuilt(tmp_path, fake_compiler):
+    build, target = tmp_path / "build", tmp_path / "target"
+    build.mkdir()
+    target.mkdir()
+    lib = f"m123.{parallel_build.cmodule.get_lib_extension()}"
+    (build / lib).write_bytes(b"binary")
+    (build / "mod.cpp").write_text("int x;")
+    parallel_build._built[_job_key(**JOB)] = str(build)
+    result = _compile_str(location=str(target), **JOB)
+    assert result == ("imported", str(target / lib))
+    assert (target / lib).read_bytes() == b"binary" and (target / "__init__.py").exists()
+    assert fake_compiler == []
+    assert _job_key(**JOB) not in parallel_build._built  # used once
+
+
+@pytest.mark.parametrize("change", [{"src_code": "int y;"}, {"preargs": ["-O0"]}, None])
+def test_other_source_or_flags_or_missing_build_compile_as_usual(tmp_path, fake_compiler, change):
+    build = tmp_path / "build"
+    build.mkdir()
+    if change is not None:  # a build exists, for different source or flags
+        parallel_build._built[_job_key(**JOB)] = str(build)
+    job = dict(JOB, **(change or {}))
+    assert _compile_str(location=str(tmp_path), **job) == "built"
+    assert len(fake_compiler) == 1
+    parallel_build._built.clear()
+
+
+def test_one_worker_turns_the_pass_off(monkeypatch, tmp_path):
+    import pytensor.tensor as T
+    from pytensor.graph.fg import FunctionGraph
+
+    monkeypatch.setenv("SKNET_COMPILE_WORKERS", "1")
+    x = T.matrix()
+    assert parallel_build.build_modules(FunctionGraph([x], [T.sinh(x) * 7]).toposort(), str(tmp_path)) == 0
