@@ -9,6 +9,7 @@ puts :class:`BlockSum` in place of PyTensor's sums over batch and spatial
 axes, and one for the other backends that computes ``relu`` as ``maximum``.
 """
 
+from . import inline  # noqa: F401 - registers the C-backend inlining of softmax ops
 from .corr import CorrMM, corr2d, corr2d_grad_inputs, corr2d_grad_weights
 from .pool import Pool2D, Pool2DGrad, pool_2d
 from .reduce import BlockSum, block_sum
