@@ -193,6 +193,56 @@ def pool_2d(x, ws, stride=None, pad=(0, 0), ignore_border=True, mode="max"):
 
 
 _C_SUPPORT = r"""
+/* The windows j0 <= j < j1 of one output row, all wholly inside the image;
+   row points at the window row's first input row (column 0 minus the
+   padding), drow likewise into the gradient, out at the row's outputs (or,
+   for the gradient, its incoming gradients). Each window is copied into a
+   small array, worked on there and stored back: with the window shape as
+   template constants the array lives in registers and the loops unroll.
+   (Written with strided loads and stores instead, the compiler turns them
+   into vector gathers and scatters, ten times slower.) TILES: the windows
+   tile the image, so each gradient cell is assigned once instead of
+   accumulated. */
+template <typename T, int wh, int ww, int sw, int mode, int grad, int tiles>
+static void sknet_pool_interior(const T* __restrict__ row, T* __restrict__ drow,
+                                T* __restrict__ out, const T* __restrict__ gout,
+                                npy_intp W, int j0, int j1) {
+    for (int j = j0; j < j1; ++j) {
+        const T* q = row + (npy_intp)j * sw;
+        T v[wh * ww];
+        for (int r = 0; r < wh; ++r)
+            for (int c = 0; c < ww; ++c) v[r * ww + c] = q[r * W + c];
+        if (mode == 0) {
+            T m = v[0];
+            for (int k = 1; k < wh * ww; ++k) m = v[k] > m ? v[k] : m;
+            if (!grad) { out[j] = m; continue; }
+            /* The first maximum takes the gradient, chosen with arithmetic
+               rather than branches: data-dependent branches mispredict, and
+               v == m would compile to two (it must also test for NaN). */
+            int done = 0;
+            T g = gout[j];
+            for (int k = 0; k < wh * ww; ++k) {
+                int hit = !done & (v[k] >= m);
+                v[k] = g * (T)hit;
+                done |= hit;
+            }
+        } else if (grad) {
+            for (int k = 0; k < wh * ww; ++k) v[k] = gout[j] / (wh * ww);
+        } else {
+            T s = 0;
+            for (int k = 0; k < wh * ww; ++k) s += v[k];
+            out[j] = s / (wh * ww);
+            continue;
+        }
+        T* d = drow + (npy_intp)j * sw;
+        for (int r = 0; r < wh; ++r)
+            for (int c = 0; c < ww; ++c) {
+                if (tiles) d[r * W + c] = v[r * ww + c];
+                else d[r * W + c] += v[r * ww + c];
+            }
+    }
+}
+
 /* Window [s, e) along one axis in padded coordinates, and its part [vs, ve)
    inside the image. */
 static inline void sknet_window(int i, int st, int ws, int pad, int n, int* s, int* e,
@@ -256,9 +306,9 @@ _C_CODE = r"""
         const int tiles = sh == wh && sw == ww && ph == 0 && pw == 0 && oh * sh == H && ow * sw == W;
         if (grad && !tiles) memset(z, 0, sizeof(%(T)s) * PyArray_SIZE(%(z)s));
         for (npy_intp p = 0; p < planes; ++p) {
-            const %(T)s* xp = x + p * H * W;
-            %(T)s* zp = z + (grad ? p * H * W : p * oh * ow);
-            const %(T)s* gp = grad ? g + p * oh * ow : NULL;
+            const %(T)s* __restrict__ xp = x + p * H * W;
+            %(T)s* __restrict__ zp = z + (grad ? p * H * W : p * oh * ow);
+            const %(T)s* __restrict__ gp = grad ? g + p * oh * ow : NULL;
             for (int i = 0; i < oh; ++i) {
                 int rs, re, rvs, rve;
                 sknet_window(i, sh, wh, ph, H, &rs, &re, &rvs, &rve);
@@ -266,41 +316,17 @@ _C_CODE = r"""
                 for (int j = 0; j < ow; ++j) {
                     int cs, ce, cvs, cve;
                     if (full_rows && j == j0 && j1 > j0) {
-                        /* interior windows */
-                        for (; j < j1; ++j) {
-                            const %(T)s* q = xp + (npy_intp)rs * W + j * sw - pw;
-                            npy_intp o = (npy_intp)i * ow + j;
-                            %(T)s* d = zp + (npy_intp)rs * W + j * sw - pw;
-                            if (mode == 0) {
-                                %(T)s m = q[0];
-                                for (int r = 0; r < wh; ++r)
-                                    for (int c = 0; c < ww; ++c) m = q[r * W + c] > m ? q[r * W + c] : m;
-                                if (!grad) { zp[o] = m; continue; }
-                                /* the first maximum takes the gradient; written branch-free
-                                   (random data mispredicts branches) so it vectorises */
-                                int done = 0;
-                                %(T)s gv = gp[o];
-                                for (int r = 0; r < wh; ++r)
-                                    for (int c = 0; c < ww; ++c) {
-                                        int hit = !done & (q[r * W + c] == m);
-                                        if (tiles) d[r * W + c] = hit ? gv : 0;
-                                        else d[r * W + c] += hit ? gv : 0;
-                                        done |= hit;
-                                    }
-                            } else if (grad) {
-                                %(T)s v = gp[o] / (wh * ww);
-                                for (int r = 0; r < wh; ++r)
-                                    for (int c = 0; c < ww; ++c) {
-                                        if (tiles) d[r * W + c] = v;
-                                        else d[r * W + c] += v;
-                                    }
-                            } else {
-                                %(T)s s = 0;
-                                for (int r = 0; r < wh; ++r)
-                                    for (int c = 0; c < ww; ++c) s += q[r * W + c];
-                                zp[o] = s / (wh * ww);
-                            }
-                        }
+                        const %(T)s* row = xp + (npy_intp)rs * W - pw;
+                        %(T)s* drow = grad ? zp + (npy_intp)rs * W - pw : NULL;
+                        %(T)s* out = grad ? NULL : zp + (npy_intp)i * ow;
+                        const %(T)s* gout = grad ? gp + (npy_intp)i * ow : NULL;
+                        if (tiles)
+                            sknet_pool_interior<%(T)s, %(wh)s, %(ww)s, %(sw)s, %(mode)s, %(grad)s, 1>(
+                                row, drow, out, gout, W, j0, j1);
+                        else
+                            sknet_pool_interior<%(T)s, %(wh)s, %(ww)s, %(sw)s, %(mode)s, %(grad)s, 0>(
+                                row, drow, out, gout, W, j0, j1);
+                        j = j1;
                         if (j >= ow) break;
                     }
                     sknet_window(j, sw, ww, pw, W, &cs, &ce, &cvs, &cve);
