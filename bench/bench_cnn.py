@@ -4,20 +4,21 @@ Runs each framework in its own subprocess (so each peak memory is its own)
 and prints ms per batch of 128 MNIST-shaped images for a full training step
 (forward, backward, adam update), the forward pass of the two conv layers
 alone, compile time and peak RSS, with the sknet/PyTorch ratios (medians
-over repeats).
+over repeats, then over rounds).
 
 sknet's compile time is the time to ``pytensor.function`` plus the first call
 of the train function, twice: cold (a process whose PyTensor compile
 directory is new and empty, ``PYTENSOR_FLAGS=compiledir=<new dir>``: every C
 module is built) and warm (the usual compile directory).
 
-    python bench/bench_cnn.py [--repeats 30] [--batch-size 128] [--no-cold]
+    python bench/bench_cnn.py [--repeats 30] [--rounds 5] [--batch-size 128] [--no-cold]
 """
 
 import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -131,6 +132,7 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--only", choices=["sknet", "torch"])
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--no-cold", action="store_true", help="skip the cold-compile run")
     args = parser.parse_args(argv)
     if args.only:
@@ -151,19 +153,31 @@ def main(argv=None):
         with tempfile.TemporaryDirectory() as compiledir:
             env = dict(os.environ, PYTENSOR_FLAGS=f"compiledir={compiledir}")
             cold = child("sknet", 1, env)["compile_s"]
-    results = {name: child(name, args.repeats) for name in ("sknet", "torch")}
-    s, t = results["sknet"], results["torch"]
-    s["cold_compile_s"] = cold
-    print(f"build_cnn train step, batch {args.batch_size}, median of {args.repeats}")
+    # Rounds of one sknet and one PyTorch process each: the machine's speed
+    # drifts, so each round's ratio compares neighbours in time.
+    rounds = [{name: child(name, args.repeats) for name in ("sknet", "torch")}
+              for _ in range(args.rounds)]
+    med = statistics.median
+
+    def row(label, key, fmt):
+        s = med(r["sknet"][key] for r in rounds)
+        t = med(r["torch"][key] for r in rounds)
+        ratio = med(r["sknet"][key] / r["torch"][key] for r in rounds)
+        print(f"{label:24}{s:10{fmt}}{t:10{fmt}}{ratio:8.2f}")
+
+    print(f"build_cnn train step, batch {args.batch_size}: medians of {args.repeats} steps "
+          f"per process, then over {args.rounds} rounds (ratio: median of the rounds' ratios)")
     print(f"{'':24}{'sknet':>10}{'pytorch':>10}{'ratio':>8}")
-    print(f"{'train step (ms)':24}{s['train_ms']:10.1f}{t['train_ms']:10.1f}"
-          f"{s['train_ms'] / t['train_ms']:8.2f}")
-    print(f"{'conv fwd x2 (ms)':24}{s['conv_ms']:10.1f}{t['conv_ms']:10.1f}"
-          f"{s['conv_ms'] / t['conv_ms']:8.2f}")
-    print(f"{'compile/first call (s)':24}{s['compile_s']:10.2f}{t['compile_s']:10.2f}")
+    row("train step (ms)", "train_ms", ".1f")
+    row("conv fwd x2 (ms)", "conv_ms", ".1f")
+    row("compile/first call (s)", "compile_s", ".2f")
     if cold is not None:
         print(f"{'  cold compile dir (s)':24}{cold:10.2f}")
-    print(f"{'peak RSS (MB)':24}{s['peak_mb']:10.0f}{t['peak_mb']:10.0f}")
+    print(f"{'peak RSS (MB)':24}{max(r['sknet']['peak_mb'] for r in rounds):10.0f}"
+          f"{max(r['torch']['peak_mb'] for r in rounds):10.0f}")
+    print("per round, train ms sknet/torch: "
+          + ", ".join(f"{r['sknet']['train_ms']:.1f}/{r['torch']['train_ms']:.1f}" for r in rounds))
+    results = dict(rounds=rounds, cold_compile_s=cold)
     return results
 
 
