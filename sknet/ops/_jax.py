@@ -2,7 +2,7 @@
 
 Imported by :mod:`sknet.function_cache` only when a function is compiled
 with PyTensor's JAX linker, so sknet never imports jax otherwise.
-Correlation uses ``jax.lax.conv_general_dilated``, pooling
+Correlation uses ``jax.lax.conv_general_dilated``, BlockSum ``jnp.sum``, pooling
 ``jax.lax.reduce_window``; the gradient ops are the vector-Jacobian products
 of the forward computations.
 """
@@ -15,6 +15,7 @@ from pytensor.link.jax.dispatch import jax_funcify
 
 from .corr import CorrMM
 from .pool import Pool2D, Pool2DGrad, pool_out_size
+from .reduce import BlockSum
 
 _DIMS = ("NCHW", "OIHW", "NCHW")
 
@@ -103,3 +104,14 @@ def _jax_pool_grad(op, node=None, **kwargs):
         return pullback(gz)[0]
 
     return pool_grad
+
+
+@jax_funcify.register(BlockSum)
+def _jax_block_sum(op, node=None, **kwargs):
+    ndim, out_dtype = node.inputs[0].ndim, node.outputs[0].dtype
+    axes = tuple(i for i in range(ndim) if not op.start <= i < op.stop)
+
+    def block_sum(x):
+        return jnp.sum(x, axis=axes, dtype=op.acc_dtype).astype(out_dtype)
+
+    return block_sum

@@ -7,6 +7,7 @@ from pytensor.link.numba.dispatch.basic import register_funcify_default_op_cache
 from . import _kernels
 from .corr import _DIRECTIONS, CorrMM
 from .pool import POOL_MODES, Pool2D, Pool2DGrad
+from .reduce import BlockSum
 
 
 @register_funcify_default_op_cache_key(CorrMM)
@@ -72,3 +73,30 @@ def _numba_pool_grad(op, node=None, **kwargs):
         return gx
 
     return pool_grad
+
+
+@register_funcify_default_op_cache_key(BlockSum)
+def _numba_block_sum(op, node=None, **kwargs):
+    start, stop, ndim = op.start, op.stop, node.inputs[0].ndim
+    acc_dtype = np.dtype(op.acc_dtype)
+    out_dtype = np.dtype(node.outputs[0].dtype)
+
+    @numba_basic.numba_njit
+    def block_sum(x):
+        outer, mid, inner = 1, 1, 1
+        for i in range(ndim):
+            if i < start:
+                outer *= x.shape[i]
+            elif i < stop:
+                mid *= x.shape[i]
+            else:
+                inner *= x.shape[i]
+        flat = np.ascontiguousarray(x).reshape((outer, mid, inner))
+        acc = np.zeros(mid, acc_dtype)
+        for o in range(outer):
+            for m in range(mid):
+                for k in range(inner):
+                    acc[m] += flat[o, m, k]
+        return acc.astype(out_dtype).reshape(x.shape[start:stop])
+
+    return block_sum
