@@ -15,18 +15,28 @@ everything else, the cache and its lock included, is PyTensor's own path. If
 anything in the parallel pass fails, that module is simply built the usual
 way.
 
+Every module starts by including the Python and NumPy headers, which is a
+third to a half of ``g++``'s time on a small module. With GCC, sknet builds
+those headers once per set of compiler flags into a precompiled header
+(``<compiledir>/sknet_pch``) and passes ``-include`` of it to the modules
+whose source starts with exactly those includes, so that the result is the
+same program. GCC ignores a precompiled header that does not match the flags
+and reads the headers as usual.
+
 Workers: ``os.cpu_count()``, or ``SKNET_COMPILE_WORKERS`` (1 turns the
-parallel pass off).
+parallel pass off). ``SKNET_PCH=0`` turns the precompiled header off.
 """
 
 import hashlib
 import logging
 import os
 import shutil
+import subprocess
 import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+from pytensor.configdefaults import config
 from pytensor.graph.fg import FunctionGraph
 from pytensor.link.c import cmodule
 from pytensor.link.c.basic import CLinker, get_module_cache
@@ -49,6 +59,64 @@ def _job_key(module_name, src_code, include_dirs, lib_dirs, libs, preargs, hide_
     return module_name, digest, args, bool(hide_symbols)
 
 
+# The includes every PyTensor C module starts with; a module whose source starts
+# with them is the same program with them precompiled.
+_PREFIX = (
+    '#include <Python.h>\n#include "pytensor_mod_helper.h"\n#include <math.h>\n'
+    "#include <numpy/arrayobject.h>\n#include <numpy/arrayscalars.h>\n#include <numpy/npy_math.h>\n"
+)
+
+
+def _pch_flags(include_dirs, preargs, hide_symbols):
+    """The compile flags that shape a precompiled header (all but libraries)."""
+    flags = ["-g"] + [a for a in (preargs or []) if not (config.cmodule__remove_gxx_opt
+                                                        and a.startswith("-O"))]
+    flags += [f"-I{d}" for d in list(include_dirs or []) + cmodule.std_include_dirs() if d]
+    if hide_symbols:
+        flags.append("-fvisibility=hidden")
+    return flags
+
+
+def _pch_header(include_dirs, preargs, hide_symbols, build=False):
+    """Path of the precompiled prefix header for these flags, or None.
+
+    With ``build``, a missing one is built (atomically: several processes may
+    share the compile directory); otherwise only an existing one is used.
+    """
+    if os.environ.get("SKNET_PCH", "1") == "0" or "g++" not in os.path.basename(config.cxx or ""):
+        return None
+    flags = _pch_flags(include_dirs, preargs, hide_symbols)
+    key = hashlib.sha256("\0".join([config.cxx, _PREFIX] + flags).encode()).hexdigest()[:16]
+    folder = os.path.join(config.compiledir, "sknet_pch", key)
+    header = os.path.join(folder, "prefix.h")
+    if os.path.isfile(header + ".gch"):
+        return header
+    if not build:
+        return None
+    try:
+        os.makedirs(folder, exist_ok=True)
+        tmp = tempfile.mkdtemp(dir=folder)
+        with open(os.path.join(tmp, "prefix.h"), "w") as f:
+            f.write(_PREFIX)
+        subprocess.run([config.cxx, *flags, "-x", "c++-header", os.path.join(tmp, "prefix.h"),
+                        "-o", os.path.join(tmp, "prefix.h.gch")],
+                       check=True, capture_output=True, timeout=300)
+        os.replace(os.path.join(tmp, "prefix.h"), header)
+        os.replace(os.path.join(tmp, "prefix.h.gch"), header + ".gch")
+        shutil.rmtree(tmp, ignore_errors=True)
+        return header
+    except Exception as exc:  # modules then build without it
+        _log.debug("precompiled header not built: %s", exc)
+        return None
+
+
+def _with_pch(src_code, include_dirs, preargs, hide_symbols, build=False):
+    if not src_code.startswith(_PREFIX):
+        return preargs
+    header = _pch_header(include_dirs, preargs, hide_symbols, build)
+    return preargs if header is None else list(preargs or []) + ["-include", header]
+
+
 def _compile_str(module_name, src_code, location=None, include_dirs=None, lib_dirs=None,
                  libs=None, preargs=None, py_module=True, hide_symbols=True):
     """PyTensor's ``compile_str``, which first looks for a finished parallel build."""
@@ -64,6 +132,7 @@ def _compile_str(module_name, src_code, location=None, include_dirs=None, lib_di
                 with open(os.path.join(location, "__init__.py"), "w"):
                     pass
                 return cmodule.dlimport(os.path.join(location, lib))
+    preargs = _with_pch(src_code, include_dirs, preargs, hide_symbols)
     return _original_compile_str(module_name, src_code, location, include_dirs, lib_dirs, libs,
                                  preargs, py_module, hide_symbols)
 
@@ -96,7 +165,9 @@ def _missing_module(node, cache):
 def _build(root, job):
     location = tempfile.mkdtemp(dir=root)
     try:
-        _original_compile_str(location=location, py_module=False, **job)
+        preargs = _with_pch(job["src_code"], job["include_dirs"], job["preargs"],
+                            job["hide_symbols"])
+        _original_compile_str(location=location, py_module=False, **dict(job, preargs=preargs))
     except Exception as exc:  # PyTensor's own build reports the error
         _log.debug("parallel build of %s failed: %s", job["module_name"], exc)
         return
@@ -146,6 +217,14 @@ def build_modules(nodes, root, workers=None):
     if len(jobs) < 2:
         return 0
     with ThreadPoolExecutor(min(workers, len(jobs))) as pool:
+        # the precompiled headers the jobs need (one per set of flags), then the jobs
+        headers = {}
+        for job in jobs:
+            if job["src_code"].startswith(_PREFIX):
+                flags = (tuple(job["include_dirs"] or ()), tuple(job["preargs"] or ()), job["hide_symbols"])
+                headers[flags] = job
+        list(pool.map(lambda j: _pch_header(j["include_dirs"], j["preargs"], j["hide_symbols"], build=True),
+                      headers.values()))
         list(pool.map(lambda job: _build(root, job), jobs))
     return len(jobs)
 

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytensor
 import pytest
 
 from sknet import parallel_build
@@ -36,11 +37,14 @@ print(json.dumps({"parallel": runs.count(False), "serial": runs.count(True),
 @pytest.fixture(scope="module")
 def cold_run(tmp_path_factory):
     """A fresh process on an empty compile directory, 2 build workers."""
-    env = dict(os.environ, SKNET_COMPILE_WORKERS="2",
-               PYTENSOR_FLAGS=f"base_compiledir={tmp_path_factory.mktemp('compiledir')}")
+    base = tmp_path_factory.mktemp("compiledir")
+    env = dict(os.environ, SKNET_COMPILE_WORKERS="2", PYTENSOR_FLAGS=f"base_compiledir={base}")
+    env.pop("SKNET_PCH", None)
     out = subprocess.run([sys.executable, "-c", CHILD], env=env, capture_output=True, text=True,
                          check=True, timeout=600).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    result = json.loads(out.strip().splitlines()[-1])
+    result["pch"] = sorted(p.name for p in base.glob("compiledir_*/sknet_pch/*/*"))
+    return result
 
 
 def test_cold_modules_are_built_in_parallel(cold_run):
@@ -48,6 +52,13 @@ def test_cold_modules_are_built_in_parallel(cold_run):
     # path ran g++ only for PyTensor's own helper modules, if at all
     assert cold_run["parallel"] >= 4
     assert cold_run["serial"] <= 2
+
+
+def test_precompiled_header_built_for_gcc_only(cold_run):
+    if "g++" in os.path.basename(pytensor.config.cxx or ""):
+        assert {"prefix.h", "prefix.h.gch"} <= set(cold_run["pch"])
+    else:
+        assert cold_run["pch"] == []
 
 
 def test_results_equal_numpy(cold_run):
