@@ -101,7 +101,8 @@ def _jax_pool_grad(op, node=None, **kwargs):
 
     def pool_grad(x, gz):
         _, pullback = jax.vjp(pool, x)
-        return pullback(gz)[0]
+        gx = pullback(gz)[0]
+        return gx * (x > 0) if op.positive_mask else gx
 
     return pool_grad
 

@@ -62,6 +62,7 @@ def _numba_pool_grad(op, node=None, **kwargs):
     kernel = _kernels.jit(_kernels.pool_grad_kernel)
     (wh, ww), (sh, sw), (ph, pw) = op.ws, op.stride, op.pad
     mode = POOL_MODES.index(op.mode)
+    positive_mask = op.positive_mask
 
     @numba_basic.numba_njit
     def pool_grad(x, gz):
@@ -70,6 +71,8 @@ def _numba_pool_grad(op, node=None, **kwargs):
         kernel(np.ascontiguousarray(x).reshape(B * C, H, W),
                np.ascontiguousarray(gz).reshape(B * C, gz.shape[2], gz.shape[3]),
                gx.reshape(B * C, H, W), wh, ww, sh, sw, ph, pw, mode)
+        if positive_mask:
+            gx *= x > 0
         return gx
 
     return pool_grad

@@ -6,18 +6,26 @@
 divides by the window size counting padded cells, ``'average_exc_pad'`` by the
 number of real cells in the window. With ``ignore_border=False`` the last
 window may be partial (and then ``pad`` must be 0).
+
+Importing the module registers :func:`local_pool_grad_relu`, a C-backend
+rewrite that fuses a rectifier's gradient into the pooling gradient.
 """
 
 import zlib
 
 import numpy as np
+import pytensor.scalar as ps
 import pytensor.tensor as T
-from pytensor.graph.basic import Apply
+from pytensor.graph.basic import Apply, Constant
+from pytensor.graph.rewriting.basic import node_rewriter
 from pytensor.link.c.op import COp
+from pytensor.tensor.elemwise import Elemwise
+from pytensor.tensor.math import gt, mul
+from pytensor.tensor.rewriting.basic import register_specialize
 
 from ._kernels import jit, pool_kernel, pool_grad_kernel
 
-__all__ = ["Pool2D", "Pool2DGrad", "pool_2d", "pool_out_size", "POOL_MODES"]
+__all__ = ["Pool2D", "Pool2DGrad", "pool_2d", "pool_out_size", "POOL_MODES", "local_pool_grad_relu"]
 
 POOL_MODES = ("max", "average_inc_pad", "average_exc_pad")
 
@@ -83,6 +91,7 @@ class _PoolBase(COp):
             mode=mode, ib=int(self.ignore_border), T="float" if dtype == "float32" else "double",
             npy="NPY_FLOAT32" if dtype == "float32" else "NPY_FLOAT64",
             gz=inp[1] if len(inp) > 1 else "NULL", grad=int(len(inp) > 1),
+            mask=int(getattr(self, "positive_mask", False)),
         )
         return _C_CODE % d
 
@@ -143,6 +152,9 @@ class Pool2DGrad(_PoolBase):
     """Gradient of :class:`Pool2D`: ``(x, gz) -> d(sum(gz * pool(x)))/dx``.
 
     For ``'max'`` the gradient goes to the first maximum of each window.
+    With ``positive_mask=True`` the result is multiplied by ``x > 0``: the
+    gradient through a rectifier whose output ``x`` is, fused into this op
+    (:func:`local_pool_grad_relu` puts it in graphs, C backend).
 
     Examples
     --------
@@ -152,6 +164,13 @@ class Pool2DGrad(_PoolBase):
     array([[0., 0.],
            [0., 1.]], dtype=float32)
     """
+
+    __props__ = _PoolBase.__props__ + ("positive_mask",)
+
+    def __init__(self, ws, stride=None, pad=(0, 0), ignore_border=True, mode="max",
+                 positive_mask=False):
+        super().__init__(ws, stride, pad, ignore_border, mode)
+        self.positive_mask = bool(positive_mask)
 
     def make_node(self, x, gz):
         x = T.as_tensor_variable(x)
@@ -169,6 +188,8 @@ class Pool2DGrad(_PoolBase):
         jit(pool_grad_kernel)(np.ascontiguousarray(x).reshape(-1, *x.shape[2:]),
                               np.ascontiguousarray(gz).reshape(-1, *gz.shape[2:]),
                               gx.reshape(-1, *x.shape[2:]), *self._params())
+        if self.positive_mask:
+            gx *= x > 0
         output_storage[0][0] = gx
 
 
@@ -192,6 +213,38 @@ def pool_2d(x, ws, stride=None, pad=(0, 0), ignore_border=True, mode="max"):
     return Pool2D(ws, stride, pad, ignore_border, mode)(x)
 
 
+@register_specialize("cxx_only")
+@node_rewriter([mul])
+def local_pool_grad_relu(fgraph, node):
+    """``Pool2DGrad(x, gz) * cast(x > 0)`` -> ``Pool2DGrad(positive_mask=True)(x, gz)``.
+
+    That product is the gradient through ``x = rectify(a)`` into a pooling
+    layer (conv -> rectify -> pool); fused, the gradient is written once
+    instead of written, read again and multiplied (~1.3 ms of a 25 ms tutorial
+    CNN train step).
+    """
+    if len(node.inputs) != 2:
+        return None
+    for grad, mask in (node.inputs, node.inputs[::-1]):
+        op = grad.owner.op if grad.owner is not None else None
+        if not isinstance(op, Pool2DGrad) or op.positive_mask or len(fgraph.clients[grad]) != 1:
+            continue
+        x = grad.owner.inputs[0]
+        if mask.owner is None or not isinstance(mask.owner.op, Elemwise):
+            continue
+        if isinstance(mask.owner.op.scalar_op, ps.Cast):
+            mask = mask.owner.inputs[0]
+        if mask.owner is None or mask.owner.op != gt or mask.owner.inputs[0] is not x:
+            continue
+        zero = mask.owner.inputs[1]
+        if not isinstance(zero, Constant) or np.any(zero.data != 0) or mask.type.broadcastable != x.type.broadcastable:
+            continue
+        masked = Pool2DGrad(op.ws, op.stride, op.pad, op.ignore_border, op.mode, positive_mask=True)
+        out = masked(*grad.owner.inputs)
+        return [T.cast(out, node.outputs[0].dtype)] if out.dtype != node.outputs[0].dtype else [out]
+    return None
+
+
 _C_SUPPORT = r"""
 /* The windows j0 <= j < j1 of one output row, all wholly inside the image;
    row points at the window row's first input row (column 0 minus the
@@ -202,8 +255,9 @@ _C_SUPPORT = r"""
    (Written with strided loads and stores instead, the compiler turns them
    into vector gathers and scatters, ten times slower.) TILES: the windows
    tile the image, so each gradient cell is assigned once instead of
-   accumulated. */
-template <typename T, int wh, int ww, int sw, int mode, int grad, int tiles>
+   accumulated. MASK: a cell's gradient is kept only where its input is > 0
+   (a rectifier's gradient, fused in). */
+template <typename T, int wh, int ww, int sw, int mode, int grad, int tiles, int mask>
 static void sknet_pool_interior(const T* __restrict__ row, T* __restrict__ drow,
                                 T* __restrict__ out, const T* __restrict__ gout,
                                 npy_intp W, int j0, int j1) {
@@ -220,14 +274,16 @@ static void sknet_pool_interior(const T* __restrict__ row, T* __restrict__ drow,
                rather than branches: data-dependent branches mispredict, and
                v == m would compile to two (it must also test for NaN). */
             int done = 0;
-            T g = gout[j];
+            /* only the maximum's cell gets gradient: its input is m */
+            T g = mask ? gout[j] * (T)(m > 0) : gout[j];
             for (int k = 0; k < wh * ww; ++k) {
                 int hit = !done & (v[k] >= m);
                 v[k] = g * (T)hit;
                 done |= hit;
             }
         } else if (grad) {
-            for (int k = 0; k < wh * ww; ++k) v[k] = gout[j] / (wh * ww);
+            T g = gout[j] / (wh * ww);
+            for (int k = 0; k < wh * ww; ++k) v[k] = mask ? g * (T)(v[k] > 0) : g;
         } else {
             T s = 0;
             for (int k = 0; k < wh * ww; ++k) s += v[k];
@@ -258,7 +314,7 @@ static inline void sknet_window(int i, int st, int ws, int pad, int n, int* s, i
 _C_CODE = r"""
 {
     const int wh = %(wh)s, ww = %(ww)s, sh = %(sh)s, sw = %(sw)s, ph = %(ph)s, pw = %(pw)s;
-    const int mode = %(mode)s, ignore_border = %(ib)s, grad = %(grad)s;
+    const int mode = %(mode)s, ignore_border = %(ib)s, grad = %(grad)s, mask = %(mask)s;
     PyArrayObject* X = PyArray_GETCONTIGUOUS(%(x)s);
     PyArrayObject* G = grad ? PyArray_GETCONTIGUOUS((PyArrayObject*)%(gz)s) : NULL;
     npy_intp* xd = PyArray_DIMS(X);
@@ -321,10 +377,10 @@ _C_CODE = r"""
                         %(T)s* out = grad ? NULL : zp + (npy_intp)i * ow;
                         const %(T)s* gout = grad ? gp + (npy_intp)i * ow : NULL;
                         if (tiles)
-                            sknet_pool_interior<%(T)s, %(wh)s, %(ww)s, %(sw)s, %(mode)s, %(grad)s, 1>(
+                            sknet_pool_interior<%(T)s, %(wh)s, %(ww)s, %(sw)s, %(mode)s, %(grad)s, 1, %(mask)s>(
                                 row, drow, out, gout, W, j0, j1);
                         else
-                            sknet_pool_interior<%(T)s, %(wh)s, %(ww)s, %(sw)s, %(mode)s, %(grad)s, 0>(
+                            sknet_pool_interior<%(T)s, %(wh)s, %(ww)s, %(sw)s, %(mode)s, %(grad)s, 0, %(mask)s>(
                                 row, drow, out, gout, W, j0, j1);
                         j = j1;
                         if (j >= ow) break;
@@ -337,14 +393,15 @@ _C_CODE = r"""
                         for (int r = rvs; r < rve; ++r)
                             for (int c = cvs; c < cve; ++c)
                                 if (best < 0 || xp[r * W + c] > m) { m = xp[r * W + c]; best = r * W + c; }
-                        if (grad) { if (best >= 0) zp[best] += gp[o]; }
+                        if (grad) { if (best >= 0 && (!mask || xp[best] > 0)) zp[best] += gp[o]; }
                         else zp[o] = m;
                     } else {
                         int count = mode == 1 ? (re - rs) * (ce - cs) : (rve - rvs) * (cve - cvs);
                         if (grad) {
                             %(T)s v = count > 0 ? gp[o] / count : 0;
                             for (int r = rvs; r < rve; ++r)
-                                for (int c = cvs; c < cve; ++c) zp[r * W + c] += v;
+                                for (int c = cvs; c < cve; ++c)
+                                    if (!mask || xp[r * W + c] > 0) zp[r * W + c] += v;
                         } else {
                             %(T)s s = 0;
                             for (int r = rvs; r < rve; ++r)

@@ -7,6 +7,7 @@ import pytest
 from pytensor.gradient import verify_grad
 
 from sknet.ops import Pool2D, pool_2d
+from sknet.ops.pool import Pool2DGrad
 
 MODES = ["max", "average_inc_pad", "average_exc_pad"]
 # (ws, stride, pad, ignore_border) on a 7 x 6 input: odd and even sizes,
@@ -127,3 +128,48 @@ def test_interior_windows_and_first_maximum(compiled_interior, pool_ref, ties):
         np.testing.assert_allclose(results[2 * k], ref, rtol=1e-5, atol=1e-6, err_msg=str(INTERIOR_CASES[k]))
         np.testing.assert_allclose(results[2 * k + 1], _pool_grad_ref(x, g, ws, stride, m),
                                    rtol=1e-5, atol=1e-6, err_msg=str(INTERIOR_CASES[k]))
+
+
+@pytest.fixture(scope="module")
+def relu_pool_grads(mode):
+    """Gradients through rectify -> pool for pooling configurations of every
+    kind (tiling, overlapping, padded, partial border windows), in this mode."""
+    from sknet.nonlinearities import rectify
+
+    a = T.tensor4("a")
+    gs, outs, ops = [], [], []
+    for (ws, stride, pad, ib), m in CASES + [(((2, 2), None, (0, 0), True), "max")]:
+        y = pool_2d(rectify(a), ws, stride, pad, ib, m)
+        g = T.tensor4()
+        gs.append(g)
+        outs.append(pytensor.grad((y * g).sum(), a))
+    f = pytensor.function([a, *gs], outs, mode=mode)
+    return f, [n.op for n in f.maker.fgraph.apply_nodes if isinstance(n.op, Pool2DGrad)]
+
+
+def test_rectifier_gradient_fused_in_c_only(relu_pool_grads):
+    _, grads = relu_pool_grads
+    fused = [op.positive_mask for op in grads]
+    from pytensor.link.vm import VMLinker
+
+    if isinstance(relu_pool_grads[0].maker.mode.linker, VMLinker):
+        assert fused and all(fused)
+    else:
+        assert not any(fused)
+
+
+def test_fused_rectifier_gradient_values(relu_pool_grads, pool_ref):
+    """Equal to pooling's gradient times (rectify(a) > 0), computed in numpy."""
+    f, _ = relu_pool_grads
+    rng = np.random.default_rng(4)
+    # even sizes (8 x 6) so that the 2 x 2 windows tile; zeros after the
+    # rectifier give ties and cells the mask removes
+    a = rng.integers(-2, 3, size=(2, 3, 8, 6)).astype("float32")
+    x = np.maximum(a, 0)
+    cases = CASES + [(((2, 2), None, (0, 0), True), "max")]
+    refs = [pool_ref(x, ws, stride or ws, pad, ib, m) for (ws, stride, pad, ib), m in cases]
+    gs = [rng.normal(size=r.shape).astype("float32") for r in refs]
+    for k, (((ws, stride, pad, ib), m), g, got) in enumerate(zip(cases, gs, f(a, *gs))):
+        gx = pytensor.function([], Pool2DGrad(ws, stride, pad, ib, m)(x, g),
+                               mode=pytensor.compile.mode.Mode("py", "fast_compile"))()
+        np.testing.assert_allclose(got, gx * (x > 0), rtol=1e-5, atol=1e-6, err_msg=str(cases[k]))
