@@ -35,14 +35,15 @@ def get_mode(mode=None):
         one of PyTensor's predefined modes (``'CVM'``, ``'NUMBA'``, ``'JAX'``,
         ...). A ``Mode`` instance is returned unchanged.
 
-        sknet's ``'CVM'`` differs from PyTensor's in one setting: compiled
+        sknet's ``'CVM'`` differs from PyTensor's in two settings. Compiled
         functions keep their intermediate arrays between calls
         (``allow_gc=False``), so ops write into the buffers of the previous
         call instead of asking the system for fresh pages every call (a
         train step of the tutorial CNN page-faulted 16 MB per call with
-        ``allow_gc=True``). The price is that memory, held while the
-        function lives. Its linker also builds the C modules a new function
-        needs in parallel (:mod:`sknet.parallel_build`).
+        ``allow_gc=True``); the price is that memory, held while the
+        function lives. And its linker builds the C modules a new function
+        needs in parallel (:mod:`sknet.parallel_build`). The C-only graph
+        rewrites of :mod:`sknet.ops` apply to every C mode.
         ``get_mode(pytensor.compile.mode.get_mode('CVM'))`` gives PyTensor's
         own.
 

@@ -1,12 +1,15 @@
-"""Custom PyTensor ops for CNNs: im2col + GEMM correlation, 2-D pooling, and a
-fast sum over batch and spatial axes.
+"""Custom PyTensor ops for CNNs: im2col + GEMM correlation, 2-D pooling, a
+sum over batch and spatial axes, and the rectifier.
 
-Each op has C code (PyTensor's default backend) and a numpy ``perform``; the
-correlation and pooling also have numba implementations (NUMBA mode).
-:data:`sknet.ops.relu.relu` is the rectifier with a gradient that reads its
-output. Importing this package registers two rewrites: a C-backend one that
-puts :class:`BlockSum` in place of PyTensor's sums over batch and spatial
-axes, and one for the other backends that computes ``relu`` as ``maximum``.
+The correlation, pooling and sum ops have C code (PyTensor's default backend),
+numba (NUMBA mode) and JAX implementations and a numpy ``perform``;
+:data:`sknet.ops.relu.relu` is an elementwise op whose gradient reads its
+output. Importing this package registers graph rewrites. For the C backend:
+:class:`BlockSum` in place of PyTensor's sums over batch and spatial axes
+(:mod:`~sknet.ops.reduce`), a rectifier's gradient fused into the pooling
+gradient (:func:`~sknet.ops.pool.local_pool_grad_relu`), and PyTensor's
+softmax ops inlined (:mod:`~sknet.ops.inline`). For NUMBA and JAX: ``relu``
+computed as ``maximum(x, 0)``.
 """
 
 from . import inline  # noqa: F401 - registers the C-backend inlining of softmax ops

@@ -265,8 +265,8 @@ static void sknet_col2im_##T(const T* col, int C, int H, int W, int kh, int kw, 
         for (int i = 0; i < oh; ++i) {                                       \
             int y = i * sh - ph + u;                                         \
             if (y < 0 || y >= H) continue;                                   \
-            T* __restrict__ r = dst + (npy_intp)y * W;                           \
-            const T* __restrict__ s = src + (npy_intp)i * ow;                    \
+            T* __restrict__ r = dst + (npy_intp)y * W;                       \
+            const T* __restrict__ s = src + (npy_intp)i * ow;                \
             if (sw == 1) for (int j = 0; j < n; ++j) r[j] += s[j];           \
             else for (int j = 0; j < n; ++j) r[j * sw] += s[j];              \
         }                                                                    \
@@ -373,7 +373,6 @@ _C_CODE = r"""
                                        z + (n0 + n) * C * H * W, L);
             }
         }
-
         free(col); free(tmp);
     }
     Py_XDECREF(A); Py_XDECREF(Bm);

@@ -220,8 +220,8 @@ def local_pool_grad_relu(fgraph, node):
 
     That product is the gradient through ``x = rectify(a)`` into a pooling
     layer (conv -> rectify -> pool); fused, the gradient is written once
-    instead of written, read again and multiplied (~1.3 ms of a 25 ms tutorial
-    CNN train step).
+    instead of written, read again and multiplied (0.7 ms of a 24 ms tutorial
+    CNN train step, measured A/B in one process).
     """
     if len(node.inputs) != 2:
         return None
@@ -237,7 +237,9 @@ def local_pool_grad_relu(fgraph, node):
         if mask.owner is None or mask.owner.op != gt or mask.owner.inputs[0] is not x:
             continue
         zero = mask.owner.inputs[1]
-        if not isinstance(zero, Constant) or np.any(zero.data != 0) or mask.type.broadcastable != x.type.broadcastable:
+        if not isinstance(zero, Constant) or np.any(zero.data != 0):
+            continue
+        if mask.type.broadcastable != x.type.broadcastable:
             continue
         masked = Pool2DGrad(op.ws, op.stride, op.pad, op.ignore_border, op.mode, positive_mask=True)
         out = masked(*grad.owner.inputs)
@@ -351,9 +353,9 @@ _C_CODE = r"""
         const %(T)s* x = (const %(T)s*)PyArray_DATA(X);
         const %(T)s* g = grad ? (const %(T)s*)PyArray_DATA(G) : NULL;
         %(T)s* z = (%(T)s*)PyArray_DATA(%(z)s);
-        /* Windows [j0, j1) along the columns lie wholly inside the image; the
-           loop over them has constant bounds (wh, ww are literals here), so it
-           unrolls. The others, at the borders, clip their ranges. */
+        /* Windows [j0, j1) along the columns lie wholly inside the image and
+           go to sknet_pool_interior; the others, at the borders, clip their
+           ranges here. */
         int j0 = pw > 0 ? (pw + sw - 1) / sw : 0, j1 = 0;
         while (j1 < ow && j1 * sw - pw + ww <= W) ++j1;
         if (j0 > j1) j0 = j1;
