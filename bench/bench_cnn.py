@@ -16,6 +16,7 @@ module is built) and warm (the usual compile directory).
 """
 
 import argparse
+import itertools
 import json
 import os
 import resource
@@ -66,15 +67,9 @@ def _data(batch_size):
 
 def _batches(X, y, batch_size):
     """A callable returning the next (inputs, targets) batch, cycling through the data."""
-    count = len(X) // batch_size
-    state = {"i": 0}
-
-    def next_batch():
-        s = (state["i"] % count) * batch_size
-        state["i"] += 1
-        return X[s:s + batch_size], y[s:s + batch_size]
-
-    return next_batch
+    starts = range(0, len(X) - batch_size + 1, batch_size)
+    batches = itertools.cycle([(X[s:s + batch_size], y[s:s + batch_size]) for s in starts])
+    return lambda: next(batches)
 
 
 def run_sknet(repeats, batch_size):

@@ -109,8 +109,7 @@ def _jax_pool_grad(op, node=None, **kwargs):
 
 @jax_funcify.register(BlockSum)
 def _jax_block_sum(op, node=None, **kwargs):
-    ndim, out_dtype = node.inputs[0].ndim, node.outputs[0].dtype
-    axes = tuple(i for i in range(ndim) if not op.start <= i < op.stop)
+    axes, out_dtype = op._axes(node.inputs[0].ndim), node.outputs[0].dtype
 
     def block_sum(x):
         return jnp.sum(x, axis=axes, dtype=op.acc_dtype).astype(out_dtype)
