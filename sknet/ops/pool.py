@@ -9,6 +9,15 @@ window may be partial (and then ``pad`` must be 0).
 
 Importing the module registers :func:`local_pool_grad_relu`, a C-backend
 rewrite that fuses a rectifier's gradient into the pooling gradient.
+
+Examples
+--------
+>>> import pytensor, sknet
+>>> a = T.tensor4('a')
+>>> g = pytensor.grad(pool_2d(sknet.nonlinearities.rectify(a), (2, 2)).sum(), a)
+>>> f = pytensor.function([a], g, mode=sknet.backend.get_mode())
+>>> [n.op.positive_mask for n in f.maker.fgraph.apply_nodes if isinstance(n.op, Pool2DGrad)]
+[True]
 """
 
 import zlib
