@@ -12,7 +12,13 @@ of the train function, twice: cold (a process whose PyTensor compile
 directory is new and empty, ``PYTENSOR_FLAGS=compiledir=<new dir>``: every C
 module is built) and warm (the usual compile directory).
 
-    python bench/bench_cnn.py [--repeats 30] [--rounds 5] [--batch-size 128] [--no-cold]
+OpenBLAS picks its kernels for the CPU unless ``OPENBLAS_CORETYPE`` forces
+them (some machines set it, with ``OPENBLAS_L2_SIZE``, to work around old
+OpenBLAS builds; on an AVX-512 CPU forcing ``Haswell`` costs sknet ~10 %).
+``--native-blas`` runs both children without those two variables; the
+kernels sknet's OpenBLAS ran are printed either way.
+
+    python bench/bench_cnn.py [--repeats 30] [--rounds 5] [--batch-size 128] [--no-cold] [--native-blas]
 """
 
 import argparse
@@ -111,7 +117,21 @@ def run_sknet(repeats, batch_size):
         conv_ms=_median_ms(lambda: conv_fn(X, X1), repeats),
         compile_s=compile_s,
         peak_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        blas_core=_blas_core(),
     )
+
+
+def _blas_core():
+    """The kernel family sknet's OpenBLAS runs (e.g. 'SkylakeX', 'Haswell'), or None."""
+    import ctypes
+
+    from sknet.backend import _openblas_library
+
+    lib = _openblas_library()
+    if lib is None:
+        return None
+    lib.scipy_openblas_get_corename.restype = ctypes.c_char_p
+    return lib.scipy_openblas_get_corename().decode()
 
 
 def run_torch(repeats, batch_size):
@@ -163,24 +183,31 @@ def main(argv=None):
     parser.add_argument("--only", choices=["sknet", "torch"])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--no-cold", action="store_true", help="skip the cold-compile run")
+    parser.add_argument("--native-blas", action="store_true",
+                        help="run without OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE")
     args = parser.parse_args(argv)
     if args.only:
         run = run_sknet if args.only == "sknet" else run_torch
         print(json.dumps(run(args.repeats, args.batch_size)))
         return None
 
+    base_env = dict(os.environ)
+    if args.native_blas:
+        base_env.pop("OPENBLAS_CORETYPE", None)
+        base_env.pop("OPENBLAS_L2_SIZE", None)
+
     def child(name, repeats, env=None):
         out = subprocess.run(
             [sys.executable, __file__, "--only", name, "--repeats", str(repeats),
              "--batch-size", str(args.batch_size)],
-            check=True, capture_output=True, text=True, env=env,
+            check=True, capture_output=True, text=True, env=env or base_env,
         ).stdout
         return json.loads(out.strip().splitlines()[-1])
 
     cold = None
     if not args.no_cold:
         with tempfile.TemporaryDirectory() as compiledir:
-            env = dict(os.environ, PYTENSOR_FLAGS=f"compiledir={compiledir}")
+            env = dict(base_env, PYTENSOR_FLAGS=f"compiledir={compiledir}")
             cold = child("sknet", 1, env)["compile_s"]
     # Rounds of one sknet and one PyTorch process each: the machine's speed
     # drifts, so each round's ratio compares neighbours in time.
@@ -204,6 +231,8 @@ def main(argv=None):
         print(f"{'  cold compile dir (s)':24}{cold:10.2f}")
     print(f"{'peak RSS (MB)':24}{max(r['sknet']['peak_mb'] for r in rounds):10.0f}"
           f"{max(r['torch']['peak_mb'] for r in rounds):10.0f}")
+    print(f"sknet's OpenBLAS kernels: {rounds[0]['sknet']['blas_core']} "
+          f"(OPENBLAS_CORETYPE={base_env.get('OPENBLAS_CORETYPE', 'unset')})")
     print("per round, train ms sknet/torch: "
           + ", ".join(f"{r['sknet']['train_ms']:.1f}/{r['torch']['train_ms']:.1f}" for r in rounds))
     results = dict(rounds=rounds, cold_compile_s=cold)

@@ -16,13 +16,14 @@ FLOATX = "float32"
 #: (NUMBA) JIT-compiles for tens of seconds to minutes on a cold cache.
 DEFAULT_MODE = "CVM"
 
-# Fortran BLAS symbols PyTensor's C code calls; the scipy-openblas32 wheel
-# exports them with a ``scipy_`` prefix, so each is renamed with a define.
+# Fortran BLAS symbols PyTensor's C code calls, and OpenBLAS's thread controls
+# (used by sknet.ops._threads); the scipy-openblas32 wheel exports them with a
+# ``scipy_`` prefix, so each is renamed with a define.
 _BLAS_SYMBOLS = [
     prefix + name + "_"
     for prefix in "sd"
     for name in ("gemm", "gemv", "ger", "dot", "axpy", "copy", "scal")
-] + ["openblas_set_num_threads", "openblas_get_num_threads"]
+] + ["openblas_set_num_threads", "openblas_get_num_threads", "openblas_set_threads_callback_function"]
 
 
 def get_mode(mode=None):
@@ -126,11 +127,14 @@ def _openblas_library():
 
 
 def set_blas_threads(n):
-    """Set how many threads the OpenBLAS behind sknet's compiled ops uses.
+    """Set how many threads sknet's compiled ops use.
 
-    Only the ``scipy-openblas32`` library linked by :func:`configure_blas` is
-    affected, not numpy's own BLAS. Returns the number now in force, or None
-    when that library is not in use.
+    That is the thread count of the OpenBLAS behind them, and also of the
+    ops' own loops (correlation, pooling), which share one OpenMP pool with
+    that OpenBLAS (:mod:`sknet.ops._threads`). Only the ``scipy-openblas32``
+    library linked by :func:`configure_blas` is affected, not numpy's own
+    BLAS. Returns the number now in force, or None when that library is not
+    in use.
 
     Parameters
     ----------

@@ -32,6 +32,7 @@ from pytensor.tensor.elemwise import Elemwise
 from pytensor.tensor.math import gt, mul
 from pytensor.tensor.rewriting.basic import register_specialize
 
+from . import _threads
 from ._kernels import jit, pool_kernel, pool_grad_kernel
 
 __all__ = ["Pool2D", "Pool2DGrad", "pool_2d", "pool_out_size", "POOL_MODES", "local_pool_grad_relu"]
@@ -57,7 +58,7 @@ def pool_out_size(size, ws, stride, pad, ignore_border):
     return max(0, (size - ws + stride - 1) // stride) + 1
 
 
-class _PoolBase(COp):
+class _PoolBase(_threads.ThreadedCOp, COp):
     __props__ = ("ws", "stride", "pad", "ignore_border", "mode")
 
     def __init__(self, ws, stride=None, pad=(0, 0), ignore_border=True, mode="max"):
@@ -87,10 +88,10 @@ class _PoolBase(COp):
         return (*self.ws, *self.stride, *self.pad, POOL_MODES.index(self.mode))
 
     def c_code_cache_version(self):
-        return (3, zlib.crc32((_C_SUPPORT + _C_CODE).encode()))
+        return (4, zlib.crc32((_C_SUPPORT + _C_CODE).encode())) + _threads.cache_version()
 
     def c_support_code(self, **kwargs):
-        return _C_SUPPORT
+        return _threads.support_code() + _C_SUPPORT
 
     def c_code(self, node, name, inp, out, sub):
         dtype = node.inputs[0].dtype
@@ -372,7 +373,8 @@ _C_CODE = r"""
            cell once; otherwise the gradient accumulates into zeros. */
         const int tiles = sh == wh && sw == ww && ph == 0 && pw == 0 && oh * sh == H && ow * sw == W;
         if (grad && !tiles) memset(z, 0, sizeof(%(T)s) * PyArray_SIZE(%(z)s));
-        for (npy_intp p = 0; p < planes; ++p) {
+        /* planes (image, channel) are independent: shared among the threads */
+        sknet_parallel_for(planes, sknet_threads_for(planes), [&](npy_intp p, int) {
             const %(T)s* __restrict__ xp = x + p * H * W;
             %(T)s* __restrict__ zp = z + (grad ? p * H * W : p * oh * ow);
             const %(T)s* __restrict__ gp = grad ? g + p * oh * ow : NULL;
@@ -422,7 +424,7 @@ _C_CODE = r"""
                     }
                 }
             }
-        }
+        });
     }
     Py_XDECREF(X); Py_XDECREF(G);
 }
