@@ -7,8 +7,11 @@ numba (NUMBA mode) and JAX implementations and a numpy ``perform``;
 output. Importing this package registers graph rewrites. For the C backend:
 :class:`BlockSum` in place of PyTensor's sums over batch and spatial axes
 (:mod:`~sknet.ops.reduce`), a rectifier's gradient fused into the pooling
-gradient (:func:`~sknet.ops.pool.local_pool_grad_relu`), and PyTensor's
-softmax ops inlined (:mod:`~sknet.ops.inline`). For NUMBA and JAX: ``relu``
+gradient (:func:`~sknet.ops.pool.local_pool_grad_relu`), a convolution's bias
+and rectifier fused into the correlation
+(:func:`~sknet.ops.corr.local_corr_bias_relu`), and PyTensor's softmax ops
+inlined (:mod:`~sknet.ops.inline`). The C ops share one pool of threads with
+OpenBLAS (:mod:`~sknet.ops._threads`). For NUMBA and JAX: ``relu``
 computed as ``maximum(x, 0)``.
 """
 

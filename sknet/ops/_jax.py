@@ -13,7 +13,7 @@ import numpy as np
 from jax import lax
 from pytensor.link.jax.dispatch import jax_funcify
 
-from .corr import CorrMM
+from .corr import CorrMM, CorrMMBiasRelu
 from .pool import Pool2D, Pool2DGrad, pool_out_size
 from .reduce import BlockSum
 
@@ -37,6 +37,14 @@ def _jax_corr(op, node=None, **kwargs):
 
     def forward(img, kern):
         return lax.conv_general_dilated(img, kern, stride, padding, dimension_numbers=_DIMS)
+
+    if isinstance(op, CorrMMBiasRelu):
+
+        def forward_bias_relu(img, kern, bias):
+            out = forward(img, kern) + bias[None, :, None, None]
+            return jnp.where(out <= 0, 0, out).astype(out.dtype)  # NaN stays NaN, as ScalarRelu
+
+        return forward_bias_relu
 
     if op.direction == "forward":
         return forward

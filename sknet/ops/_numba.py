@@ -5,7 +5,7 @@ from pytensor.link.numba.dispatch import basic as numba_basic
 from pytensor.link.numba.dispatch.basic import register_funcify_default_op_cache_key
 
 from . import _kernels
-from .corr import _DIRECTIONS, CorrMM
+from .corr import _DIRECTIONS, CorrMM, CorrMMBiasRelu
 from .pool import POOL_MODES, Pool2D, Pool2DGrad
 from .reduce import BlockSum
 
@@ -16,7 +16,20 @@ def _numba_corr(op, node=None, **kwargs):
     direction = _DIRECTIONS.index(op.direction)
     (sh, sw), (ph, pw) = op.stride, op.pad
 
-    if direction == 0:
+    if isinstance(op, CorrMMBiasRelu):
+
+        @numba_basic.numba_njit
+        def corr(a, b, bias):
+            out = kernel(0, a, b, np.zeros(2, np.int64), sh, sw, ph, pw)
+            for n in range(out.shape[0]):
+                for f in range(out.shape[1]):
+                    for i in range(out.shape[2]):
+                        for j in range(out.shape[3]):
+                            v = out[n, f, i, j] + bias[f]
+                            out[n, f, i, j] = v if not v <= 0 else 0  # NaN stays NaN, as ScalarRelu
+            return out
+
+    elif direction == 0:
 
         @numba_basic.numba_njit
         def corr(a, b):

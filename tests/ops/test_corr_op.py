@@ -113,3 +113,40 @@ def test_bad_shapes_raise(mode):
     f = pytensor.function([x, w], corr2d(x, w), mode=mode)
     with pytest.raises(Exception):
         f(np.zeros((1, 2, 4, 4), "float32"), np.zeros((1, 3, 2, 2), "float32"))
+
+
+def test_bias_and_rectifier_fuse_into_the_correlation(mode):
+    """A conv layer's rectify(conved + b) becomes one CorrMMBiasRelu in C
+    mode; outputs and gradients equal the unfused graph's."""
+    import sknet
+    from sknet.ops.corr import CorrMMBiasRelu
+
+    x, w, b, g = T.tensor4("x"), T.tensor4("w"), T.vector("b"), T.tensor4("g")
+    y = sknet.nonlinearities.rectify(corr2d(x, w, (1, 1), (1, 1)) + b.dimshuffle("x", 0, "x", "x"))
+    outs = [y, *pytensor.grad((y * g).sum(), [x, w, b])]
+    fused = pytensor.function([x, w, b, g], outs, mode=mode)
+    plain = pytensor.function([x, w, b, g], outs, mode=mode.excluding("local_corr_bias_relu"))
+    ops = [type(n.op) for n in fused.maker.fgraph.apply_nodes]
+    if mode.linker.__class__.__name__ in ("ParallelVMLinker", "VMLinker", "CLinker"):
+        assert CorrMMBiasRelu in ops
+    assert CorrMMBiasRelu not in [type(n.op) for n in plain.maker.fgraph.apply_nodes]
+    rng = np.random.default_rng(4)
+    args = [rng.normal(size=(3, 2, 5, 4)).astype("float32"), rng.normal(size=(3, 2, 3, 3)).astype("float32"),
+            rng.normal(size=3).astype("float32"), rng.normal(size=(3, 3, 5, 4)).astype("float32")]
+    for got, want in zip(fused(*args), plain(*args)):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    assert (fused(*args)[0] == 0).any() and (fused(*args)[0] > 0).any()
+
+
+def test_fused_bias_relu_op_matches_numpy_in_every_mode(mode, corr_ref):
+    """CorrMMBiasRelu built by hand runs in the test's mode (C, NUMBA or JAX)."""
+    from sknet.ops.corr import CorrMMBiasRelu
+
+    x, w, b = T.tensor4("x"), T.tensor4("w"), T.vector("b")
+    f = pytensor.function([x, w, b], CorrMMBiasRelu((2, 1), (1, 0))(x, w, b), mode=mode)
+    rng = np.random.default_rng(5)
+    xv = rng.normal(size=(2, 3, 6, 5)).astype("float32")
+    wv = rng.normal(size=(4, 3, 3, 2)).astype("float32")
+    bv = rng.normal(size=4).astype("float32")
+    want = np.maximum(corr_ref(xv, wv, (2, 1), (1, 0)) + bv[None, :, None, None], 0)
+    np.testing.assert_allclose(f(xv, wv, bv), want, rtol=1e-4, atol=1e-4)
