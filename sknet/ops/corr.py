@@ -479,9 +479,9 @@ class CorrMMBiasRelu(CorrMM):
 
     The C-only rewrite :func:`local_corr_bias_relu` puts it in place of a
     convolution layer's ``rectify(conved + b)``, saving a pass over the
-    layer's output (0.8 ms of the tutorial CNN's train step, the first
-    layer's 9 MB). Graphs meet it after their gradients are built, so it has
-    none of its own.
+    layer's output (the tutorial CNN's train step: 17.0 ms against 18.2,
+    A/B in one process). Graphs meet it after their gradients are built, so
+    it has none of its own.
 
     Examples
     --------
