@@ -86,8 +86,8 @@ class Float32UniformRV(UniformRV):
     of ``Generator.random`` scaled to ``[low, high)`` is 3.5x faster: the
     tutorial CNN's two dropout masks per train step take 123 + 66 us instead
     of 427 + 221 us (compiled draws of 128 x 512 and 128 x 256, medians of
-    300). NUMBA and JAX compile
-    ``UniformRV``'s own implementation (their dispatch follows the class).
+    300). NUMBA and JAX compile ``UniformRV``'s own implementation (their
+    dispatch follows the class).
 
     Examples
     --------
