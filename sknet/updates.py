@@ -12,6 +12,7 @@ variable the value can be changed between calls without recompiling. Every
 new value keeps the dtype of the variable it updates (float32).
 """
 
+import numbers
 from collections import OrderedDict
 
 import numpy as np
@@ -19,6 +20,7 @@ import pytensor
 import pytensor.tensor as T
 
 from .backend import FLOATX
+from .ops.adam import AdamStep
 
 __all__ = [
     "get_or_compute_grads",
@@ -325,6 +327,10 @@ def adam(loss_or_grads, params, learning_rate=0.001, beta1=0.9, beta2=0.999, eps
         a_t    = learning_rate * sqrt(1 - beta2 ** t) / (1 - beta1 ** t)
         param <- param - a_t * m / (sqrt(v) + epsilon)
 
+    With numbers for ``beta1``, ``beta2`` and ``epsilon``, each parameter's
+    step is one :class:`sknet.ops.adam.AdamStep` op (the same arithmetic in one
+    loop, in place); with symbolic ones, PyTensor expressions.
+
     Examples
     --------
     >>> w = pytensor.shared(np.float32([1.0, 2.0]), name='w')
@@ -336,11 +342,21 @@ def adam(loss_or_grads, params, learning_rate=0.001, beta1=0.9, beta2=0.999, eps
     grads = get_or_compute_grads(loss_or_grads, params)
     t_prev = _step_counter()
     t = t_prev + 1
-    a_t = learning_rate * T.sqrt(1 - beta2**t) / (1 - beta1**t)
+    # The step size in float64: in float32, 1 - beta2 ** t for beta2 = 0.999
+    # keeps only 3 of its digits in the first steps.
+    t64 = T.cast(t, "float64")
+    a_t = learning_rate * T.sqrt(1 - beta2**t64) / (1 - beta1**t64)
     updates = OrderedDict()
+    # With numbers for the hyper-parameters, one AdamStep op per parameter:
+    # the same arithmetic in one vectorised loop (sknet.ops.adam says why).
+    fused = all(isinstance(h, numbers.Real) for h in (beta1, beta2, epsilon))
     for param, grad in zip(params, grads):
         m_prev = _zeros_like(param, "m")
         v_prev = _zeros_like(param, "v")
+        if fused and param.dtype in ("float32", "float64"):
+            p_t, m_t, v_t = AdamStep(beta1, beta2, epsilon)(param, m_prev, v_prev, grad, a_t)
+            updates[m_prev], updates[v_prev], updates[param] = m_t, v_t, p_t
+            continue
         m_t = beta1 * m_prev + (1 - beta1) * grad
         v_t = beta2 * v_prev + (1 - beta2) * grad**2
         updates[m_prev] = _like(m_prev, m_t)

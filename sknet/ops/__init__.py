@@ -1,5 +1,6 @@
 """Custom PyTensor ops for CNNs: im2col + GEMM correlation, 2-D pooling, a
-sum over batch and spatial axes, and the rectifier.
+sum over batch and spatial axes, and the rectifier; and adam's step
+(:class:`~sknet.ops.adam.AdamStep`, used by :func:`sknet.updates.adam`).
 
 The correlation, pooling and sum ops have C code (PyTensor's default backend),
 numba (NUMBA mode) and JAX implementations and a numpy ``perform``;
@@ -16,6 +17,7 @@ computed as ``maximum(x, 0)``.
 """
 
 from . import inline  # noqa: F401 - registers the C-backend inlining of softmax ops
+from .adam import AdamStep
 from .corr import CorrMM, corr2d, corr2d_grad_inputs, corr2d_grad_weights
 from .pool import Pool2D, Pool2DGrad, pool_2d
 from .reduce import BlockSum, block_sum
