@@ -33,7 +33,7 @@ import zlib
 from pytensor.configdefaults import config
 from pytensor.tensor.blas import ldflags
 
-__all__ = ["enabled", "compile_args", "support_code", "cache_version", "ThreadedCOp", "C_SUPPORT"]
+__all__ = ["enabled", "compile_args", "cache_version", "ThreadedCOp", "C_SUPPORT"]
 
 
 def enabled():
@@ -76,23 +76,11 @@ def cache_version():
     return (zlib.crc32(C_SUPPORT.encode()), enabled())
 
 
-def support_code():
-    """:data:`C_SUPPORT`, for an op's ``c_support_code``.
-
-    Examples
-    --------
-    >>> from sknet.ops._threads import support_code
-    >>> 'sknet_parallel_for' in support_code()
-    True
-    """
-    return C_SUPPORT
-
-
 class ThreadedCOp:
     """Mixin for a ``COp`` whose C code uses :data:`C_SUPPORT`: links sknet's BLAS and OpenMP.
 
     Put it before ``COp`` in the bases; the op's ``c_support_code`` must
-    include :func:`support_code` and its ``c_code_cache_version``
+    include :data:`C_SUPPORT` and its ``c_code_cache_version``
     :func:`cache_version`.
 
     Examples

@@ -189,7 +189,7 @@ class CorrMM(_threads.ThreadedCOp, COp):
     # -- C ------------------------------------------------------------------------
 
     def c_support_code(self, **kwargs):
-        return blas_header_text() + _threads.support_code() + _C_SUPPORT
+        return blas_header_text() + _threads.C_SUPPORT + _C_SUPPORT
 
     def c_code_cache_version(self):
         # the code's checksum: an edit rebuilds the module even if the version is not bumped

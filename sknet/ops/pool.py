@@ -91,7 +91,7 @@ class _PoolBase(_threads.ThreadedCOp, COp):
         return (4, zlib.crc32((_C_SUPPORT + _C_CODE).encode())) + _threads.cache_version()
 
     def c_support_code(self, **kwargs):
-        return _threads.support_code() + _C_SUPPORT
+        return _threads.C_SUPPORT + _C_SUPPORT
 
     def c_code(self, node, name, inp, out, sub):
         dtype = node.inputs[0].dtype
