@@ -2,11 +2,11 @@
 
 import numpy as np
 from scipy.sparse import issparse
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, is_classifier
 from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
 from sklearn.utils import check_random_state
 
-__all__ = ["BatchIterator", "TrainSplit", "FixedSplit", "is_dict_input", "num_samples", "take"]
+__all__ = ["BatchIterator", "TrainSplit", "FixedSplit", "configured", "split_data", "is_dict_input", "num_samples", "take"]
 
 
 def is_dict_input(X):
@@ -221,7 +221,7 @@ class TrainSplit(BaseEstimator):
             return np.arange(n), np.arange(0)
         stratify = self.stratify
         if stratify is None:
-            stratify = bool(getattr(net, "_stratify_split", False))
+            stratify = net is not None and is_classifier(net)
         if not self.shuffle:
             train, valid = np.arange(n - n_valid), np.arange(n - n_valid, n)
         else:
@@ -266,3 +266,57 @@ class FixedSplit(BaseEstimator):
 
     def __call__(self, X, y, net=None):
         return X, self.X_valid, y, self.y_valid
+
+
+def configured(given, default, params=None, seed=None):
+    """A fresh iterator or split for one fit: a clone of ``given`` (or ``default``) with ``params`` set.
+
+    An unset ``random_state`` gets ``seed``, so a net's ``random_state``
+    fixes shuffling and splitting; bad settings raise ValueError now, before
+    anything compiles.
+
+    Examples
+    --------
+    >>> it = configured(None, BatchIterator(), {'batch_size': 32}, seed=0)
+    >>> it.batch_size, it.random_state
+    (32, 0)
+    """
+    from sklearn.base import clone
+
+    obj = default if given is None else clone(given, safe=False)
+    if params:
+        obj.set_params(**params)
+    if getattr(obj, "random_state", 0) is None:
+        obj.random_state = seed
+    check = getattr(obj, "_check_params", None)
+    if check is not None:
+        check()
+    return obj
+
+
+def split_data(split, X, y, w=None, net=None):
+    """``(X_train, X_valid, y_train, y_valid, w_train)`` by a net's ``train_split_``.
+
+    ``split`` is None (no validation), a :class:`TrainSplit` (sample weights
+    follow its indices) or any callable ``split(X, y, net)``; an empty
+    validation part becomes None.
+
+    Examples
+    --------
+    >>> parts = split_data(TrainSplit(0.25, shuffle=False), np.arange(8), np.arange(8), np.ones(8))
+    >>> [p.tolist() for p in parts[1:3]], len(parts[4])
+    ([[6, 7], [0, 1, 2, 3, 4, 5]], 6)
+    """
+    if split is None:
+        return X, None, y, None, w
+    if isinstance(split, TrainSplit):
+        train, valid = split.split_indices(num_samples(X), y, net)
+        if len(valid) == 0:
+            return X, None, y, None, w
+        return take(X, train), take(X, valid), take(y, train), take(y, valid), take(w, train)
+    X_tr, X_va, y_tr, y_va = split(X, y, net)
+    if w is not None and num_samples(X_tr) != len(w):
+        raise ValueError("sample_weight needs train_split to be a TrainSplit (or to keep all of X for training)")
+    if X_va is not None and num_samples(X_va) == 0:
+        X_va = y_va = None
+    return X_tr, X_va, y_tr, y_va, w

@@ -1,16 +1,44 @@
-"""Hooks into the training loop: Callback and the built-in callbacks.
+"""The callback contract and the built-in callbacks.
 
-A callback's hooks receive the net; ``net.history_`` holds one dict per
-finished epoch. Raising :class:`StopTraining` from a hook ends the fit
-cleanly after the current epoch.
+Every hook is ``on_<event>(self, net, **kwargs)``. The training loop
+announces each event with its data as keyword arguments, so a callback takes
+what it needs by name, ignores the rest, and never reads the estimator's
+internals; new keywords never break old callbacks. Raising
+:class:`StopTraining` from a hook ends the fit cleanly after the current
+epoch.
+
+==================  ==========================================================
+hook                keyword arguments (besides ``history``, always given)
+==================  ==========================================================
+``on_train_begin``  ``X``, ``y`` (as given to fit), ``X_train``, ``y_train``,
+                    ``X_valid``, ``y_valid`` (the split; y in the user's labels,
+                    the validation ones None without validation)
+``on_epoch_begin``  ``epoch`` (counted from 1), ``n_batches`` (training plus
+                    validation batches)
+``on_batch_end``    ``loss``, ``batch_size``, ``training`` (False for a
+                    validation batch)
+``on_epoch_end``    ``epoch``, the split as in ``on_train_begin``,
+                    ``valid_output`` (the network's deterministic output on
+                    ``X_valid``, row for row), ``train_output`` and
+                    ``train_target`` (the training batches' outputs and their
+                    targets in the user's labels, in batch order; only when a
+                    callback sets ``needs_train_output``)
+``on_train_end``    as ``on_train_begin``
+==================  ==========================================================
+
+``history[-1]`` is the finished epoch's record in ``on_epoch_end``; the loop
+has set ``train_loss_best``, ``valid_loss_best`` (and for a classifier
+``valid_accuracy_best``); a scorer sets ``<key>_best`` for its own key, and
+:class:`PrintLog` marks exactly the values whose ``_best`` flag is set.
 """
 
-import os
-import sys
-import time
+import difflib
+from collections import OrderedDict
 
 import numpy as np
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, clone
+
+from .history import mark_best
 
 __all__ = [
     "Callback",
@@ -23,6 +51,7 @@ __all__ = [
     "PrintLayerInfo",
     "ProgressBar",
     "FunctionCallback",
+    "assemble",
 ]
 
 
@@ -45,47 +74,61 @@ class Callback(BaseEstimator):
 
     Callbacks are scikit-learn style objects (``get_params``/``set_params``),
     so ``callbacks__<name>__<param>`` routes parameters to them. The estimator
-    works on clones, so the instances you pass are never modified.
+    works on clones, so the instances you pass are never modified. Every hook
+    takes ``(self, net, **kwargs)``; the module docstring lists the keywords.
+
+    Attributes
+    ----------
+    needs_train_output : bool
+        Set it (class or instance) to receive ``train_output`` and
+        ``train_target`` in ``on_epoch_end``.
 
     Examples
     --------
     >>> class CountEpochs(Callback):
-    ...     def on_train_begin(self, net, X=None, y=None):
+    ...     def on_train_begin(self, net, **kwargs):
     ...         self.n_ = 0
-    ...     def on_epoch_end(self, net, history):
+    ...     def on_epoch_end(self, net, history=None, **kwargs):
     ...         self.n_ += 1
-    >>> CountEpochs().get_params()
-    {}
+    >>> cb = CountEpochs()
+    >>> cb.on_train_begin(None, X=None); cb.on_epoch_end(None, history=[{}], epoch=1)
+    >>> cb.n_
+    1
     """
 
-    def on_train_begin(self, net, X=None, y=None):
+    needs_train_output = False
+
+    def on_train_begin(self, net, **kwargs):
         """Called once before the first epoch of a fit."""
 
-    def on_epoch_begin(self, net, history):
+    def on_epoch_begin(self, net, **kwargs):
         """Called before each epoch; ``history`` holds the finished ones."""
 
-    def on_batch_end(self, net, batch_loss, batch_size, training):
+    def on_batch_end(self, net, **kwargs):
         """Called after each batch, training or validation."""
 
-    def on_epoch_end(self, net, history):
+    def on_epoch_end(self, net, **kwargs):
         """Called after each epoch; ``history[-1]`` is the epoch's record."""
 
-    def on_train_end(self, net):
+    def on_train_end(self, net, **kwargs):
         """Called once when training ends, however it ends."""
 
 
 class FunctionCallback(Callback):
     """Wrap nolearn-style functions ``f(net, history)`` as a callback.
 
+    A function that raises ``StopIteration`` ends training, as in nolearn.
+    ``on_batch_finished`` functions run after training batches only.
+
     Parameters
     ----------
-    on_epoch_finished, on_batch_finished, on_training_started, on_training_finished : list of callables
+    on_epoch_finished, on_batch_finished, on_training_started, on_training_finished : callable or list of callables
 
     Examples
     --------
     >>> seen = []
     >>> cb = FunctionCallback(on_epoch_finished=[lambda net, h: seen.append(len(h))])
-    >>> cb.on_epoch_end(None, [{}])
+    >>> cb.on_epoch_end(None, history=[{}], epoch=1)
     >>> seen
     [1]
     """
@@ -103,42 +146,53 @@ class FunctionCallback(Callback):
         self.on_training_finished = on_training_finished
 
     @staticmethod
-    def _call(funcs, *args):
+    def _call(funcs, net, history):
         for func in [funcs] if callable(funcs) else funcs:
-            func(*args)
+            try:
+                func(net, history)
+            except StopIteration as exc:
+                raise StopTraining(str(exc) or f"Stopped by {getattr(func, '__name__', func)}") from None
 
-    def on_train_begin(self, net, X=None, y=None):
-        self._call(self.on_training_started, net, net.history_)
+    def on_train_begin(self, net, history=None, **kwargs):
+        self._call(self.on_training_started, net, history)
 
-    def on_batch_end(self, net, batch_loss, batch_size, training):
-        self._call(self.on_batch_finished, net, net.history_)
+    def on_batch_end(self, net, history=None, training=True, **kwargs):
+        if training:
+            self._call(self.on_batch_finished, net, history)
 
-    def on_epoch_end(self, net, history):
+    def on_epoch_end(self, net, history=None, **kwargs):
         self._call(self.on_epoch_finished, net, history)
 
-    def on_train_end(self, net):
-        self._call(self.on_training_finished, net, net.history_)
+    def on_train_end(self, net, history=None, **kwargs):
+        self._call(self.on_training_finished, net, history)
 
 
 class _Monitor(Callback):
-    """Shared logic of callbacks watching one history key for improvements."""
+    """Shared logic of callbacks watching one history key for improvements.
 
-    def _improved(self, history):
-        value = history[-1].get(self.monitor)
+    With ``lower_is_better=None`` the record's ``<monitor>_best`` flag (set by
+    the loop or a scorer) says whether the value improved; keys without one
+    are judged by name (``*loss``, ``*error`` lower, others higher).
+    """
+
+    def _improved(self, record):
+        value = record.get(self.monitor)
         if value is None:
             raise KeyError(
                 f"{type(self).__name__} monitors {self.monitor!r}, which is not in the "
-                f"history (keys: {sorted(history[-1])}); is there a validation set?"
+                f"history (keys: {sorted(record)}); is there a validation set?"
             )
-        lower = self.lower_is_better
-        if lower is None:
-            lower = _lower_is_better(self.monitor)
-        sign = 1.0 if lower else -1.0
         delta = getattr(self, "min_delta", 0.0)
-        if self.best_ is None or sign * (value - self.best_) < -delta:
+        flag = record.get(f"{self.monitor}_best")
+        if self.lower_is_better is None and flag is not None:
+            improved = flag and (self.best_ is None or abs(value - self.best_) > delta)
+        else:
+            lower = _lower_is_better(self.monitor) if self.lower_is_better is None else self.lower_is_better
+            sign = 1.0 if lower else -1.0
+            improved = self.best_ is None or sign * (value - self.best_) < -delta
+        if improved:
             self.best_ = value
-            return True
-        return False
+        return improved
 
 
 class EarlyStopping(_Monitor):
@@ -147,55 +201,54 @@ class EarlyStopping(_Monitor):
     Parameters
     ----------
     monitor : str
-        A history key; names ending in ``loss`` are minimized, others maximized
-        (override with ``lower_is_better``).
+        A history key.
     patience : int
     min_delta : float
         The smallest change that counts as an improvement.
     restore_best_weights : bool
         Put the weights of the best epoch back when training ends.
     lower_is_better : None or bool
+        None: follow the history's ``<monitor>_best`` flags (or the name).
 
     Examples
     --------
     >>> es = EarlyStopping(patience=2)
-    >>> es.patience, es.monitor
-    (2, 'valid_loss')
+    >>> es.on_train_begin(None)
+    >>> for epoch, loss in enumerate([1.0, 0.5, 0.7, 0.6], start=1):
+    ...     try:
+    ...         es.on_epoch_end(None, history=[{'epoch': epoch, 'valid_loss': loss}])
+    ...     except StopTraining as stop:
+    ...         print(stop)
+    Early stopping: valid_loss has not improved since epoch 2 (0.5).
     """
 
-    def __init__(
-        self,
-        monitor="valid_loss",
-        patience=5,
-        min_delta=0.0,
-        restore_best_weights=True,
-        lower_is_better=None,
-    ):
+    def __init__(self, monitor="valid_loss", patience=5, min_delta=0.0, restore_best_weights=True,
+                 lower_is_better=None):
         self.monitor = monitor
         self.patience = patience
         self.min_delta = min_delta
         self.restore_best_weights = restore_best_weights
         self.lower_is_better = lower_is_better
 
-    def on_train_begin(self, net, X=None, y=None):
+    def on_train_begin(self, net, **kwargs):
         self.best_ = None
         self.best_epoch_ = None
         self.best_weights_ = None
         self.stopped_epoch_ = None
 
-    def on_epoch_end(self, net, history):
-        if self._improved(history):
-            self.best_epoch_ = history[-1]["epoch"]
-            if self.restore_best_weights:
+    def on_epoch_end(self, net, history=None, **kwargs):
+        record = history[-1]
+        if self._improved(record):
+            self.best_epoch_ = record["epoch"]
+            if self.restore_best_weights and net is not None:
                 self.best_weights_ = net.get_all_params_values()
-        elif history[-1]["epoch"] - self.best_epoch_ >= self.patience:
-            self.stopped_epoch_ = history[-1]["epoch"]
+        elif record["epoch"] - self.best_epoch_ >= self.patience:
+            self.stopped_epoch_ = record["epoch"]
             raise StopTraining(
-                f"Early stopping: {self.monitor} has not improved since epoch "
-                f"{self.best_epoch_} ({self.best_:.6g})."
+                f"Early stopping: {self.monitor} has not improved since epoch {self.best_epoch_} ({self.best_:.6g})."
             )
 
-    def on_train_end(self, net):
+    def on_train_end(self, net, **kwargs):
         if self.restore_best_weights and self.best_weights_ is not None:
             net.load_params_from(self.best_weights_)
 
@@ -210,6 +263,7 @@ class Checkpoint(_Monitor):
     monitor : str or None
         None saves after every epoch.
     lower_is_better : None or bool
+        None: follow the history's ``<monitor>_best`` flags (or the name).
 
     Examples
     --------
@@ -222,20 +276,20 @@ class Checkpoint(_Monitor):
         self.monitor = monitor
         self.lower_is_better = lower_is_better
 
-    def on_train_begin(self, net, X=None, y=None):
+    def on_train_begin(self, net, **kwargs):
         self.best_ = None
         self.saved_epochs_ = []
 
-    def on_epoch_end(self, net, history):
-        if self.monitor is None or self._improved(history):
-            epoch = history[-1]["epoch"]
-            net.save_params_to(str(self.path).format(epoch=epoch))
-            self.saved_epochs_.append(epoch)
-            history[-1]["checkpoint"] = True
+    def on_epoch_end(self, net, history=None, **kwargs):
+        record = history[-1]
+        if self.monitor is None or self._improved(record):
+            net.save_params_to(str(self.path).format(epoch=record["epoch"]))
+            self.saved_epochs_.append(record["epoch"])
+            record["checkpoint"] = True
 
 
 class LRScheduler(Callback):
-    """Set an update hyper-parameter before each epoch, without recompiling.
+    """Set an injected hyper-parameter before each epoch, without recompiling.
 
     Parameters
     ----------
@@ -243,7 +297,8 @@ class LRScheduler(Callback):
         ``schedule(epoch)`` (epochs count from 1) or a sequence indexed by
         ``epoch - 1`` (its last value is kept once it runs out).
     param : str
-        The routed name of the hyper-parameter.
+        The routed name of the hyper-parameter (see
+        :data:`sknet.hyperparams.INJECTED`).
 
     Examples
     --------
@@ -263,13 +318,17 @@ class LRScheduler(Callback):
         values = list(self.schedule)
         return float(values[min(epoch, len(values)) - 1])
 
-    def on_epoch_begin(self, net, history):
-        epoch = history[-1]["epoch"] + 1 if history else 1
+    def on_epoch_begin(self, net, epoch=1, **kwargs):
         net.set_hyperparameter(self.param, self.value(epoch))
 
 
 class EpochScoring(Callback):
-    """Add a scikit-learn score of the net to each epoch's history.
+    """Add a scikit-learn score of the net to each epoch's history, and ``<key>_best``.
+
+    The score is computed from the outputs the epoch already produced (the
+    validation pass, or the training batches with ``on_train=True``): no
+    second forward pass. Labels are the user's own. Writing a key that the
+    record already has (``valid_accuracy`` is the loop's own) is an error.
 
     Parameters
     ----------
@@ -277,11 +336,13 @@ class EpochScoring(Callback):
         A scorer name (``'f1_macro'``, ``'neg_mean_squared_error'`` ...) or a
         callable ``scoring(net, X, y)``.
     on_train : bool
-        Score on the training part instead of the validation part.
+        Score the training batches (as trained, in training mode) instead of
+        the validation part.
     name : str, optional
         The history key; by default ``valid_<scoring>`` (``train_<scoring>``).
     lower_is_better : bool
-        How PrintLog marks the best value.
+        Whether a lower score is better (scikit-learn's scorers are higher is
+        better); decides ``<key>_best``.
 
     Examples
     --------
@@ -295,6 +356,10 @@ class EpochScoring(Callback):
         self.name = name
         self.lower_is_better = lower_is_better
 
+    @property
+    def needs_train_output(self):
+        return bool(self.on_train)
+
     def key(self):
         """The history key this callback writes."""
         if self.name is not None:
@@ -302,26 +367,38 @@ class EpochScoring(Callback):
         base = self.scoring if isinstance(self.scoring, str) else self.scoring.__name__
         return ("train_" if self.on_train else "valid_") + base
 
-    def on_train_begin(self, net, X=None, y=None):
+    def on_train_begin(self, net, **kwargs):
         from sklearn.metrics import check_scoring
 
         self.scorer_ = check_scoring(net, scoring=self.scoring)
 
-    def on_epoch_end(self, net, history):
-        X, y = net.train_data_ if self.on_train else net.valid_data_
-        if X is None or len(y) == 0:
+    def on_epoch_end(self, net, history=None, X_train=None, X_valid=None, y_valid=None, valid_output=None,
+                     train_output=None, train_target=None, **kwargs):
+        if self.on_train:
+            X, y, output = X_train, train_target, train_output
+        else:
+            X, y, output = X_valid, y_valid, valid_output
+        if X is None or output is None or len(y) == 0:
             return
-        history[-1][self.key()] = float(self.scorer_(net, X, y))
+        record, key = history[-1], self.key()
+        if key in record:
+            raise ValueError(
+                f"EpochScoring({self.scoring!r}) would overwrite the history key {key!r}; give it another name= "
+                f"(the loop records valid_loss and, for a classifier, valid_accuracy itself)"
+            )
+        with net.cached_output(X, output):
+            record[key] = float(self.scorer_(net, X, y))
+        mark_best(history, key, self.lower_is_better)
 
 
 class PrintLog(Callback):
-    """Print one table row per epoch; the best losses so far are marked ``*``.
+    """Print one table row per epoch; values whose ``<key>_best`` flag is set are marked ``*``.
 
     Parameters
     ----------
     keys : sequence of str, optional
         Columns to show besides ``epoch`` and ``dur``; by default every numeric
-        key of the history.
+        key of the history (not the ``_best`` flags).
     sink : callable
         Where lines go (default ``print``).
 
@@ -330,7 +407,7 @@ class PrintLog(Callback):
     >>> lines = []
     >>> log = PrintLog(sink=lines.append)
     >>> log.on_train_begin(None)
-    >>> log.on_epoch_end(None, [{'epoch': 1, 'train_loss': 0.5, 'dur': 0.1}])
+    >>> log.on_epoch_end(None, history=[{'epoch': 1, 'train_loss': 0.5, 'train_loss_best': True, 'dur': 0.1}])
     >>> print(lines[0]); print(lines[2])
       epoch  train_loss    dur
           1    0.50000*  0.10s
@@ -340,23 +417,24 @@ class PrintLog(Callback):
         self.keys = keys
         self.sink = sink
 
-    def on_train_begin(self, net, X=None, y=None):
-        self.best_ = {}
+    def __sklearn_clone__(self):
+        # Share the sink: a deep copy of ``lines.append`` would append to a copied list.
+        return type(self)(**self.get_params(deep=False))
+
+    def on_train_begin(self, net, **kwargs):
         self.columns_ = None
 
     def _columns(self, record):
         if self.keys is not None:
-            keys = list(self.keys)
-        else:
-            keys = [
-                k
-                for k, v in record.items()
-                if k not in ("epoch", "dur") and isinstance(v, (int, float, np.floating))
-                and not isinstance(v, bool)
-            ]
-        return keys
+            return list(self.keys)
+        return [
+            k
+            for k, v in record.items()
+            if k not in ("epoch", "dur") and not k.endswith("_best")
+            and isinstance(v, (int, float, np.floating)) and not isinstance(v, bool)
+        ]
 
-    def on_epoch_end(self, net, history):
+    def on_epoch_end(self, net, history=None, **kwargs):
         record = history[-1]
         if self.columns_ is None:
             self.columns_ = self._columns(record)
@@ -370,12 +448,8 @@ class PrintLog(Callback):
             if value is None:
                 cells.append(" " * width)
                 continue
-            lower = _lower_is_better(key)
-            best = self.best_.get(key)
-            is_best = best is None or (value < best if lower else value > best)
-            if is_best:
-                self.best_[key] = value
-            cells.append(f"{value:>{width - 1}.5f}" + ("*" if is_best else " "))
+            mark = "*" if record.get(f"{key}_best") else " "
+            cells.append(f"{value:>{width - 1}.5f}" + mark)
         self.sink(f"{record['epoch']:>7}" + "".join(cells) + f"  {record['dur']:.2f}s")
 
 
@@ -413,142 +487,58 @@ class PrintLayerInfo(Callback):
         # Share the sink: a deep copy of ``lines.append`` would append to a copied list.
         return type(self)(sink=self.sink)
 
-    def on_train_begin(self, net, X=None, y=None):
+    def on_train_begin(self, net, **kwargs):
         if getattr(self, "printed_", False):
             return
         self.sink(net.summary())
         self.printed_ = True
 
 
-def _in_notebook():
-    """True inside a Jupyter kernel (where tqdm.auto draws a widget)."""
-    if "IPython" not in sys.modules:
-        return False
-    shell = sys.modules["IPython"].get_ipython()
-    return shell is not None and hasattr(shell, "kernel")
+from .progress import ProgressBar  # noqa: E402  (it subclasses Callback, defined above)
 
 
-class ProgressBar(Callback):
-    """A tqdm progress bar over each epoch's batches, with the running loss.
+def assemble(callbacks, routed=None, hooks=None, verbose=0):
+    """The callbacks a fit runs, in order: ``{name: callback}``.
 
-    One bar per epoch counts the training and then the validation batches
-    (the total comes from the batch iterators); its postfix shows the running
-    mean training loss (``loss``) and, once validation starts, the running
-    validation loss (``valid_loss``). Nets with ``verbose >= 2`` add this
-    callback themselves.
-
-    The bar uses ``tqdm.auto``: a widget in Jupyter, text in a terminal. It is
-    silent when the stream it writes to (``file``, default standard error) is
-    not a terminal and the code does not run in a Jupyter kernel, so logs of
-    batch jobs stay clean; ``force=True`` draws it anyway (as text when
-    ``file`` is given).
-
-    Parameters
-    ----------
-    force : bool
-        Draw the bar even without a terminal or notebook.
-    file : file-like, optional
-        Where a text bar goes (default ``sys.stderr``).
-    tqdm_kwargs : dict, optional
-        Passed to ``tqdm`` (``leave``, ``mininterval``, ``ncols`` ...).
-
-    Attributes
-    ----------
-    batch_counts_ : list of int
-        The number of batches each drawn bar counted.
+    The given ones are cloned (never modified) and named (``(name, cb)``
+    pairs, or the class name lower-cased); ``routed`` (``{'name__param':
+    value}``) sets their parameters; nolearn function ``hooks`` become a
+    :class:`FunctionCallback`; scorers run first, so the others see their
+    keys; ``verbose`` adds :class:`PrintLayerInfo` and :class:`ProgressBar`
+    (2) and :class:`PrintLog` (1).
 
     Examples
     --------
-    >>> import io
-    >>> bar = ProgressBar(file=io.StringIO())
-    >>> bar.active()  # an in-memory file is not a terminal
-    False
-    >>> ProgressBar(force=True, file=io.StringIO()).active()
-    True
+    >>> list(assemble([EarlyStopping(), ('acc', EpochScoring('accuracy'))], {'acc__on_train': True}, verbose=1))
+    ['acc', 'earlystopping', 'print_log']
     """
-
-    def __init__(self, force=False, file=None, tqdm_kwargs=None):
-        self.force = force
-        self.file = file
-        self.tqdm_kwargs = tqdm_kwargs
-
-    def __sklearn_clone__(self):
-        # The net clones its callbacks; a stream cannot be deep-copied (and a
-        # copy would swallow the output), so the clone shares it.
-        return type(self)(**self.get_params(deep=False))
-
-    def active(self):
-        """Whether the bar will be drawn."""
-        if self.force:
-            return True
-        if self.file is None and _in_notebook():
-            return True
-        stream = sys.stderr if self.file is None else self.file
-        isatty = getattr(stream, "isatty", None)
-        try:
-            return bool(isatty and isatty())
-        except ValueError:  # a closed stream
-            return False
-
-    def on_train_begin(self, net, X=None, y=None):
-        self.bar_ = None
-        self.batch_counts_ = []
-
-    def on_epoch_begin(self, net, history):
-        self.bar_ = None
-        if not self.active():
-            return
-        if self.file is None:
-            from tqdm.auto import tqdm
-        else:
-            from tqdm import tqdm
-        kwargs = {"leave": False, "unit": "batch", "dynamic_ncols": self.file is None}
-        kwargs.update(self.tqdm_kwargs or {})
-        epoch = history[-1]["epoch"] + 1 if history else 1
-        total = getattr(net, "n_batches_per_epoch_", None)
-        self.bar_ = tqdm(total=total, desc=f"epoch {epoch}", file=self.file, **kwargs)
-        self.sums_ = {True: [0.0, 0], False: [0.0, 0]}
-
-    def on_batch_end(self, net, batch_loss, batch_size, training):
-        if getattr(self, "bar_", None) is None:
-            return
-        sums = self.sums_[bool(training)]
-        sums[0] += batch_loss * batch_size
-        sums[1] += batch_size
-        self.bar_.set_postfix(self._postfix(), refresh=False)
-        self.bar_.update(1)
-
-    def _postfix(self):
-        postfix = {}
-        for key, is_train in (("loss", True), ("valid_loss", False)):
-            total, count = self.sums_[is_train]
-            if count:
-                postfix[key] = f"{total / count:.4f}"
-        return postfix
-
-    def on_epoch_end(self, net, history):
-        if getattr(self, "bar_", None) is not None:
-            # tqdm redraws at most every `mininterval`: show the epoch's final state.
-            self.bar_.set_postfix(self._postfix(), refresh=True)
-            self.batch_counts_.append(self.bar_.n)
-            self.bar_.close()
-            self.bar_ = None
-
-    def on_train_end(self, net):
-        self.on_epoch_end(net, None)
-
-
-def _atomic_savez(path, arrays):
-    """Write ``arrays`` to ``path`` as .npz via a temporary file and a rename."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.{time.time_ns()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    named = OrderedDict()
+    for item in callbacks or []:
+        name, cb = item if isinstance(item, tuple) else (type(item).__name__.lower(), item)
+        base, i = name, 1
+        while name in named:
+            name, i = f"{base}_{i}", i + 1
+        named[name] = clone(cb, safe=False) if hasattr(cb, "get_params") else cb
+    by_callback = {}
+    for key, value in (routed or {}).items():
+        cb_name, _, param = key.partition("__")
+        if cb_name not in named or not param:
+            hint = difflib.get_close_matches(cb_name, list(named), n=1)
+            hint = f" Did you mean 'callbacks__{hint[0]}__{param}'?" if hint else ""
+            raise ValueError(f"callbacks__{key}: no callback named {cb_name!r} (have {list(named)}).{hint}")
+        by_callback.setdefault(cb_name, {})[param] = value
+    for cb_name, params in by_callback.items():
+        named[cb_name].set_params(**params)
+    hooks = {k: v for k, v in (hooks or {}).items() if v}
+    if hooks:
+        named["functions"] = FunctionCallback(**hooks)
+    ordered = sorted(named.items(), key=lambda kv: not isinstance(kv[1], EpochScoring))
+    if verbose >= 2:
+        # Not when given explicitly too: the table would print twice.
+        if not any(isinstance(cb, PrintLayerInfo) for _, cb in ordered):
+            ordered.insert(0, ("print_layer_info", PrintLayerInfo()))
+        if not any(isinstance(cb, ProgressBar) for _, cb in ordered):
+            ordered.append(("progress_bar", ProgressBar()))
+    if verbose >= 1:
+        ordered.append(("print_log", PrintLog()))
+    return OrderedDict(ordered)

@@ -38,7 +38,9 @@ __all__ = [
     "compile_train",
     "compile_valid",
     "compile_predict",
-    "update_hyperparameters",
+    "names_output_nonlinearity",
+    "spec_input_names",
+    "layer_name",
     "compile_count",
     "cache_info",
 ]
@@ -132,8 +134,7 @@ def _is_merge(factory):
     return len(params) > 1 and params[1] == "incomings"
 
 
-def build_layers(spec, layer_params=None, callable_params=None, input_shapes=None,
-                 output_units=None, output_nonlinearity=None):
+def build_layers(spec, layer_params=None, callable_params=None, input_shapes=None, output_units=None):
     """Build the layers of a spec.
 
     Parameters
@@ -147,7 +148,7 @@ def build_layers(spec, layer_params=None, callable_params=None, input_shapes=Non
     input_shapes : dict, optional
         ``{input_layer_name: shape}`` for InputLayers given without ``shape``
         (the key None stands for any input layer).
-    output_units, output_nonlinearity : optional
+    output_units : int, optional
         For a last DenseLayer given without ``num_units``.
 
     Returns
@@ -190,8 +191,6 @@ def build_layers(spec, layer_params=None, callable_params=None, input_shapes=Non
         if index == len(spec) - 1 and isinstance(factory, type) and issubclass(factory, DenseLayer):
             if "num_units" not in kwargs and output_units is not None:
                 kwargs["num_units"] = output_units
-                if "nonlinearity" not in kwargs and output_nonlinearity is not None:
-                    kwargs["nonlinearity"] = output_nonlinearity
         try:
             if _is_input(factory):
                 if "shape" not in kwargs:
@@ -224,6 +223,69 @@ def build_layers(spec, layer_params=None, callable_params=None, input_shapes=Non
         layers[name] = layer
         last = layer
     return layers
+
+
+def names_output_nonlinearity(spec, layer_params=None):
+    """Whether a list spec names its output layer's nonlinearity (None for a prebuilt or callable spec).
+
+    Examples
+    --------
+    >>> names_output_nonlinearity([(InputLayer, {}), (DenseLayer, {'num_units': 3})])
+    False
+    >>> names_output_nonlinearity([('in', InputLayer), ('out', DenseLayer)], {'out': {'nonlinearity': None}})
+    True
+    """
+    form = spec_form(spec)
+    if form not in ("class_kwargs", "name_class"):
+        return None
+    name = spec_layer_names(spec)[-1]
+    given = dict(spec[-1][1]) if form == "class_kwargs" else {}
+    given.update((layer_params or {}).get(name, {}))
+    return "nonlinearity" in given
+
+
+def spec_input_names(spec):
+    """Names of the input layers of a list spec (None for a prebuilt or callable spec).
+
+    Examples
+    --------
+    >>> spec_input_names([(InputLayer, {'name': 'pixels'}), (DenseLayer, {})])
+    ['pixels']
+    """
+    try:
+        form = spec_form(spec)
+    except ValueError:
+        return None
+    if form not in ("class_kwargs", "name_class"):
+        return None
+    factories = [item[0] if form == "class_kwargs" else item[1] for item in spec]
+    return [name for name, factory in zip(spec_layer_names(spec), factories) if _is_input(factory)]
+
+
+def layer_name(layers, layer):
+    """The name of ``layer`` (a name or a Layer) in an ordered layer dict; unknown ones raise ValueError.
+
+    Examples
+    --------
+    >>> ls = build_layers([(InputLayer, {'shape': (None, 2)}), (DenseLayer, {'num_units': 1})])
+    >>> layer_name(ls, ls['dense1']), layer_name(ls, 'dense1')
+    ('dense1', 'dense1')
+    >>> layer_name(ls, 'dens1')
+    Traceback (most recent call last):
+    ...
+    ValueError: No layer named 'dens1'; did you mean 'dense1'?
+    """
+    if not isinstance(layer, str):
+        names = [n for n, candidate in layers.items() if candidate is layer]
+        if not names:
+            raise ValueError(f"{layer!r} is not a layer of this net")
+        return names[0]
+    if layer not in layers:
+        import difflib
+
+        hint = difflib.get_close_matches(layer, list(layers), n=1)
+        raise ValueError(f"No layer named {layer!r}" + (f"; did you mean {hint[0]!r}?" if hint else ""))
+    return layer
 
 
 def input_layers(layers):
@@ -321,7 +383,10 @@ def _function(inputs, outputs, mode, updates=None, layers=None):
 
 def compile_train(layers, target, loss_function, update, update_params, weights=None,
                   l1=None, l2=None, loss_kwargs=None, mode=None):
-    """Compile ``train(*inputs, y[, w]) -> loss`` that also applies the updates.
+    """Compile ``train(*inputs, y[, w]) -> (loss, output)`` that also applies the updates.
+
+    ``output`` is the network's training-mode output on the batch (what the
+    loss saw), so scorers need no second forward pass.
 
     Returns
     -------
@@ -339,17 +404,17 @@ def compile_train(layers, target, loss_function, update, update_params, weights=
     >>> train, updates = compile_train(layers, T.matrix('y'), squared_error, sgd,
     ...                                {'learning_rate': 0.1})
     >>> x = np.ones((4, 2), 'float32'); y = np.zeros((4, 1), 'float32')
-    >>> bool(train(x, y) >= train(x, y))  # the loss falls step by step
+    >>> bool(train(x, y)[0] >= train(x, y)[0])  # the loss falls step by step
     True
     """
     output_layer = next(reversed(layers.values()))
-    loss, _ = build_loss(output_layer, target, loss_function, weights, False, l1, l2, loss_kwargs)
+    loss, predictions = build_loss(output_layer, target, loss_function, weights, False, l1, l2, loss_kwargs)
     params = get_all_params(output_layer, trainable=True)
     updates = update(loss, params, **update_params)
     inputs = [layer.input_var for _, layer in input_layers(layers)] + [target]
     if weights is not None:
         inputs.append(weights)
-    return _function(inputs, loss, mode, updates=updates, layers=layers), updates
+    return _function(inputs, [loss, predictions], mode, updates=updates, layers=layers), updates
 
 
 def compile_valid(layers, target, loss_function, l1=None, l2=None, loss_kwargs=None, mode=None):
@@ -388,44 +453,3 @@ def compile_predict(layers, layer=None, mode=None):
     output = get_output(layer, deterministic=True)
     inputs = [l.input_var for _, l in input_layers(layers)]
     return _function(inputs, output, mode, layers=layers)
-
-
-def update_hyperparameters(update, routed):
-    """Split an update rule's keyword arguments into scalar and other ones.
-
-    Scalars (given, or float defaults of the rule) are returned separately so
-    the caller can hold them in shared variables.
-
-    Examples
-    --------
-    >>> from sknet.updates import adam
-    >>> scalars, other = update_hyperparameters(adam, {'learning_rate': 0.01})
-    >>> sorted(scalars), other
-    (['beta1', 'beta2', 'epsilon', 'learning_rate'], {})
-    """
-    signature = inspect.signature(update)
-    accepts_any = any(p.kind == p.VAR_KEYWORD for p in signature.parameters.values())
-    names = [n for n in list(signature.parameters)[2:]
-             if signature.parameters[n].kind not in (inspect.Parameter.VAR_KEYWORD,
-                                                     inspect.Parameter.VAR_POSITIONAL)]
-    for key in routed:
-        if key not in names and not accepts_any:
-            import difflib
-
-            hint = difflib.get_close_matches(key, names, n=1)
-            hint = f"; did you mean update__{hint[0]}?" if hint else f"; it accepts {names}"
-            raise ValueError(f"update__{key}: {getattr(update, '__name__', update)} has no parameter {key!r}{hint}")
-    scalars, other = {}, {}
-    for name in names:
-        param = signature.parameters[name]
-        value = routed.get(name, param.default)
-        if value is inspect.Parameter.empty:
-            raise ValueError(f"{update.__name__} needs update__{name}")
-        if isinstance(value, (float, int, np.floating, np.integer)) and not isinstance(value, bool):
-            scalars[name] = value
-        elif name in routed:
-            other[name] = value
-    for key in routed:
-        if key not in names:
-            other[key] = routed[key]
-    return scalars, other

@@ -1,71 +1,60 @@
-"""NeuralNet, NeuralNetClassifier, NeuralNetRegressor: the one place that knows scikit-learn's rules."""
+"""NeuralNet, NeuralNetClassifier, NeuralNetRegressor: the scikit-learn contract.
+
+The estimators compose small objects from the modules beside this one:
+:mod:`~sknet.routing` (``prefix__param`` names), :mod:`~sknet.hyperparams`
+(injected vs static hyper-parameters), :mod:`~sknet.targets` (what y means),
+:mod:`~sknet.validation` (checks before compiling), :mod:`~sknet.training`
+(the loop and its divergence guard), :mod:`~sknet.persistence` (weights),
+and :mod:`~sknet.compile` (spec to compiled functions).
+"""
 
 import difflib
-import math
-import sys
 import time
-import warnings
 from collections import OrderedDict
+from contextlib import contextmanager
 
 import numpy as np
-import pytensor
-import pytensor.tensor as T
-from scipy.sparse import issparse
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
-from sklearn.exceptions import NotFittedError
-from sklearn.preprocessing import LabelEncoder
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone, is_classifier
 from sklearn.utils import check_random_state, compute_sample_weight
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_array, check_consistent_length, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from . import compile as build
-from . import nonlinearities, objectives, updates
-from .backend import FLOATX
-from .layers import InputLayer
-from .batch_iterators import BatchIterator, TrainSplit, is_dict_input, num_samples, take
-from .callbacks import (
-    Callback,
-    EpochScoring,
-    FunctionCallback,
-    PrintLayerInfo,
-    PrintLog,
-    ProgressBar,
-    StopTraining,
-    _atomic_savez,
-)
+from . import updates
+from .batch_iterators import BatchIterator, TrainSplit, configured, is_dict_input, split_data
+from .callbacks import assemble
 from .history import History
+from .hyperparams import HyperParameters
+from .layers import InputLayer, Layer
+from .persistence import load_weights, param_values, read_weights, save_weights
+from .routing import ROUTING_PREFIXES, Router
 from .summary import summary as layer_summary
-
-__all__ = ["NeuralNet", "NeuralNetClassifier", "NeuralNetRegressor", "History", "ROUTING_PREFIXES"]
-
-#: Prefixes of routed keyword arguments (``prefix__param``), besides layer names.
-ROUTING_PREFIXES = (
-    "update",
-    "objective",
-    "batch_iterator_train",
-    "batch_iterator_test",
-    "train_split",
-    "callbacks",
-    "layers",
+from .targets import ClassifierTargets, RegressorTargets, Targets
+from .training import TrainingLoop, failure_hints, input_arrays
+from .validation import (
+    check_input_shapes,
+    check_learning_rates,
+    check_max_epochs,
+    check_sample_weight,
+    check_X,
+    check_X_y,
 )
+
+__all__ = [
+    "NeuralNet",
+    "NeuralNetClassifier",
+    "NeuralNetRegressor",
+    "History",
+    "ROUTING_PREFIXES",
+    "expected_failed_checks",
+]
 
 # Changing these on an initialized net invalidates its compiled functions.
 _GRAPH_PARAMS = ("update", "objective_loss_function", "mode")
 
-
-def _float32(value):
-    return np.asarray(value, dtype=FLOATX)
-
-
-def _check_numeric(X, name):
-    """Raise with a message naming ``name`` when X holds strings or objects that are not numbers."""
-    if issparse(X) or (isinstance(getattr(X, "dtype", None), np.dtype) and X.dtype.kind in "biufc"):
-        return
-    try:
-        np.asarray(X, dtype=FLOATX)
-    except (TypeError, ValueError) as exc:
-        # Keep the exception type: scikit-learn's checks expect TypeError for non-number objects.
-        raise type(exc)(f"{name} must hold numbers (it is converted to {FLOATX}): {exc}") from exc
+_SGD_REASON = (
+    "minibatch SGD: repeating a sample changes the number and composition of the batches (and the "
+    "validation split), so weights are not equivalent to repetition, only close in expectation"
+)
 
 
 class NeuralNet(BaseEstimator):
@@ -82,8 +71,9 @@ class NeuralNet(BaseEstimator):
         (parameters routed as ``name__param``), an output Layer, or a callable
         returning one (called with the ``layers__*`` arguments).
     update : callable
-        An update rule from :mod:`sknet.updates`; its parameters are routed
-        as ``update__name``. Scalar ones live in shared variables.
+        An update rule from :mod:`sknet.updates`, its parameters routed as
+        ``update__name``; see :mod:`sknet.hyperparams` for which are changed
+        without recompiling.
     objective_loss_function : callable, optional
         ``f(predictions, targets)`` giving an elementwise loss; default
         ``squared_error``. ``objective__l1`` / ``objective__l2`` add weight
@@ -105,7 +95,8 @@ class NeuralNet(BaseEstimator):
     mode : None or str
         PyTensor compile mode (None: sknet's default, the C backend).
     on_epoch_finished, on_batch_finished, on_training_started, on_training_finished : callable or list, optional
-        nolearn-style hooks ``f(net, history)``.
+        nolearn-style hooks ``f(net, history)``; raising ``StopIteration``
+        in one ends training.
     **kwargs
         Routed parameters ``prefix__param`` (or nolearn's ``prefix_param``).
 
@@ -118,7 +109,7 @@ class NeuralNet(BaseEstimator):
     0.05
     """
 
-    _stratify_split = False
+    _targets_class = Targets
 
     def __init__(
         self,
@@ -166,51 +157,27 @@ class NeuralNet(BaseEstimator):
         params.update(self._routed)
         return params
 
+    def __sklearn_clone__(self):
+        # A prebuilt network is shared, not cloned: Lasagne's Layer.get_params is
+        # not scikit-learn's, and the net deep-copies the spec when it builds.
+        params = {k: v if isinstance(v, Layer) else clone(v, safe=False) for k, v in self.get_params().items()}
+        return type(self)(**params)
+
     def _layer_names(self):
         try:
             return build.spec_layer_names(self.layers) or []
         except ValueError:
             return []
 
-    def _prefixes(self):
-        # Longest first (so 'dense1' is tried before 'dense'); by name among equals, so messages are stable.
-        return sorted(set(ROUTING_PREFIXES) | set(self._layer_names()), key=lambda p: (-len(p), p))
-
-    def _route(self, key):
-        """Return ``(prefix, rest)`` for a routed key, or raise with a hint."""
-        prefixes = self._prefixes()
-        for sep in ("__", "_"):
-            for prefix in prefixes:
-                if key.startswith(prefix + sep) and len(key) > len(prefix) + len(sep):
-                    return prefix, key[len(prefix) + len(sep):]
-        head, _, tail = key.partition("__")
-        candidates = prefixes + self._get_param_names()
-        guess = difflib.get_close_matches(head, candidates, n=1)
-        if guess and tail:
-            hint = f" Did you mean {guess[0] + '__' + tail!r}?"
-        elif guess:
-            hint = f" Did you mean {guess[0]!r}?"
-        else:
-            hint = ""
-        raise ValueError(
-            f"Invalid parameter {key!r} for {type(self).__name__}.{hint} Routed parameters "
-            f"start with one of {prefixes} followed by '__'."
-        )
-
-    def _routed_groups(self):
-        groups = {}
-        # '__' spellings override nolearn's single-underscore ones.
-        for key in sorted(self._routed, key=lambda k: "__" in k):
-            prefix, rest = self._route(key)
-            groups.setdefault(prefix, {})[rest] = self._routed[key]
-        return groups
+    def _router(self):
+        return Router(ROUTING_PREFIXES + tuple(self._layer_names()), self._get_param_names(), type(self).__name__)
 
     def set_params(self, **params):
         """Set constructor and routed parameters; unknown names raise ValueError.
 
-        On an initialized net, scalar hyper-parameters held in shared
-        variables (``update__learning_rate``, ``objective__l2`` ...) change in
-        place, without recompiling.
+        On an initialized net, injected hyper-parameters
+        (``update__learning_rate``, ``objective__l2`` ...) change in place,
+        without recompiling; static ones recompile on next use.
 
         Examples
         --------
@@ -229,50 +196,53 @@ class NeuralNet(BaseEstimator):
                 setattr(self, key, value)
                 if key in _GRAPH_PARAMS:
                     self._invalidate()
+        routed = {k: v for k, v in params.items() if k not in names}
         try:
             build.spec_form(self.layers)
         except ValueError:
-            # Without a valid spec the layer names are unknown; routed names
-            # are checked again at initialize().
-            self._routed.update({k: v for k, v in params.items() if k not in names})
+            # Without a valid spec the layer names are unknown; checked again at initialize().
+            self._routed.update(routed)
             return self
-        for key, value in params.items():
-            if key in names:
-                continue
-            prefix, rest = self._route(key)
-            for other in list(self._routed):
-                if other != key and self._route(other) == (prefix, rest):
-                    del self._routed[other]
+        router = self._router()
+        spelled = {router.route(k): k for k in self._routed}
+        hyper = getattr(self, "hyperparameters_", None)
+        for key, value in routed.items():
+            prefix, rest = router.route(key)
+            old = spelled.pop((prefix, rest), None)
+            if old is not None:
+                del self._routed[old]
+            spelled[(prefix, rest)] = key
             self._routed[key] = value
-            canonical = f"{prefix}__{rest}"
-            hyper = getattr(self, "_hyper", None)
-            if hyper and canonical in hyper and np.ndim(value) == 0 and not isinstance(value, bool):
-                hyper[canonical].set_value(_float32(value))
-            elif prefix in ("update", "objective"):
+            if hyper is not None and hyper.set(f"{prefix}__{rest}", value):
+                continue
+            if prefix in ("update", "objective"):
                 self._invalidate()
         return self
 
     def set_hyperparameter(self, name, value):
-        """Set a shared hyper-parameter (``'update__learning_rate'`` ...) of an initialized net.
+        """Set an injected hyper-parameter (``'update__learning_rate'`` ...) of an initialized net.
 
         Unlike :meth:`set_params` this leaves the constructor parameters as
         they were (schedulers use it).
         """
-        prefix, rest = self._route(name)
-        canonical = f"{prefix}__{rest}"
-        hyper = getattr(self, "_hyper", None) or {}
-        if canonical not in hyper:
-            raise ValueError(f"{name!r} is not a shared hyper-parameter of this net; have {sorted(hyper)}")
-        hyper[canonical].set_value(_float32(value))
+        prefix, rest = self._router().route(name)
+        if not self._hyperparameters().set(f"{prefix}__{rest}", value):
+            self._hyperparameters().get(f"{prefix}__{rest}")  # raises, naming the injected ones
 
     def get_hyperparameter(self, name):
-        """The current value of a shared hyper-parameter."""
-        prefix, rest = self._route(name)
-        return float(self._hyper[f"{prefix}__{rest}"].get_value())
+        """The current value of an injected hyper-parameter."""
+        prefix, rest = self._router().route(name)
+        return self._hyperparameters().get(f"{prefix}__{rest}")
+
+    def _hyperparameters(self):
+        if getattr(self, "hyperparameters_", None) is None:
+            groups = self._router().group(self._routed)
+            self.hyperparameters_ = HyperParameters(self.update, groups.get("update", {}), groups.get("objective", {}))
+        return self.hyperparameters_
 
     def _invalidate(self):
-        self._fns = {}
-        self._hyper = None
+        self._functions, self._compile_seconds = {}, {}
+        self.hyperparameters_ = None
 
     # ------------------------------------------------------------------
     # Initialization hooks
@@ -280,489 +250,227 @@ class NeuralNet(BaseEstimator):
     def __sklearn_is_fitted__(self):
         return getattr(self, "layers_", None) is not None
 
-    def _check_hyperparameters(self):
-        if not isinstance(self.max_epochs, (int, np.integer)) or self.max_epochs < 1:
-            raise ValueError(f"max_epochs must be a positive integer, got {self.max_epochs!r}")
-        for key, value in self._routed.items():
-            if key.endswith("learning_rate") and np.ndim(value) == 0 and not isinstance(value, bool):
-                if not value > 0:
-                    raise ValueError(f"{key} must be positive, got {value!r}")
-
     def initialize(self, X=None, y=None):
-        """Build layers, iterators, split and callbacks from the parameters.
+        """Build layers, hyper-parameters, iterators, split and callbacks; returns self.
 
-        Compilation happens later, on first use. Returns self.
+        With ``y`` the targets are fitted first (classes, output units).
+        Compilation happens later, on first use.
         """
-        self._check_hyperparameters()
-        groups = self._routed_groups()
-        seeds = check_random_state(self.random_state).randint(2**31 - 1, size=4)
-        self._seeds = [int(s) for s in seeds]
-        self._build_info = self._infer_build_info(X, y)
+        check_max_epochs(self.max_epochs)
+        check_learning_rates(self._routed)
+        groups = self._router().group(self._routed)
+        self._check_prebuilt(groups)
+        self._seeds = [int(s) for s in check_random_state(self.random_state).randint(2**31 - 1, size=4)]
+        self.targets_ = None if y is None else self._targets_class().fit(y)
+        if X is None:
+            self._input_shapes = {}
+        elif is_dict_input(X):
+            self._input_shapes = {k: (None,) + np.shape(v)[1:] for k, v in X.items()}
+        else:
+            self._input_shapes = {None: (None,) + np.shape(X)[1:]}
         self.initialize_layers(groups)
+        self._invalidate()
+        self._hyperparameters()
         self.initialize_iterators(groups)
         self.initialize_callbacks(groups)
         self.history_ = History()
-        self._invalidate()
         return self
 
-    def _infer_build_info(self, X, y):
-        info = {"input_shapes": {}, "output_units": None, "output_nonlinearity": None}
-        if X is not None:
-            if is_dict_input(X):
-                info["input_shapes"] = {k: (None,) + np.shape(v)[1:] for k, v in X.items()}
-            else:
-                info["input_shapes"] = {None: (None,) + np.shape(X)[1:]}
-        return info
+    def _check_prebuilt(self, groups):
+        if build.spec_form(self.layers) != "layer":
+            return
+        routed = sorted(k for k in self._routed if self._router().route(k)[0] in self._layer_names())
+        if routed:
+            raise ValueError(
+                f"Routed layer parameters {routed} cannot change a prebuilt network (layers= an output "
+                "Layer); build the layers with these values, or give layers as a list spec"
+            )
 
     def initialize_layers(self, groups=None):
-        """Build ``layers_`` from the spec, seeded by ``random_state``."""
-        groups = self._routed_groups() if groups is None else groups
-        names = set(self._layer_names())
-        layer_params = {k: v for k, v in groups.items() if k in names}
+        """Build ``layers_`` from the spec, seeded by ``random_state``; returns self."""
+        groups = self._router().group(self._routed) if groups is None else groups
+        layer_params = {k: v for k, v in groups.items() if k in set(self._layer_names())}
+        targets = getattr(self, "targets_", None)
         with build.seeded(self._seeds[0]):
             self.layers_ = build.build_layers(
                 self.layers,
                 layer_params=layer_params,
                 callable_params=groups.get("layers"),
-                **self._build_info,
+                input_shapes=self._input_shapes,
+                output_units=None if targets is None else targets.output_units(),
             )
-        self._input_names = [name for name, _ in build.input_layers(self.layers_)]
+        out = next(reversed(self.layers_.values()))
+        if targets is not None:
+            if build.names_output_nonlinearity(self.layers, layer_params) is False and hasattr(out, "nonlinearity"):
+                default = targets.default_nonlinearity(out.output_shape[-1])
+                if default is not None:
+                    out.nonlinearity = default
+            targets.bind(out, default_loss=self.objective_loss_function is None)
+        self._inputs = build.input_layers(self.layers_)
         return self
 
     def initialize_iterators(self, groups=None):
-        """Fresh batch iterators and train split for this fit."""
-        groups = self._routed_groups() if groups is None else groups
-
-        def make(given, default, prefix, seed):
-            obj = default if given is None else clone(given, safe=False)
-            if groups.get(prefix):
-                obj.set_params(**groups[prefix])
-            if getattr(obj, "random_state", 0) is None:
-                obj.random_state = seed
-            return obj
-
-        self.batch_iterator_train_ = make(
-            self.batch_iterator_train, BatchIterator(128, shuffle=True), "batch_iterator_train", self._seeds[2]
-        )
-        self.batch_iterator_test_ = make(
-            self.batch_iterator_test, BatchIterator(128), "batch_iterator_test", self._seeds[2]
-        )
-        if self.train_split is False:
-            self.train_split_ = None
-        else:
-            self.train_split_ = make(self.train_split, TrainSplit(eval_size=0.2), "train_split", self._seeds[3])
-        for obj in (self.batch_iterator_train_, self.batch_iterator_test_, self.train_split_):
-            check = getattr(obj, "_check_params", None)
-            if check is not None:
-                check()
+        """Fresh batch iterators and train split for this fit; returns self."""
+        groups = self._router().group(self._routed) if groups is None else groups
+        seeds = self._seeds
+        self.batch_iterator_train_ = configured(self.batch_iterator_train, BatchIterator(128, shuffle=True),
+                                                groups.get("batch_iterator_train"), seeds[2])
+        self.batch_iterator_test_ = configured(self.batch_iterator_test, BatchIterator(128),
+                                               groups.get("batch_iterator_test"), seeds[2])
+        self.train_split_ = None if self.train_split is False else configured(
+            self.train_split, TrainSplit(eval_size=0.2), groups.get("train_split"), seeds[3])
         return self
 
     def initialize_callbacks(self, groups=None):
-        """Clone the callbacks and add the verbosity ones; returns self."""
-        groups = self._routed_groups() if groups is None else groups
-        named = OrderedDict()
-        for item in self.callbacks or []:
-            name, cb = item if isinstance(item, tuple) else (type(item).__name__.lower(), item)
-            base, i = name, 1
-            while name in named:
-                name, i = f"{base}_{i}", i + 1
-            named[name] = clone(cb, safe=False) if hasattr(cb, "get_params") else cb
-        routed = {}
-        for key, value in (groups.get("callbacks") or {}).items():
-            cb_name, _, param = key.partition("__")
-            if cb_name not in named or not param:
-                hint = difflib.get_close_matches(cb_name, list(named), n=1)
-                hint = f" Did you mean 'callbacks__{hint[0]}__{param}'?" if hint else ""
-                raise ValueError(f"callbacks__{key}: no callback named {cb_name!r} (have {list(named)}).{hint}")
-            routed.setdefault(cb_name, {})[param] = value
-        for cb_name, params in routed.items():
-            named[cb_name].set_params(**params)
-        hooks = dict(
-            on_epoch_finished=self.on_epoch_finished or (),
-            on_batch_finished=self.on_batch_finished or (),
-            on_training_started=self.on_training_started or (),
-            on_training_finished=self.on_training_finished or (),
-        )
-        if any(hooks.values()):
-            named["functions"] = FunctionCallback(**hooks)
-        # Scores first, so the others (early stopping, the log) see them.
-        ordered = sorted(named.items(), key=lambda kv: not isinstance(kv[1], EpochScoring))
-        if self.verbose >= 2:
-            # Not when given explicitly too: the table would print twice.
-            if not any(isinstance(cb, PrintLayerInfo) for _, cb in ordered):
-                ordered.insert(0, ("print_layer_info", PrintLayerInfo()))
-            if not any(isinstance(cb, ProgressBar) for _, cb in ordered):
-                ordered.append(("progress_bar", ProgressBar()))
-        if self.verbose >= 1:
-            ordered.append(("print_log", PrintLog()))
-        self.callbacks_ = OrderedDict(ordered)
+        """Clone the callbacks, route their parameters, add the verbosity ones; returns self."""
+        groups = self._router().group(self._routed) if groups is None else groups
+        hooks = dict(on_epoch_finished=self.on_epoch_finished, on_batch_finished=self.on_batch_finished,
+                     on_training_started=self.on_training_started, on_training_finished=self.on_training_finished)
+        self.callbacks_ = assemble(self.callbacks, groups.get("callbacks"), hooks, self.verbose)
         return self
-
-    # ------------------------------------------------------------------
-    # Data
-
-    def _validate_X(self, X, reset):
-        if is_dict_input(X):
-            if not X:
-                raise ValueError("X is an empty dict")
-            expected = self._spec_input_names() if reset else getattr(self, "_input_names", None)
-            missing = [name for name in expected or () if name not in X]
-            if missing:
-                raise ValueError(f"X has no array for input layer {missing[0]!r} (keys: {sorted(X)})")
-            out = {}
-            for key, value in X.items():
-                _check_numeric(value, f"X[{key!r}]")
-                out[key] = check_array(value, dtype=np.float32, allow_nd=True, ensure_2d=False,
-                                       input_name=f"X[{key!r}]")
-            num_samples(out)
-            return out
-        _check_numeric(X, "X")
-        return validate_data(self, X, reset=reset, dtype=np.float32, allow_nd=True)
-
-    def _spec_input_names(self):
-        """Names of the input layers of a list spec (None for the other forms)."""
-        try:
-            form = build.spec_form(self.layers)
-        except ValueError:
-            return None
-        if form not in ("class_kwargs", "name_class"):
-            return None
-        factories = [item[0] if form == "class_kwargs" else item[1] for item in self.layers]
-        names = build.spec_layer_names(self.layers)
-        return [name for name, factory in zip(names, factories)
-                if isinstance(factory, type) and issubclass(factory, InputLayer)]
-
-    def _validate_Xy(self, X, y, reset):
-        if y is None:
-            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None.")
-        if is_dict_input(X):
-            X = self._validate_X(X, reset)
-            y = validate_data(self, X="no_validation", y=y, reset=False, **self._y_check_params())
-            check_consistent_length(next(iter(X.values())), y)
-            return X, y
-        _check_numeric(X, "X")
-        try:
-            n_X = X.shape[0] if hasattr(X, "shape") else np.shape(X)[0]
-            n_y = np.shape(y)[0]
-        except (IndexError, TypeError, ValueError):
-            n_X = n_y = None  # left to scikit-learn's checks below
-        if n_X != n_y:
-            raise ValueError(f"X and y have inconsistent numbers of samples: X has {n_X}, y has {n_y}")
-        return validate_data(self, X, y, reset=reset, dtype=np.float32, allow_nd=True,
-                             **self._y_check_params())
-
-    def _y_check_params(self):
-        return {"multi_output": True, "y_numeric": True}
-
-    def _check_inputs(self, X):
-        """Match X against the input layers (rank and fixed sizes), before compiling."""
-        inputs = build.input_layers(self.layers_)
-        if not is_dict_input(X):
-            if len(inputs) != 1:
-                raise ValueError(
-                    f"This net has {len(inputs)} input layers {[n for n, _ in inputs]}; "
-                    "pass X as a dict keyed by their names"
-                )
-            X = {inputs[0][0]: X}
-        for name, layer in inputs:
-            if name not in X:
-                raise ValueError(f"X has no array for input layer {name!r} (keys: {sorted(X)})")
-            shape, expected = np.shape(X[name]), layer.shape
-            ok = len(shape) == len(expected) and all(
-                e is None or e == s for e, s in zip(expected, shape)
-            )
-            if not ok:
-                raise ValueError(
-                    f"Input layer {name!r} expects data of shape {expected} "
-                    f"({len(expected)} dimensions), got X with shape {shape}"
-                )
-
-    def _input_arrays(self, Xb):
-        if is_dict_input(Xb):
-            arrays = [Xb[name] for name in self._input_names]
-        else:
-            arrays = [Xb]
-        out = []
-        for arr, (_, layer) in zip(arrays, build.input_layers(self.layers_)):
-            dtype = layer.input_var.dtype
-            if getattr(arr, "dtype", None) != dtype:
-                arr = np.asarray(arr, dtype=dtype)
-            out.append(arr)
-        return out
-
-    def _fit_targets(self, y):
-        """Learn what the targets need (classes ...) before the layers are built."""
-        encoded = self._encode_y(y)
-        self._target_spec = (str(encoded.dtype), encoded.ndim)
-
-    def _encode_y(self, y):
-        y = np.asarray(y)
-        return y.astype(np.int32) if y.dtype.kind in "iub" else y.astype(FLOATX)
-
-    def _default_loss(self):
-        return objectives.squared_error
 
     # ------------------------------------------------------------------
     # Compiled functions (never pickled)
 
-    def _target_var(self):
-        dtype, ndim = getattr(self, "_target_spec", (FLOATX, 2))
-        return T.tensor(dtype=dtype, shape=(None,) * ndim, name="y")
-
-    def _loss_setup(self):
-        groups = self._routed_groups()
-        if not getattr(self, "_hyper", None):
-            scalars, other = build.update_hyperparameters(self.update, groups.get("update", {}))
-            hyper = OrderedDict(
-                (f"update__{k}", pytensor.shared(_float32(v), name=f"update__{k}")) for k, v in scalars.items()
-            )
-            for key in ("l1", "l2"):
-                if key in groups.get("objective", {}):
-                    value = groups["objective"][key]
-                    hyper[f"objective__{key}"] = pytensor.shared(_float32(value), name=f"objective__{key}")
-            self._hyper = hyper
-            self._update_other = other
-        loss_kwargs = {k: v for k, v in groups.get("objective", {}).items() if k not in ("l1", "l2")}
-        loss_function = self.objective_loss_function or self._default_loss()
-        return loss_function, loss_kwargs
-
     def _function(self, kind, weighted=False):
+        if getattr(self, "_functions", None) is None:
+            self._invalidate()
+        functions = self._functions
         key = (kind, weighted)
-        fns = getattr(self, "_fns", None)
-        if fns is None:
-            fns = self._fns = {}
-        if key in fns:
-            return fns[key]
+        if key in functions:
+            return functions[key]
         check_is_fitted(self)
-        loss_function, loss_kwargs = self._loss_setup()
-        hyper = self._hyper
-        l1, l2 = hyper.get("objective__l1"), hyper.get("objective__l2")
-        with build.seeded(self._seeds[1] + len(fns)):
+        hyper = self._hyperparameters()
+        if kind in ("train", "valid"):
+            loss = self.objective_loss_function or self.targets_.default_loss()
+        l1, l2 = hyper.penalties()
+        start = time.perf_counter()
+        with build.seeded(self._seeds[1] + len(functions)):
             if kind == "train":
-                update_params = {k[len("update__"):]: v for k, v in hyper.items() if k.startswith("update__")}
-                update_params.update(self._update_other)
-                weights = T.vector("w", dtype=FLOATX) if weighted else None
-                fn, upd = build.compile_train(
-                    self.layers_, self._target_var(), loss_function, self.update, update_params,
-                    weights=weights, l1=l1, l2=l2, loss_kwargs=loss_kwargs, mode=self.mode,
-                )
-                self._state_vars = list(upd.keys())
+                weights = build.T.vector("w", dtype=build.FLOATX) if weighted else None
+                fn, upd = build.compile_train(self.layers_, self.targets_.target_var(), loss, self.update,
+                                              hyper.update_kwargs(), weights=weights, l1=l1, l2=l2,
+                                              loss_kwargs=hyper.loss_kwargs(), mode=self.mode)
+                self._state = list(upd.keys())
             elif kind == "valid":
-                fn = build.compile_valid(self.layers_, self._target_var(), loss_function, l1=l1, l2=l2,
-                                         loss_kwargs=loss_kwargs, mode=self.mode)
+                fn = build.compile_valid(self.layers_, self.targets_.target_var(), loss, l1=l1, l2=l2,
+                                         loss_kwargs=hyper.loss_kwargs(), mode=self.mode)
             elif kind == "predict":
                 fn = build.compile_predict(self.layers_, mode=self.mode)
             else:  # ("output", layer name)
                 fn = build.compile_predict(self.layers_, self.layers_[kind[1]], mode=self.mode)
-        fns[key] = fn
+        self._compile_seconds[key] = time.perf_counter() - start
+        functions[key] = fn
         return fn
 
     # ------------------------------------------------------------------
     # Training
 
-    def fit(self, X, y, **fit_params):
+    def fit(self, X, y, sample_weight=None):
         """Train the net on (X, y) for ``max_epochs`` epochs; returns self.
 
         Parameters
         ----------
         X : array, DataFrame or dict of arrays
         y : array
-        **fit_params
-            ``sample_weight`` (classifier and regressor).
+        sample_weight : array, optional
+            Weighs each sample's loss.
 
         Notes
         -----
         Bad data or hyper-parameters raise ValueError (TypeError for X holding
-        non-numbers) before anything is compiled. If the training loss or the
-        weights become NaN or infinite, training stops with a RuntimeWarning
-        that suggests a lower learning rate, and the net keeps the weights of
-        its last full epoch. A KeyboardInterrupt (Ctrl-C) also stops training
-        cleanly: a one-line notice goes to stderr, the weights are those of the
-        last full epoch and ``history_`` ends with that epoch.
+        non-numbers) before anything is compiled. A loss that is not finite
+        in the net's first epoch raises :class:`sknet.training.DivergenceError`
+        naming the likely causes. Later divergence (a loss or weight that is
+        not finite, or a loss 1000 times the last good epoch's) stops training
+        with a RuntimeWarning, keeping the weights of the last good epoch.
+        A KeyboardInterrupt (Ctrl-C) also stops training cleanly, keeping the
+        weights of the last full epoch.
         """
-        self._check_hyperparameters()
+        check_max_epochs(self.max_epochs)
+        check_learning_rates(self._routed)
         warm = self.warm_start and self.__sklearn_is_fitted__()
-        X, y = self._validate_Xy(X, y, reset=not warm)
+        names = [n for n, _ in self._inputs] if warm else build.spec_input_names(self.layers)
+        X, y = check_X_y(self, X, y, reset=not warm, classifier=is_classifier(self), input_names=names)
         if not warm:
-            self._fit_targets(y)
             self.initialize(X, y)
-        self._check_inputs(X)
-        self.train_loop(X, y, epochs=self.max_epochs, **fit_params)
-        return self
+        return self._train(X, y, self.max_epochs, sample_weight)
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
-        """Train for one epoch, keeping the weights (initializing on the first call)."""
+        """Train for one epoch, keeping the weights (initializing on the first call); returns self."""
         fitted = self.__sklearn_is_fitted__()
-        X, y = self._validate_Xy(X, y, reset=not fitted)
+        names = [n for n, _ in self._inputs] if fitted else build.spec_input_names(self.layers)
+        X, y = check_X_y(self, X, y, reset=not fitted, classifier=is_classifier(self), input_names=names)
         if not fitted:
-            self._fit_targets(y if classes is None else np.asarray(classes))
-            self.initialize(X, y)
-        self._check_inputs(X)
-        self.train_loop(X, y, epochs=1, sample_weight=sample_weight)
-        return self
+            self.initialize(X, y if classes is None else np.asarray(classes))
+        return self._train(X, y, 1, sample_weight)
 
     def _sample_weight(self, y, sample_weight):
-        if sample_weight is None:
-            return None
-        sample_weight = np.asarray(sample_weight, dtype=FLOATX).reshape(-1)
-        check_consistent_length(y, sample_weight)
-        if not np.all(np.isfinite(sample_weight)) or np.any(sample_weight < 0):
-            raise ValueError("sample_weight must be finite and non-negative")
-        if not np.any(sample_weight > 0):
-            raise ValueError("sample_weight has only zero weights; at least one must be positive")
-        return sample_weight
+        return check_sample_weight(y, sample_weight)
 
     def _split(self, X, y, w):
-        split = self.train_split_
-        if split is None:
-            return X, None, y, None, w
-        if isinstance(split, TrainSplit):
-            train, valid = split.split_indices(num_samples(X), y, self)
-            if len(valid) == 0:
-                return X, None, y, None, w
-            return take(X, train), take(X, valid), take(y, train), take(y, valid), take(w, train)
-        X_tr, X_va, y_tr, y_va = split(X, y, self)
-        if w is not None and num_samples(X_tr) != len(w):
-            raise ValueError("sample_weight needs train_split to be a TrainSplit (or to keep all of X for training)")
-        if X_va is not None and num_samples(X_va) == 0:
-            X_va = y_va = None
-        if X_va is not None:
-            X_va = self._validate_X(X_va, reset=False)
-            self._check_inputs(X_va)
-        return X_tr, X_va, y_tr, y_va, w
+        X_tr, X_va, y_tr, y_va, w_tr = split_data(self.train_split_, X, y, w, self)
+        if X_va is not None and not isinstance(self.train_split_, TrainSplit):
+            X_va = check_X(self, X_va, reset=False, input_names=[n for n, _ in self._inputs])
+            check_input_shapes(self._inputs, X_va)
+        return X_tr, X_va, y_tr, y_va, w_tr
+
+    def _train(self, X, y, epochs, sample_weight):
+        check_input_shapes(self._inputs, X)
+        w = self._sample_weight(y, sample_weight)
+        X_tr, X_va, y_tr, y_va, w_tr = self._split(X, y, w)
+        train_fn = self._function("train", weighted=w_tr is not None)
+        valid_fn = None if X_va is None else self._function("valid")
+        loss = self.objective_loss_function or self.targets_.default_loss()
+        lr = self._hyperparameters().shared.get("update__learning_rate")
+        loop = TrainingLoop(self, self.callbacks_.values(), train_fn, valid_fn, self.batch_iterator_train_,
+                            self.batch_iterator_test_, self._inputs, self.targets_, self._state, self.history_,
+                            failure_hints=failure_hints(self.layers_, loss, X, y, lr))
+        message = loop.run(X, y, X_tr, y_tr, X_va, y_va, w_tr, epochs)
+        self.n_iter_ = len(self.history_)
+        if message and self.verbose and message != "diverged":
+            print(message)
+        return self
 
     def get_all_params_values(self):
         """``{layer name: [param values]}`` (copies)."""
         check_is_fitted(self)
-        return OrderedDict(
-            (name, [p.get_value() for p in layer.get_params()]) for name, layer in self.layers_.items()
-        )
-
-    def _snapshot(self):
-        return [v.get_value() for v in self._state_vars]
-
-    def _restore(self, snapshot):
-        for var, value in zip(self._state_vars, snapshot):
-            var.set_value(value)
-
-    def _params_finite(self):
-        return all(np.all(np.isfinite(v.get_value(borrow=True))) for v in self._state_vars
-                   if str(getattr(v, "dtype", "")).startswith("float"))
-
-    def _diverged(self, good, what):
-        """Restore the state of the last full epoch, warn and stop training."""
-        self._restore(good)
-        epoch = len(self.history_)
-        warnings.warn(
-            f"Training diverged: {what} in epoch {epoch + 1}. Training stopped and the weights of "
-            f"epoch {epoch} (the last good one) were restored. Try a lower learning rate "
-            "(update__learning_rate).",
-            RuntimeWarning,
-            stacklevel=4,
-        )
-        raise StopTraining("diverged")
-
-    def _run_callbacks(self, hook, *args):
-        stop = None
-        for cb in self.callbacks_.values():
-            try:
-                getattr(cb, hook)(self, *args)
-            except StopTraining as exc:
-                stop = exc
-        if stop is not None:
-            raise stop
-
-    def train_loop(self, X, y, epochs, sample_weight=None):
-        """Run ``epochs`` epochs on already validated data; returns self."""
-        w = self._sample_weight(y, sample_weight)
-        X_tr, X_va, y_tr, y_va, w_tr = self._split(X, y, w)
-        y_tr = self._encode_y(y_tr)
-        y_va = None if y_va is None else self._encode_y(y_va)
-        self.train_data_ = (X_tr, y_tr)
-        self.valid_data_ = (X_va, y_va)
-        train_fn = self._function("train", weighted=w_tr is not None)
-        valid_fn = None if X_va is None else self._function("valid")
-        it_train, it_test = self.batch_iterator_train_, self.batch_iterator_test_
-        self.n_batches_per_epoch_ = it_train.n_batches(X_tr) + (0 if X_va is None else it_test.n_batches(X_va))
-        batch_cbs = [cb for cb in self.callbacks_.values()
-                     if type(cb).on_batch_end is not Callback.on_batch_end]
-        is_classifier = isinstance(self, ClassifierMixin)
-        history = self.history_
-        stop_message = None
-        # The state after the last full epoch, while an epoch is under way (None between epochs).
-        good = None
-        self._run_callbacks("on_train_begin", X, y)
-        try:
-            for _ in range(epochs):
-                self._run_callbacks("on_epoch_begin", history)
-                good = self._snapshot()
-                t0 = time.perf_counter()
-                total, count = 0.0, 0
-                batches = it_train(X_tr, y_tr) if w_tr is None else it_train(X_tr, y_tr, sample_weight=w_tr)
-                for batch in batches:
-                    inputs = self._input_arrays(batch[0])
-                    loss = float(train_fn(*inputs, *batch[1:]))
-                    size = len(inputs[0])
-                    if not math.isfinite(loss):
-                        self._diverged(good, f"the training loss became {loss}")
-                    total += loss * size
-                    count += size
-                    for cb in batch_cbs:
-                        cb.on_batch_end(self, loss, size, True)
-                # The last batch's update can overflow the weights although its loss was finite.
-                if not self._params_finite():
-                    self._diverged(good, "the weights became NaN or infinite")
-                record = {"epoch": len(history) + 1, "train_loss": total / max(count, 1)}
-                record.update(self._validate_epoch(valid_fn, it_test, X_va, y_va, batch_cbs, is_classifier))
-                if record["valid_loss"] is not None and not math.isfinite(record["valid_loss"]):
-                    self._diverged(good, f"the validation loss became {record['valid_loss']}")
-                record["dur"] = time.perf_counter() - t0
-                history.append(record)
-                good = None
-                self._run_callbacks("on_epoch_end", history)
-        except StopTraining as exc:
-            stop_message = str(exc)
-        except KeyboardInterrupt:
-            if good is not None:
-                self._restore(good)
-            print(f"Training interrupted; keeping the weights of epoch {len(history)}.", file=sys.stderr)
-        finally:
-            self.n_iter_ = len(history)
-            self._run_callbacks("on_train_end")
-            self.train_data_ = self.valid_data_ = (None, None)
-        if stop_message and self.verbose and stop_message != "diverged":
-            print(stop_message)
-        return self
-
-    def _validate_epoch(self, valid_fn, iterator, X_va, y_va, batch_cbs, is_classifier):
-        if valid_fn is None:
-            return {"valid_loss": None}
-        total, correct, count = 0.0, 0, 0
-        for Xb, yb in iterator(X_va, y_va):
-            inputs = self._input_arrays(Xb)
-            loss, pred = valid_fn(*inputs, yb)
-            size = len(yb)
-            total += float(loss) * size
-            count += size
-            if is_classifier:
-                correct += int(np.sum(self._pred_labels(pred) == self._labels_of(yb)))
-            for cb in batch_cbs:
-                cb.on_batch_end(self, float(loss), size, False)
-        record = {"valid_loss": total / count}
-        if is_classifier:
-            record["valid_accuracy"] = correct / count
-        return record
+        return param_values(self.layers_)
 
     # ------------------------------------------------------------------
     # Prediction
 
+    @contextmanager
+    def cached_output(self, X, output):
+        """Within the block, predictions for the object ``X`` come from ``output`` (no forward pass).
+
+        Scorers call ``predict``/``predict_proba``; :class:`~sknet.callbacks.EpochScoring`
+        uses this to score the outputs an epoch already computed.
+
+        Examples
+        --------
+        >>> from sknet.layers import InputLayer, DenseLayer
+        >>> net = NeuralNet([(InputLayer, {'shape': (None, 1)}), (DenseLayer, {'num_units': 1})]).initialize()
+        >>> X = np.zeros((2, 1))
+        >>> with net.cached_output(X, np.array([[5.0], [6.0]])):
+        ...     net.predict(X).ravel().tolist()
+        [5.0, 6.0]
+        """
+        self._cache = (X, output)
+        try:
+            yield self
+        finally:
+            self._cache = None
+
     def _forward(self, X, kind="predict"):
+        cache = getattr(self, "_cache", None)
+        if kind == "predict" and cache is not None and cache[0] is X:
+            return cache[1]
         check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
-        self._check_inputs(X)
+        X = check_X(self, X, reset=False, input_names=[n for n, _ in self._inputs])
+        check_input_shapes(self._inputs, X)
         fn = self._function(kind)
-        outputs = [fn(*self._input_arrays(Xb)) for Xb, _ in self.batch_iterator_test_(X)]
-        return np.concatenate(outputs)
+        return np.concatenate([fn(*input_arrays(self._inputs, Xb)) for Xb, _ in self.batch_iterator_test_(X)])
 
     def predict(self, X):
         """The network's output for X (deterministic)."""
@@ -779,15 +487,7 @@ class NeuralNet(BaseEstimator):
         (4, 2)
         """
         check_is_fitted(self)
-        if not isinstance(layer, str):
-            names = [n for n, l in self.layers_.items() if l is layer]
-            if not names:
-                raise ValueError(f"{layer!r} is not a layer of this net")
-            layer = names[0]
-        if layer not in self.layers_:
-            hint = difflib.get_close_matches(layer, list(self.layers_), n=1)
-            raise ValueError(f"No layer named {layer!r}" + (f"; did you mean {hint[0]!r}?" if hint else ""))
-        return self._forward(X, kind=("output", layer))
+        return self._forward(X, kind=("output", build.layer_name(self.layers_, layer)))
 
     def summary(self):
         """The layer table as text: name, type, output shape, parameters, receptive field.
@@ -810,21 +510,15 @@ class NeuralNet(BaseEstimator):
         """
         if self.__sklearn_is_fitted__():
             return layer_summary(self.layers_)
-        groups = self._routed_groups()
+        groups = self._router().group(self._routed)
         names = set(self._layer_names())
         try:
             with build.seeded(0):
-                layers = build.build_layers(
-                    self.layers,
-                    layer_params={k: v for k, v in groups.items() if k in names},
-                    callable_params=groups.get("layers"),
-                    **self._infer_build_info(None, None),
-                )
+                layers = build.build_layers(self.layers, {k: v for k, v in groups.items() if k in names},
+                                            groups.get("layers"))
         except (TypeError, ValueError) as exc:
-            raise ValueError(
-                f"summary() could not build the layers before fit ({exc}); give the InputLayer "
-                "a shape and the last layer its size, or call it after fit"
-            ) from exc
+            raise ValueError(f"summary() could not build the layers before fit ({exc}); give the InputLayer "
+                             "a shape and the last layer its size, or call it after fit") from exc
         return layer_summary(layers)
 
     # ------------------------------------------------------------------
@@ -832,11 +526,7 @@ class NeuralNet(BaseEstimator):
 
     def save_params_to(self, path):
         """Write the weights to an ``.npz`` file (atomically: temp file + rename)."""
-        arrays = {}
-        for name, values in self.get_all_params_values().items():
-            for i, value in enumerate(values):
-                arrays[f"{name}:{i}"] = value
-        _atomic_savez(path, arrays)
+        save_weights(path, self.get_all_params_values())
 
     save_params = save_params_to
 
@@ -850,95 +540,31 @@ class NeuralNet(BaseEstimator):
         if isinstance(source, NeuralNet):
             source = source.get_all_params_values()
         if not isinstance(source, dict):
-            source = self._read_npz(source)
-        targets = []
-        for name, layer in self.layers_.items():
-            params = layer.get_params()
-            if not params:
-                continue
-            if name not in source:
-                raise ValueError(f"The weights have nothing for layer {name!r} (have {sorted(source)})")
-            values = source[name]
-            if len(values) != len(params):
-                raise ValueError(f"Layer {name!r} has {len(params)} parameters, the weights give {len(values)}")
-            for param, value in zip(params, values):
-                value = np.asarray(value)
-                if value.shape != param.get_value(borrow=True).shape:
-                    raise ValueError(
-                        f"Layer {name!r}: parameter {param.name} has shape "
-                        f"{param.get_value(borrow=True).shape}, the weights give {value.shape}"
-                    )
-                if value.dtype.kind not in "biuf":
-                    raise ValueError(
-                        f"Layer {name!r}: parameter {param.name} must be numeric, the weights give dtype {value.dtype}"
-                    )
-                if not np.all(np.isfinite(value)):
-                    raise ValueError(f"Layer {name!r}: parameter {param.name} has NaN or infinite weights")
-                targets.append((param, value.astype(param.dtype)))
-        extra = {n for n, v in source.items() if len(v)} - {n for n, l in self.layers_.items() if l.get_params()}
-        if extra:
-            raise ValueError(f"The weights name layers this net does not have: {sorted(extra)}")
-        previous = [param.get_value() for param, _ in targets]
-        try:
-            for param, value in targets:
-                param.set_value(value)
-        except BaseException:
-            for (param, _), value in zip(targets, previous):
-                param.set_value(value)
-            raise
+            source = read_weights(source)
+        load_weights(self.layers_, source)
         return self
 
     load_params = load_params_from
 
-    @staticmethod
-    def _read_npz(path):
-        import zipfile
-
-        try:
-            data = np.load(path, allow_pickle=False)
-        except FileNotFoundError:
-            raise
-        except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
-            raise ValueError(f"Could not read weights from {path!r}: {exc}") from exc
-        if not isinstance(data, np.lib.npyio.NpzFile):
-            raise ValueError(f"Could not read weights from {path!r}: not an .npz archive (got a single array)")
-        try:
-            with data:
-                raw = {key: data[key] for key in data.files}
-        except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
-            raise ValueError(f"Could not read weights from {path!r}: {exc}") from exc
-        source = {}
-        for key, value in raw.items():
-            name, _, index = key.rpartition(":")
-            if not name or not index.isdigit():
-                raise ValueError(f"Unexpected entry {key!r} in weights file {path!r}")
-            source.setdefault(name, {})[int(index)] = value
-        return {name: [d[i] for i in sorted(d)] for name, d in source.items()}
-
     def __getstate__(self):
         state = self.__dict__.copy()
-        for key in ("_fns", "_hyper", "_state_vars", "layers_", "train_data_", "valid_data_"):
+        for key in ("_functions", "_compile_seconds", "hyperparameters_", "_state", "_cache", "layers_", "_inputs"):
             state.pop(key, None)
         if self.__sklearn_is_fitted__():
             state["_param_values"] = self.get_all_params_values()
-            if getattr(self, "_hyper", None):
-                state["_hyper_values"] = {k: float(v.get_value()) for k, v in self._hyper.items()}
+            state["_hyper_values"] = self._hyperparameters().values()
         return state
 
     def __setstate__(self, state):
         values = state.pop("_param_values", None)
         hyper_values = state.pop("_hyper_values", None)
         self.__dict__.update(state)
-        self._fns = {}
-        self._hyper = None
+        self._invalidate()
         if values is not None:
             self.initialize_layers()
             self.load_params_from(values)
-            if hyper_values:
-                self._loss_setup()
-                for key, value in hyper_values.items():
-                    if key in self._hyper:
-                        self._hyper[key].set_value(_float32(value))
+            for key, value in (hyper_values or {}).items():
+                self._hyperparameters().set(key, value)
 
     # nolearn's name for history_
     @property
@@ -952,12 +578,26 @@ class NeuralNet(BaseEstimator):
         return tags
 
 
+def expected_failed_checks(estimator):
+    """scikit-learn estimator checks that minibatch SGD cannot meet, with the reason.
+
+    For ``parametrize_with_checks(..., expected_failed_checks=expected_failed_checks)``
+    (scikit-learn has no estimator tag for this).
+
+    Examples
+    --------
+    >>> sorted(expected_failed_checks(NeuralNetClassifier([])))
+    ['check_sample_weight_equivalence_on_dense_data']
+    """
+    return {"check_sample_weight_equivalence_on_dense_data": _SGD_REASON} if isinstance(estimator, NeuralNet) else {}
+
+
 class NeuralNetClassifier(ClassifierMixin, NeuralNet):
     """A neural network classifier (categorical cross-entropy by default).
 
     Labels of any type go through ``classes_``. A last DenseLayer without
-    ``num_units`` gets one unit per class (softmax). A 1-unit sigmoid output
-    makes a binary classifier (binary cross-entropy).
+    ``num_units`` gets one unit per class; an output layer whose spec names
+    no nonlinearity gets softmax (sigmoid for a 1-unit binary output).
 
     Parameters
     ----------
@@ -976,7 +616,7 @@ class NeuralNetClassifier(ClassifierMixin, NeuralNet):
     ['a', 'b']
     """
 
-    _stratify_split = True
+    _targets_class = ClassifierTargets
 
     def __init__(
         self,
@@ -1020,68 +660,19 @@ class NeuralNetClassifier(ClassifierMixin, NeuralNet):
         )
         self.class_weight = class_weight
 
-    def _y_check_params(self):
-        return {"multi_output": False}
-
-    def _fit_targets(self, y):
-        check_classification_targets(y)
-        self._label_encoder = LabelEncoder().fit(y)
-        self.classes_ = self._label_encoder.classes_
-        if len(self.classes_) < 2:
-            raise ValueError(
-                f"y has only one class ({self.classes_[:1].tolist()[0]!r}); a classifier needs at least 2 classes"
-            )
-
-    def _infer_build_info(self, X, y):
-        info = super()._infer_build_info(X, y)
-        if hasattr(self, "classes_"):
-            info["output_units"] = len(self.classes_)
-            info["output_nonlinearity"] = nonlinearities.softmax
-        return info
-
-    def initialize_layers(self, groups=None):
-        super().initialize_layers(groups)
-        out_shape = next(reversed(self.layers_.values())).output_shape
-        units = out_shape[-1]
-        self._binary_output = units == 1
-        n_classes = len(getattr(self, "classes_", ()))
-        if n_classes and units != n_classes and not (units == 1 and n_classes == 2):
-            raise ValueError(
-                f"The output layer has {units} units but y has {n_classes} classes; leave the last "
-                "DenseLayer's num_units out to get one unit per class"
-            )
-        self._target_spec = (FLOATX, 2) if self._binary_output else ("int32", 1)
-        return self
-
-    def _default_loss(self):
-        if self._binary_output:
-            return objectives.binary_crossentropy
-        return objectives.categorical_crossentropy
-
-    def _encode_y(self, y):
-        codes = self._label_encoder.transform(y).astype(np.int32)
-        if self._binary_output:
-            return codes.astype(FLOATX)[:, None]
-        return codes
-
-    def _labels_of(self, yb):
-        return yb[:, 0].astype(np.int32) if self._binary_output else yb
-
-    def _pred_labels(self, proba):
-        if self._binary_output:
-            return (proba[:, 0] > 0.5).astype(np.int32)
-        return proba.argmax(axis=1)
+    @property
+    def classes_(self):
+        targets = getattr(self, "targets_", None)
+        if targets is None:
+            raise AttributeError("classes_ is set by fit")
+        return targets.classes_
 
     def _sample_weight(self, y, sample_weight):
-        sample_weight = super()._sample_weight(y, sample_weight)
+        sample_weight = check_sample_weight(y, sample_weight)
         if self.class_weight is None:
             return sample_weight
-        cw = compute_sample_weight(self.class_weight, y).astype(FLOATX)
-        return cw if sample_weight is None else cw * sample_weight
-
-    def fit(self, X, y, sample_weight=None):
-        """Train on (X, y); ``sample_weight`` weighs each sample's loss. Returns self."""
-        return super().fit(X, y, sample_weight=sample_weight)
+        weights = compute_sample_weight(self.class_weight, y).astype(np.float32)
+        return weights if sample_weight is None else weights * sample_weight
 
     def score(self, X, y, sample_weight=None):
         """Mean accuracy on (X, y); labels never seen in fit raise ValueError."""
@@ -1093,24 +684,21 @@ class NeuralNetClassifier(ClassifierMixin, NeuralNet):
 
     def predict_proba(self, X):
         """Class probabilities, one column per entry of ``classes_``."""
-        proba = self._forward(X)
-        if self._binary_output:
-            proba = np.hstack([1.0 - proba, proba])
-        return proba
+        output = self._forward(X)
+        return self.targets_.proba(output)
 
     def predict(self, X):
-        """The most probable class of each sample."""
-        proba = self._forward(X)
-        labels = self._pred_labels(proba)
-        classes = getattr(self, "classes_", None)
-        return labels if classes is None else classes[labels]
+        """The most probable class of each sample, in the labels given to fit."""
+        output = self._forward(X)
+        return self.targets_.decode(output)
 
 
 class NeuralNetRegressor(RegressorMixin, NeuralNet):
     """A neural network regressor (squared error by default).
 
     y may be 1-D (predictions are then 1-D too) or 2-D. A last DenseLayer
-    without ``num_units`` gets one unit per target, linear.
+    without ``num_units`` gets one unit per target; an output layer whose
+    spec names no nonlinearity is linear.
 
     Examples
     --------
@@ -1122,40 +710,19 @@ class NeuralNetRegressor(RegressorMixin, NeuralNet):
     (64,)
     """
 
+    _targets_class = RegressorTargets
+
+    @property
+    def y_ndim_(self):
+        """1 when fitted on a 1-D y (predictions are then 1-D), else 2."""
+        return self.targets_.ndim_
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         return tags
 
-    def _fit_targets(self, y):
-        self._y_ndim = np.ndim(y)
-        if not np.all(np.isfinite(y)):
-            raise ValueError("Input y contains NaN or infinity.")
-
-    def _infer_build_info(self, X, y):
-        info = super()._infer_build_info(X, y)
-        if y is not None:
-            info["output_units"] = 1 if np.ndim(y) == 1 else np.shape(y)[1]
-            info["output_nonlinearity"] = nonlinearities.identity
-        return info
-
-    def initialize_layers(self, groups=None):
-        super().initialize_layers(groups)
-        self._target_spec = (FLOATX, 2)
-        return self
-
-    def _encode_y(self, y):
-        y = np.asarray(y, dtype=FLOATX)
-        return y[:, None] if y.ndim == 1 else y
-
-    def fit(self, X, y, sample_weight=None):
-        """Train on (X, y); ``sample_weight`` weighs each sample's loss. Returns self."""
-        return super().fit(X, y, sample_weight=sample_weight)
-
     def predict(self, X):
         """Predicted targets (float64, as scikit-learn regressors give), shaped like the y given to fit."""
-        out = self._forward(X).astype(np.float64)
-        if getattr(self, "_y_ndim", 2) == 1 and out.ndim == 2 and out.shape[1] == 1:
-            out = out[:, 0]
-        return out
-
+        output = self._forward(X)
+        return self.targets_.decode(output)

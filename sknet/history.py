@@ -1,6 +1,6 @@
 """History: the per-epoch records of a fit, a list of dicts indexable by column."""
 
-__all__ = ["History"]
+__all__ = ["History", "mark_best"]
 
 
 class History(list):
@@ -92,3 +92,29 @@ class History(list):
     def __reduce__(self):
         # Pickle as a plain list of dicts under this class (no instance dict).
         return (type(self), (list(self),))
+
+
+def mark_best(history, key, lower_is_better):
+    """Set ``<key>_best`` in the last record: whether its ``key`` beats every earlier epoch's.
+
+    Records without ``key`` are passed over; the first value is a best.
+
+    Examples
+    --------
+    >>> h = [{'loss': 2.0, 'loss_best': True}, {'loss': 1.0}]
+    >>> mark_best(h, 'loss', lower_is_better=True); h[-1]['loss_best']
+    True
+    >>> h.append({'loss': 1.5}); mark_best(h, 'loss', lower_is_better=True); h[-1]['loss_best']
+    False
+    """
+    value = history[-1].get(key)
+    if value is None:
+        return
+    earlier = [r[key] for r in history[:-1] if r.get(key) is not None]
+    if not earlier:
+        best = True
+    elif lower_is_better:
+        best = value < min(earlier)
+    else:
+        best = value > max(earlier)
+    history[-1][f"{key}_best"] = bool(best)

@@ -19,20 +19,20 @@ class TTY(io.StringIO):
         return True
 
 
-def run_epoch(bar, net, losses, sizes, training):
-    bar.on_epoch_begin(net, [])
+def run_epoch(bar, net, losses, sizes, training, n_batches=None):
+    bar.on_epoch_begin(net, history=[], epoch=1, n_batches=n_batches)
     for loss, size, train in zip(losses, sizes, training):
-        bar.on_batch_end(net, loss, size, train)
-    bar.on_epoch_end(net, None)
+        bar.on_batch_end(net, history=[], loss=loss, batch_size=size, training=train)
+    bar.on_epoch_end(net, history=[{}], epoch=1)
 
 
 class TestHooks:
     def test_counts_and_weighted_running_losses(self):
         out = io.StringIO()
         bar = ProgressBar(force=True, file=out, tqdm_kwargs=TEXT)
-        net = types.SimpleNamespace(n_batches_per_epoch_=4)
+        net = types.SimpleNamespace()
         bar.on_train_begin(net)
-        run_epoch(bar, net, [1.0, 0.5, 0.25, 2.0], [10, 10, 5, 8], [True, True, True, False])
+        run_epoch(bar, net, [1.0, 0.5, 0.25, 2.0], [10, 10, 5, 8], [True, True, True, False], n_batches=4)
         assert bar.batch_counts_ == [4]
         text = out.getvalue()
         assert "epoch 1" in text and "4/4" in text
@@ -54,18 +54,18 @@ class TestHooks:
     def test_silent_without_a_terminal(self):
         out = io.StringIO()
         bar = ProgressBar(file=out)
-        net = types.SimpleNamespace(n_batches_per_epoch_=2)
+        net = types.SimpleNamespace()
         bar.on_train_begin(net)
-        run_epoch(bar, net, [0.5, 0.5], [4, 4], [True, True])
+        run_epoch(bar, net, [0.5, 0.5], [4, 4], [True, True], n_batches=2)
         assert out.getvalue() == ""
         assert bar.batch_counts_ == []
 
     def test_drawn_on_a_terminal(self):
         out = TTY()
         bar = ProgressBar(file=out, tqdm_kwargs=TEXT)
-        net = types.SimpleNamespace(n_batches_per_epoch_=2)
+        net = types.SimpleNamespace()
         bar.on_train_begin(net)
-        run_epoch(bar, net, [0.5, 0.5], [4, 4], [True, True])
+        run_epoch(bar, net, [0.5, 0.5], [4, 4], [True, True], n_batches=2)
         assert "2/2" in out.getvalue() and bar.batch_counts_ == [2]
 
     def test_default_stream_is_stderr(self, monkeypatch):
@@ -113,7 +113,6 @@ def test_fit_draws_one_bar_per_epoch_with_the_epoch_losses(data):
     net = make(max_epochs=2, callbacks=[ProgressBar(force=True, file=out, tqdm_kwargs=TEXT)]).fit(*data)
     bar = net.callbacks_["progressbar"]
     # 80 training samples -> 3 batches of 32; 20 validation samples -> 1 batch
-    assert net.n_batches_per_epoch_ == 4
     assert bar.batch_counts_ == [4, 4]
     text = out.getvalue()
     for epoch, record in enumerate(net.history_, start=1):

@@ -24,6 +24,7 @@ from sklearn.exceptions import NotFittedError
 
 from sknet import NeuralNetClassifier, NeuralNetRegressor
 from sknet.batch_iterators import BatchIterator, TrainSplit
+from sknet.training import DivergenceError
 from sknet.callbacks import Callback, Checkpoint
 from sknet.layers import ConcatLayer, DenseLayer, InputLayer
 
@@ -251,21 +252,21 @@ class At(Callback):
         self.action = action
         self.batch = batch
 
-    def on_train_begin(self, net, X=None, y=None):
+    def on_train_begin(self, net, **kwargs):
         self.epochs_seen_ = 0
         self.batches_ = 0
         self.weights_ = {0: net.get_all_params_values()}
 
-    def on_epoch_begin(self, net, history):
+    def on_epoch_begin(self, net, **kwargs):
         self.epochs_seen_ += 1
         self.batches_ = 0
 
-    def on_batch_end(self, net, loss, size, training):
+    def on_batch_end(self, net, training=True, **kwargs):
         self.batches_ += training
         if self.hook == "batch" and training and self.epochs_seen_ == self.epoch and self.batches_ == self.batch:
             self.action(net)
 
-    def on_epoch_end(self, net, history):
+    def on_epoch_end(self, net, history=None, **kwargs):
         self.weights_[len(history)] = net.get_all_params_values()
         if self.hook == "epoch" and len(history) == self.epoch:
             self.action(net)
@@ -304,9 +305,9 @@ def test_divergence_stops_with_warning_and_keeps_last_good_weights(train_split):
     assert len(net.history_) == 3 and np.all(np.isfinite(net.predict_proba(X0)))
 
 
-def test_divergence_in_first_epoch_keeps_initial_weights():
+def test_divergence_in_first_epoch_is_an_error_and_keeps_initial_weights():
     net = make_net(max_epochs=2, update__learning_rate=1e30, callbacks=[("watch", At("epoch", 0, None))])
-    with pytest.warns(RuntimeWarning, match=r"epoch 1\. .*weights of epoch 0"):
+    with pytest.raises(DivergenceError, match=r"first epoch: .*learned nothing.*learning rate \(update__learning_rate=1e\+30\)"):
         net.fit(X0, Y0)
     assert len(net.history_) == 0
     assert_weights_equal(net.get_all_params_values(), net.callbacks_["watch"].weights_[0])

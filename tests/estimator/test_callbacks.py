@@ -82,13 +82,13 @@ def test_function_hooks_and_custom_callback(digits):
     events = []
 
     class Recorder(callbacks.Callback):
-        def on_train_begin(self, net, X=None, y=None):
+        def on_train_begin(self, net, **kwargs):
             events.append("begin")
 
-        def on_batch_end(self, net, batch_loss, batch_size, training):
+        def on_batch_end(self, net, training=None, **kwargs):
             events.append("train-batch" if training else "valid-batch")
 
-        def on_train_end(self, net):
+        def on_train_end(self, net, **kwargs):
             events.append("end")
 
     make(max_epochs=2, callbacks=[Recorder()],
@@ -101,7 +101,7 @@ def test_function_hooks_and_custom_callback(digits):
 
 def test_stop_training_from_callback(digits):
     class StopAtTwo(callbacks.Callback):
-        def on_epoch_end(self, net, history):
+        def on_epoch_end(self, net, history=None, **kwargs):
             if len(history) == 2:
                 raise callbacks.StopTraining("enough")
 

@@ -8,6 +8,7 @@ import pytest
 from sklearn.exceptions import NotFittedError
 
 from sknet import NeuralNet, NeuralNetClassifier, NeuralNetRegressor, nonlinearities, updates
+from sknet.training import DivergenceError
 from sknet.layers import ConcatLayer, DenseLayer, DropoutLayer, InputLayer
 
 TINY = [(InputLayer, {}), (DenseLayer, {"num_units": 16}), (DenseLayer, {})]
@@ -215,10 +216,10 @@ class TestTraining:
         assert norm(decayed) < 0.7 * norm(free)
         assert decayed.get_hyperparameter("objective__l2") == pytest.approx(0.1)
 
-    def test_nan_loss_stops_and_keeps_good_weights(self, digits):
+    def test_nan_loss_in_first_epoch_raises_and_keeps_initial_weights(self, digits):
         X, y = digits
         net = clf(max_epochs=3, update=updates.sgd, update__learning_rate=1e4)
-        with pytest.warns(RuntimeWarning, match="lower learning rate"):
+        with pytest.raises(DivergenceError, match="learning rate"):
             net.fit(X * 1e3, y)
         for values in net.get_all_params_values().values():
             for v in values:

@@ -1,0 +1,148 @@
+"""Weights on disk and in memory: one atomic writer, ``.npz`` files that never run code.
+
+A weights file holds one array per parameter, keyed ``"<layer name>:<index>"``.
+"""
+
+import os
+import tempfile
+import zipfile
+from collections import OrderedDict
+
+import numpy as np
+
+__all__ = ["atomic_write", "save_weights", "read_weights", "param_values", "load_weights"]
+
+
+def atomic_write(path, write):
+    """Call ``write(file)`` on a temporary file beside ``path``, then rename it over ``path``.
+
+    A crash or Ctrl-C mid-write leaves any earlier ``path`` intact and no
+    temporary file behind.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), 'note.txt')
+    >>> atomic_write(path, lambda f: f.write(b'hello'))
+    >>> open(path).read()
+    'hello'
+    """
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    os.close(fd)
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def param_values(layers):
+    """``{layer name: [param values]}`` (copies) of an ordered layer dict.
+
+    Examples
+    --------
+    >>> from sknet.layers import InputLayer, DenseLayer
+    >>> l_in = InputLayer((None, 2), name='in'); l_out = DenseLayer(l_in, 3, name='out')
+    >>> {k: [v.shape for v in vs] for k, vs in param_values({'in': l_in, 'out': l_out}).items()}
+    {'in': [], 'out': [(2, 3), (3,)]}
+    """
+    return OrderedDict((name, [p.get_value() for p in layer.get_params()]) for name, layer in layers.items())
+
+
+def save_weights(path, values):
+    """Write ``{layer name: [arrays]}`` to an ``.npz`` file, atomically.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), 'w.npz')
+    >>> save_weights(path, {'out': [np.ones(2)]})
+    >>> read_weights(path)['out'][0].tolist()
+    [1.0, 1.0]
+    """
+    arrays = {f"{name}:{i}": value for name, vals in values.items() for i, value in enumerate(vals)}
+    atomic_write(path, lambda f: np.savez(f, **arrays))
+
+
+def read_weights(path):
+    """``{layer name: [arrays]}`` from an ``.npz`` file (read with ``allow_pickle=False``)."""
+    try:
+        data = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+        raise ValueError(f"Could not read weights from {path!r}: {exc}") from exc
+    if not isinstance(data, np.lib.npyio.NpzFile):
+        raise ValueError(f"Could not read weights from {path!r}: not an .npz archive (got a single array)")
+    try:
+        with data:
+            raw = {key: data[key] for key in data.files}
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+        raise ValueError(f"Could not read weights from {path!r}: {exc}") from exc
+    source = {}
+    for key, value in raw.items():
+        name, _, index = key.rpartition(":")
+        if not name or not index.isdigit():
+            raise ValueError(f"Unexpected entry {key!r} in weights file {path!r}")
+        source.setdefault(name, {})[int(index)] = value
+    return {name: [d[i] for i in sorted(d)] for name, d in source.items()}
+
+
+def _checked(name, param, value):
+    value = np.asarray(value)
+    current = param.get_value(borrow=True).shape
+    if value.shape != current:
+        raise ValueError(f"Layer {name!r}: parameter {param.name} has shape {current}, the weights give {value.shape}")
+    if value.dtype.kind not in "biuf":
+        raise ValueError(f"Layer {name!r}: parameter {param.name} must be numeric, the weights give dtype {value.dtype}")
+    if not np.all(np.isfinite(value)):
+        raise ValueError(f"Layer {name!r}: parameter {param.name} has NaN or infinite weights")
+    return value.astype(param.dtype)
+
+
+def load_weights(layers, source):
+    """Set the parameters of ``layers`` from ``{layer name: [arrays]}``, all or nothing.
+
+    Names, counts, shapes and finiteness are checked for every layer before
+    anything is set, so a mismatch loads nothing and says which layer differs.
+
+    Examples
+    --------
+    >>> from sknet.layers import InputLayer, DenseLayer
+    >>> out = DenseLayer(InputLayer((None, 2)), 1, name='out')
+    >>> load_weights({'out': out}, {'out': [np.ones((2, 1)), np.zeros(1)]})
+    >>> out.W.get_value().ravel().tolist()
+    [1.0, 1.0]
+    >>> load_weights({'out': out}, {'out': [np.ones((3, 1)), np.zeros(1)]})
+    Traceback (most recent call last):
+    ...
+    ValueError: Layer 'out': parameter out.W has shape (2, 1), the weights give (3, 1)
+    """
+    targets = []
+    for name, layer in layers.items():
+        params = layer.get_params()
+        if not params:
+            continue
+        if name not in source:
+            raise ValueError(f"The weights have nothing for layer {name!r} (have {sorted(source)})")
+        values = source[name]
+        if len(values) != len(params):
+            raise ValueError(f"Layer {name!r} has {len(params)} parameters, the weights give {len(values)}")
+        targets += [(param, _checked(name, param, value)) for param, value in zip(params, values)]
+    extra = {n for n, v in source.items() if len(v)} - {n for n, layer in layers.items() if layer.get_params()}
+    if extra:
+        raise ValueError(f"The weights name layers this net does not have: {sorted(extra)}")
+    previous = [param.get_value() for param, _ in targets]
+    try:
+        for param, value in targets:
+            param.set_value(value)
+    except BaseException:
+        for (param, _), value in zip(targets, previous):
+            param.set_value(value)
+        raise

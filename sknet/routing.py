@@ -1,0 +1,90 @@
+"""Routed keyword arguments: ``prefix__param`` names matched to what they configure."""
+
+import difflib
+
+__all__ = ["ROUTING_PREFIXES", "Router"]
+
+#: Prefixes of routed keyword arguments (``prefix__param``), besides layer names.
+ROUTING_PREFIXES = (
+    "update",
+    "objective",
+    "batch_iterator_train",
+    "batch_iterator_test",
+    "train_split",
+    "callbacks",
+    "layers",
+)
+
+
+class Router:
+    """Split routed names into ``(prefix, param)``, one set look-up per name.
+
+    A name is ``prefix__param`` or, as nolearn spelled it, ``prefix_param``.
+    The double-underscore form is a single look-up of the part before the
+    first ``__``; the single-underscore form tries each ``_`` from the right,
+    so the longest known prefix wins (``dense1_num_units`` is ``dense1``'s
+    ``num_units``). Either way the cost grows with the length of the name,
+    not with the number of prefixes.
+
+    Parameters
+    ----------
+    prefixes : iterable of str
+        Every prefix a name may start with (the routing prefixes and the
+        layer names).
+    param_names : iterable of str
+        The estimator's own parameter names, offered in "did you mean" hints.
+    owner : str, optional
+        Named in error messages ("for NeuralNetClassifier").
+
+    Examples
+    --------
+    >>> router = Router(ROUTING_PREFIXES + ('dense1',))
+    >>> router.route('update__learning_rate'), router.route('dense1_num_units')
+    (('update', 'learning_rate'), ('dense1', 'num_units'))
+    >>> router.group({'update__learning_rate': 0.1, 'update_momentum': 0.9})
+    {'update': {'momentum': 0.9, 'learning_rate': 0.1}}
+    >>> router.route('dense_1__num_units')
+    Traceback (most recent call last):
+    ...
+    ValueError: Invalid parameter 'dense_1__num_units'. Did you mean 'dense1__num_units'? ...
+    """
+
+    def __init__(self, prefixes, param_names=(), owner=None):
+        self.prefixes = frozenset(prefixes)
+        self.param_names = tuple(param_names)
+        self.owner = owner
+
+    def route(self, key):
+        """Return ``(prefix, param)`` for a routed name; raise ValueError with a hint otherwise."""
+        head, sep, rest = key.partition("__")
+        if sep and rest and head in self.prefixes:
+            return head, rest
+        end = len(key)
+        while (end := key.rfind("_", 0, end)) > 0:
+            if key[:end] in self.prefixes and end + 1 < len(key) and key[end + 1] != "_":
+                return key[:end], key[end + 1 :]
+        raise ValueError(self._message(key))
+
+    def group(self, routed):
+        """``{prefix: {param: value}}``; ``__`` spellings override nolearn's ``_`` ones."""
+        groups = {}
+        for key in sorted(routed, key=lambda k: "__" in k):
+            prefix, rest = self.route(key)
+            groups.setdefault(prefix, {})[rest] = routed[key]
+        return groups
+
+    def _message(self, key):
+        head, _, tail = key.partition("__")
+        candidates = sorted(self.prefixes) + list(self.param_names)
+        guess = difflib.get_close_matches(head, candidates, n=1)
+        if guess and tail:
+            hint = f" Did you mean {guess[0] + '__' + tail!r}?"
+        elif guess:
+            hint = f" Did you mean {guess[0]!r}?"
+        else:
+            hint = ""
+        owner = f" for {self.owner}" if self.owner else ""
+        return (
+            f"Invalid parameter {key!r}{owner}.{hint} Routed parameters start with one of "
+            f"{sorted(self.prefixes, key=lambda p: (-len(p), p))} followed by '__'."
+        )
