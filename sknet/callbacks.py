@@ -394,6 +394,9 @@ class EpochScoring(Callback):
 class PrintLog(Callback):
     """Print one table row per epoch; values whose ``<key>_best`` flag is set are marked ``*``.
 
+    A legend line, printed once per callback, says what the marks and units
+    mean; accuracies are shown in percent, other values as they are.
+
     Parameters
     ----------
     keys : sequence of str, optional
@@ -408,7 +411,7 @@ class PrintLog(Callback):
     >>> log = PrintLog(sink=lines.append)
     >>> log.on_train_begin(None)
     >>> log.on_epoch_end(None, history=[{'epoch': 1, 'train_loss': 0.5, 'train_loss_best': True, 'dur': 0.1}])
-    >>> print(lines[0]); print(lines[2])
+    >>> print(lines[1]); print(lines[3])
       epoch  train_loss    dur
           1    0.50000*  0.10s
     """
@@ -423,6 +426,7 @@ class PrintLog(Callback):
 
     def on_train_begin(self, net, **kwargs):
         self.columns_ = None
+        self.legend_ = getattr(self, "legend_", False)
 
     def _columns(self, record):
         if self.keys is not None:
@@ -430,9 +434,15 @@ class PrintLog(Callback):
         return [
             k
             for k, v in record.items()
-            if k not in ("epoch", "dur") and not k.endswith("_best")
+            if k not in ("epoch", "dur", "compile_time") and not k.endswith("_best")
             and isinstance(v, (int, float, np.floating)) and not isinstance(v, bool)
         ]
+
+    @staticmethod
+    def _cell(key, value, width):
+        if "accuracy" in key:
+            return f"{100 * value:>{width - 2}.2f}%"
+        return f"{value:>{width - 1}.5f}"
 
     def on_epoch_end(self, net, history=None, **kwargs):
         record = history[-1]
@@ -440,6 +450,9 @@ class PrintLog(Callback):
             self.columns_ = self._columns(record)
             self.widths_ = [max(len(k) + 2, 12) for k in self.columns_]
             header = "  epoch" + "".join(f"{k:>{w}}" for k, w in zip(self.columns_, self.widths_)) + "    dur"
+            if not self.legend_:
+                self.sink("(* marks the best value so far; accuracies in %; dur: seconds per epoch)")
+                self.legend_ = True
             self.sink(header)
             self.sink("-" * len(header))
         cells = []
@@ -449,7 +462,7 @@ class PrintLog(Callback):
                 cells.append(" " * width)
                 continue
             mark = "*" if record.get(f"{key}_best") else " "
-            cells.append(f"{value:>{width - 1}.5f}" + mark)
+            cells.append(self._cell(key, value, width) + mark)
         self.sink(f"{record['epoch']:>7}" + "".join(cells) + f"  {record['dur']:.2f}s")
 
 
@@ -504,13 +517,14 @@ def assemble(callbacks, routed=None, hooks=None, verbose=0):
     pairs, or the class name lower-cased); ``routed`` (``{'name__param':
     value}``) sets their parameters; nolearn function ``hooks`` become a
     :class:`FunctionCallback`; scorers run first, so the others see their
-    keys; ``verbose`` adds :class:`PrintLayerInfo` and :class:`ProgressBar`
-    (2) and :class:`PrintLog` (1).
+    keys; ``verbose >= 1`` adds :class:`ProgressBar` (silent off a terminal
+    or notebook) and :class:`PrintLog`, ``verbose >= 2`` also
+    :class:`PrintLayerInfo`.
 
     Examples
     --------
     >>> list(assemble([EarlyStopping(), ('acc', EpochScoring('accuracy'))], {'acc__on_train': True}, verbose=1))
-    ['acc', 'earlystopping', 'print_log']
+    ['acc', 'earlystopping', 'progress_bar', 'print_log']
     """
     named = OrderedDict()
     for item in callbacks or []:
@@ -533,12 +547,11 @@ def assemble(callbacks, routed=None, hooks=None, verbose=0):
     if hooks:
         named["functions"] = FunctionCallback(**hooks)
     ordered = sorted(named.items(), key=lambda kv: not isinstance(kv[1], EpochScoring))
-    if verbose >= 2:
-        # Not when given explicitly too: the table would print twice.
-        if not any(isinstance(cb, PrintLayerInfo) for _, cb in ordered):
-            ordered.insert(0, ("print_layer_info", PrintLayerInfo()))
-        if not any(isinstance(cb, ProgressBar) for _, cb in ordered):
-            ordered.append(("progress_bar", ProgressBar()))
+    # Not when given explicitly too: the table or the bar would show twice.
+    if verbose >= 2 and not any(isinstance(cb, PrintLayerInfo) for _, cb in ordered):
+        ordered.insert(0, ("print_layer_info", PrintLayerInfo()))
+    if verbose >= 1 and not any(isinstance(cb, ProgressBar) for _, cb in ordered):
+        ordered.append(("progress_bar", ProgressBar()))
     if verbose >= 1:
         ordered.append(("print_log", PrintLog()))
     return OrderedDict(ordered)

@@ -11,7 +11,6 @@ from contextlib import contextmanager
 
 import numpy as np
 import pytensor
-import pytensor.tensor as T
 
 from . import function_cache
 from . import random as sknet_random

@@ -8,9 +8,7 @@ The estimators compose small objects from the modules beside this one:
 and :mod:`~sknet.compile` (spec to compiled functions).
 """
 
-import difflib
 import time
-from collections import OrderedDict
 from contextlib import contextmanager
 
 import numpy as np
@@ -19,12 +17,13 @@ from sklearn.utils import check_random_state, compute_sample_weight
 from sklearn.utils.validation import check_is_fitted
 
 from . import compile as build
+from .function_cache import compile_count
 from . import updates
 from .batch_iterators import BatchIterator, TrainSplit, configured, is_dict_input, split_data
 from .callbacks import assemble
 from .history import History
-from .hyperparams import HyperParameters
-from .layers import InputLayer, Layer
+from .hyperparams import ESTIMATOR_DEFAULTS, HyperParameters
+from .layers import Layer
 from .persistence import load_weights, param_values, read_weights, save_weights
 from .routing import ROUTING_PREFIXES, Router
 from .summary import summary as layer_summary
@@ -50,6 +49,10 @@ __all__ = [
 
 # Changing these on an initialized net invalidates its compiled functions.
 _GRAPH_PARAMS = ("update", "objective_loss_function", "mode")
+# ... and these rebuild its callbacks or iterators (so a warm-started fit uses them).
+_CALLBACK_PARAMS = ("callbacks", "verbose", "on_epoch_finished", "on_batch_finished", "on_training_started",
+                    "on_training_finished")
+_ITERATOR_PARAMS = ("batch_iterator_train", "batch_iterator_test", "train_split")
 
 _SGD_REASON = (
     "minibatch SGD: repeating a sample changes the number and composition of the batches (and the "
@@ -73,7 +76,9 @@ class NeuralNet(BaseEstimator):
     update : callable
         An update rule from :mod:`sknet.updates`, its parameters routed as
         ``update__name``; see :mod:`sknet.hyperparams` for which are changed
-        without recompiling.
+        without recompiling. The default, adam, uses a learning rate of 3e-3
+        unless ``update__learning_rate`` is given (Lasagne's adam: 1e-3), so
+        small tables learn in tens of epochs.
     objective_loss_function : callable, optional
         ``f(predictions, targets)`` giving an elementwise loss; default
         ``squared_error``. ``objective__l1`` / ``objective__l2`` add weight
@@ -90,8 +95,9 @@ class NeuralNet(BaseEstimator):
     random_state : None, int or RandomState
         Fixes initialization, dropout, shuffling and the split.
     verbose : int
-        0 silent, 1 one table row per epoch, 2 also a layer table and a
-        progress bar.
+        0 silent; 1 a line on compiling (with its duration), a progress bar
+        over each epoch's batches (in a terminal or notebook) and one table
+        row per epoch; 2 also the layer table.
     mode : None or str
         PyTensor compile mode (None: sknet's default, the C backend).
     on_epoch_finished, on_batch_finished, on_training_started, on_training_finished : callable or list, optional
@@ -202,7 +208,7 @@ class NeuralNet(BaseEstimator):
         except ValueError:
             # Without a valid spec the layer names are unknown; checked again at initialize().
             self._routed.update(routed)
-            return self
+            return self._refresh(params)
         router = self._router()
         spelled = {router.route(k): k for k in self._routed}
         hyper = getattr(self, "hyperparameters_", None)
@@ -217,6 +223,16 @@ class NeuralNet(BaseEstimator):
                 continue
             if prefix in ("update", "objective"):
                 self._invalidate()
+        return self._refresh(params)
+
+    def _refresh(self, params):
+        """Rebuild the callbacks and iterators of an initialized net whose settings for them changed."""
+        if hasattr(self, "callbacks_"):
+            heads = {key.partition("__")[0] for key in params}
+            if heads & set(_CALLBACK_PARAMS):
+                self.initialize_callbacks()
+            if heads & set(_ITERATOR_PARAMS):
+                self.initialize_iterators()
         return self
 
     def set_hyperparameter(self, name, value):
@@ -237,7 +253,9 @@ class NeuralNet(BaseEstimator):
     def _hyperparameters(self):
         if getattr(self, "hyperparameters_", None) is None:
             groups = self._router().group(self._routed)
-            self.hyperparameters_ = HyperParameters(self.update, groups.get("update", {}), groups.get("objective", {}))
+            defaults = ESTIMATOR_DEFAULTS.get(self.update)
+            self.hyperparameters_ = HyperParameters(self.update, groups.get("update", {}), groups.get("objective", {}),
+                                                    defaults)
         return self.hyperparameters_
 
     def _invalidate(self):
@@ -419,18 +437,32 @@ class NeuralNet(BaseEstimator):
         check_input_shapes(self._inputs, X)
         w = self._sample_weight(y, sample_weight)
         X_tr, X_va, y_tr, y_va, w_tr = self._split(X, y, w)
-        train_fn = self._function("train", weighted=w_tr is not None)
-        valid_fn = None if X_va is None else self._function("valid")
+        train_fn, valid_fn, compile_time = self._compile_for_fit(w_tr is not None, X_va is not None)
         loss = self.objective_loss_function or self.targets_.default_loss()
         lr = self._hyperparameters().shared.get("update__learning_rate")
         loop = TrainingLoop(self, self.callbacks_.values(), train_fn, valid_fn, self.batch_iterator_train_,
                             self.batch_iterator_test_, self._inputs, self.targets_, self._state, self.history_,
                             failure_hints=failure_hints(self.layers_, loss, X, y, lr))
-        message = loop.run(X, y, X_tr, y_tr, X_va, y_va, w_tr, epochs)
+        message = loop.run(X, y, X_tr, y_tr, X_va, y_va, w_tr, epochs, compile_time=compile_time)
         self.n_iter_ = len(self.history_)
         if message and self.verbose and message != "diverged":
             print(message)
         return self
+
+    def _compile_for_fit(self, weighted, validation):
+        """The train (and valid) functions; at ``verbose >= 1`` a line says how long compiling took."""
+        kinds = [("train", weighted)] + ([("valid", False)] if validation else [])
+        missing = [kind for kind, _ in kinds if (kind, _) not in self._functions]
+        if missing and self.verbose:
+            print(f"Compiling the {' and '.join(missing)} functions...", end=" ", flush=True)
+        start, compiled = time.perf_counter(), compile_count()
+        fns = [self._function(*key) for key in kinds]
+        seconds = time.perf_counter() - start
+        if missing and self.verbose:
+            reused = compile_count() == compiled
+            print(f"{seconds:.1f} s" + (" (the same graph was compiled before in this process: reused)" if reused
+                                        else " (first use of this network; reused by later fits)"), flush=True)
+        return fns[0], (fns[1] if validation else None), seconds if missing else None
 
     def get_all_params_values(self):
         """``{layer name: [param values]}`` (copies)."""

@@ -24,11 +24,17 @@ import numpy as np
 import pytensor
 
 from .backend import FLOATX
+from .updates import adam
 
-__all__ = ["INJECTED", "HyperParameters", "split_update_kwargs"]
+__all__ = ["INJECTED", "ESTIMATOR_DEFAULTS", "HyperParameters", "split_update_kwargs"]
 
 #: Hyper-parameters held in shared variables (changed without recompiling).
 INJECTED = frozenset({"update__learning_rate", "update__momentum", "objective__l1", "objective__l2"})
+
+#: The estimators' defaults where they differ from the update rule's own (Lasagne's).
+#: adam's 1e-3 needs hundreds of steps; an estimator's default net, given a small
+#: table (a few hundred rows: two batches an epoch), must learn it in tens of epochs.
+ESTIMATOR_DEFAULTS = {adam: {"learning_rate": 3e-3}}
 
 
 def _is_number(value):
@@ -87,6 +93,9 @@ class HyperParameters:
     objective_kwargs : dict
         Routed ``objective__*`` values; ``l1`` and ``l2`` are penalty weights,
         the others go to the loss function.
+    defaults : dict, optional
+        Values used where ``update_kwargs`` gives none, before the rule's own
+        defaults (the estimators pass :data:`ESTIMATOR_DEFAULTS` for their rule).
 
     Attributes
     ----------
@@ -107,9 +116,9 @@ class HyperParameters:
     False
     """
 
-    def __init__(self, update, update_kwargs, objective_kwargs):
+    def __init__(self, update, update_kwargs, objective_kwargs, defaults=None):
         self.update = update
-        self._update = split_update_kwargs(update, update_kwargs)
+        self._update = split_update_kwargs(update, {**(defaults or {}), **update_kwargs})
         self._objective = dict(objective_kwargs)
         self.shared = OrderedDict()
         for prefix, values in (("update", self._update), ("objective", self._objective)):

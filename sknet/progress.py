@@ -21,7 +21,7 @@ class ProgressBar(Callback):
     One bar per epoch counts the training and then the validation batches
     (the total comes from the batch iterators); its postfix shows the running
     mean training loss (``loss``) and, once validation starts, the running
-    validation loss (``valid_loss``). Nets with ``verbose >= 2`` add this
+    validation loss (``valid_loss``). Nets with ``verbose >= 1`` add this
     callback themselves.
 
     The bar uses ``tqdm.auto``: a widget in Jupyter, text in a terminal. It is

@@ -229,8 +229,13 @@ class TrainingLoop:
         if stop is not None:
             raise stop
 
-    def run(self, X, y, X_train, y_train, X_valid, y_valid, w_train=None, epochs=1):
-        """Train for up to ``epochs`` epochs (y in the user's labels); returns the stop message or None."""
+    def run(self, X, y, X_train, y_train, X_valid, y_valid, w_train=None, epochs=1, compile_time=None):
+        """Train for up to ``epochs`` epochs (y in the user's labels); returns the stop message or None.
+
+        ``compile_time`` (seconds spent compiling for this fit) goes into the
+        first record this run writes.
+        """
+        self.compile_time = compile_time
         enc_train = self.targets.encode(y_train)
         enc_valid = None if X_valid is None else self.targets.encode(y_valid)
         n_batches = self.iterator_train.n_batches(X_train) + (
@@ -292,11 +297,13 @@ class TrainingLoop:
                 codes = self.targets.predicted_codes(valid_out)
                 record["valid_accuracy"] = float(np.mean(codes == self.targets.codes(enc_valid)))
         last = self.history[-1] if self.history else {}
-        for key in ("train_loss", "valid_loss"):
+        for key, what in (("train_loss", "training loss"), ("valid_loss", "validation loss")):
             if exploded(record[key], last.get(key)):
-                raise _Diverged(f"the {key.replace('_', ' ')} became {record[key]:.4g}"
-                                f" (last good epoch: {last.get(key, float('nan')):.4g})")
+                before = f" (last good epoch: {last[key]:.4g})" if last.get(key) is not None else ""
+                raise _Diverged(f"the {what} became {record[key]:.4g}{before}")
         record["dur"] = time.perf_counter() - t0
+        if self.compile_time is not None:
+            record["compile_time"], self.compile_time = self.compile_time, None
         self.history.append(record)
         for key, lower in (("train_loss", True), ("valid_loss", True), ("valid_accuracy", False)):
             mark_best(self.history, key, lower)

@@ -105,12 +105,10 @@ def check_X_y(estimator, X, y, reset, classifier, input_names=None):
 
 
 def check_input_shapes(inputs, X):
-    """Match X against the input layers (rank and fixed sizes).
+    """Raise ValueError unless X fits the input layers: their number, rank and fixed sizes.
 
-    Parameters
-    ----------
-    inputs : list of (name, InputLayer)
-    X : array or dict of arrays
+    ``inputs`` holds the net's ``(name, InputLayer)`` pairs; X is one array
+    for a single input, else a dict keyed by input name.
 
     Examples
     --------

@@ -1,29 +1,19 @@
 """Fitting, predicting and data handling of NeuralNetClassifier / NeuralNetRegressor."""
 
-import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.exceptions import NotFittedError
 
-from sknet import NeuralNet, NeuralNetClassifier, NeuralNetRegressor, nonlinearities, updates
+from sknet import NeuralNet, NeuralNetRegressor, nonlinearities, updates
 from sknet.training import DivergenceError
 from sknet.layers import ConcatLayer, DenseLayer, DropoutLayer, InputLayer
 
-TINY = [(InputLayer, {}), (DenseLayer, {"num_units": 16}), (DenseLayer, {})]
-
-
-def clf(**kw):
-    params = dict(update__learning_rate=0.01, batch_iterator_train__batch_size=32, max_epochs=5, random_state=0)
-    params.update(kw)
-    return NeuralNetClassifier(params.pop("layers", TINY), **params)
-
-
 @pytest.fixture(scope="module")
-def fitted(digits):
+def fitted(digits, make_classifier):
     X, y = digits
-    return clf().fit(X, y)
+    return make_classifier().fit(X, y)
 
 
 class TestClassifier:
@@ -48,40 +38,40 @@ class TestClassifier:
         np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-5)
         np.testing.assert_array_equal(fitted.classes_[proba.argmax(1)], fitted.predict(digits[0][:7]))
 
-    def test_string_labels(self, digits):
+    def test_string_labels(self, digits, make_classifier):
         X, y = digits
         labels = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])
-        net = clf(max_epochs=2).fit(X, labels[y])
+        net = make_classifier(max_epochs=2).fit(X, labels[y])
         assert set(net.predict(X)) <= set(labels)
         assert net.score(X, labels[y]) > 0.7
 
-    def test_binary_sigmoid_and_softmax(self, digits):
+    def test_binary_sigmoid_and_softmax(self, digits, make_classifier):
         X, y = digits
         yb = np.where(y < 5, 3, 7)
-        sig = clf(layers=[(InputLayer, {}), (DenseLayer, {"num_units": 1, "nonlinearity": nonlinearities.sigmoid})])
+        sig = make_classifier(layers=[(InputLayer, {}), (DenseLayer, {"num_units": 1, "nonlinearity": nonlinearities.sigmoid})])
         sig.fit(X, yb)
-        soft = clf(layers=[(InputLayer, {}), (DenseLayer, {})]).fit(X, yb)
+        soft = make_classifier(layers=[(InputLayer, {}), (DenseLayer, {})]).fit(X, yb)
         assert soft.layers_["dense1"].output_shape == (None, 2)
         for net in (sig, soft):
             assert net.predict_proba(X).shape == (600, 2)
             assert net.score(X, yb) > 0.8
             np.testing.assert_array_equal(np.unique(net.predict(X)), [3, 7])
 
-    def test_class_and_sample_weight(self, digits):
+    def test_class_and_sample_weight(self, digits, make_classifier):
         X, y = digits
         yb = (y == 0).astype(int)
-        plain = clf(max_epochs=3).fit(X, yb)
-        weighted = clf(max_epochs=3, class_weight={0: 1.0, 1: 20.0}).fit(X, yb)
-        zero_weighted = clf(max_epochs=3).fit(X, yb, sample_weight=np.where(yb == 1, 0.0, 1.0))
+        plain = make_classifier(max_epochs=3).fit(X, yb)
+        weighted = make_classifier(max_epochs=3, class_weight={0: 1.0, 1: 20.0}).fit(X, yb)
+        zero_weighted = make_classifier(max_epochs=3).fit(X, yb, sample_weight=np.where(yb == 1, 0.0, 1.0))
         p = [n.predict_proba(X)[:, 1].mean() for n in (zero_weighted, plain, weighted)]
         assert p[0] < p[1] < p[2]
 
-    def test_reproducible(self, digits):
+    def test_reproducible(self, digits, make_classifier):
         X, y = digits
         layers = [(InputLayer, {}), (DropoutLayer, {"p": 0.2}), (DenseLayer, {"num_units": 16}), (DenseLayer, {})]
-        a = clf(layers=layers, max_epochs=2).fit(X, y).predict_proba(X)
-        b = clf(layers=layers, max_epochs=2).fit(X, y).predict_proba(X)
-        c = clf(layers=layers, max_epochs=2, random_state=1).fit(X, y).predict_proba(X)
+        a = make_classifier(layers=layers, max_epochs=2).fit(X, y).predict_proba(X)
+        b = make_classifier(layers=layers, max_epochs=2).fit(X, y).predict_proba(X)
+        c = make_classifier(layers=layers, max_epochs=2, random_state=1).fit(X, y).predict_proba(X)
         np.testing.assert_array_equal(a, b)
         assert not np.array_equal(a, c)
 
@@ -98,23 +88,23 @@ class TestClassifier:
 
 
 class TestSpecForms:
-    def test_name_class_form(self, digits):
+    def test_name_class_form(self, digits, make_classifier):
         X, y = digits
-        net = clf(layers=[("input", InputLayer), ("hidden", DenseLayer), ("output", DenseLayer)],
+        net = make_classifier(layers=[("input", InputLayer), ("hidden", DenseLayer), ("output", DenseLayer)],
                   hidden__num_units=16, hidden_nonlinearity=nonlinearities.tanh, max_epochs=2).fit(X, y)
         assert net.layers_["hidden"].nonlinearity is nonlinearities.tanh
         assert net.layers_["output"].output_shape == (None, 10)
         assert net.score(X, y) > 0.8
 
-    def test_layer_form_does_not_touch_the_given_net(self, digits):
+    def test_layer_form_does_not_touch_the_given_net(self, digits, make_classifier):
         X, y = digits
         out = DenseLayer(DenseLayer(InputLayer((None, 64)), 16), 10, nonlinearity=nonlinearities.softmax)
         before = out.W.get_value().copy()
-        net = clf(layers=out, max_epochs=2).fit(X, y)
+        net = make_classifier(layers=out, max_epochs=2).fit(X, y)
         np.testing.assert_array_equal(out.W.get_value(), before)
         assert net.score(X, y) > 0.8
 
-    def test_callable_form(self, digits):
+    def test_callable_form(self, digits, make_classifier):
         X, y = digits
 
         def build(width=4):
@@ -122,11 +112,11 @@ class TestSpecForms:
             l = DenseLayer(l, width, name="hidden")
             return DenseLayer(l, 10, nonlinearity=nonlinearities.softmax, name="out")
 
-        net = clf(layers=build, layers__width=12, max_epochs=2).fit(X, y)
+        net = make_classifier(layers=build, layers__width=12, max_epochs=2).fit(X, y)
         assert list(net.layers_) == ["in", "hidden", "out"]
         assert net.layers_["hidden"].output_shape == (None, 12)
 
-    def test_incoming_by_name_and_dict_input(self, digits):
+    def test_incoming_by_name_and_dict_input(self, digits, make_classifier):
         X, y = digits
         layers = [
             (InputLayer, {"name": "a"}),
@@ -135,37 +125,37 @@ class TestSpecForms:
             (ConcatLayer, {"incomings": ["da", "b"]}),
             (DenseLayer, {}),
         ]
-        net = clf(layers=layers, max_epochs=3).fit({"a": X[:, :32], "b": X[:, 32:]}, y)
+        net = make_classifier(layers=layers, max_epochs=3).fit({"a": X[:, :32], "b": X[:, 32:]}, y)
         assert net.layers_["concat3"].output_shape == (None, 40)
         assert net.predict({"a": X[:5, :32], "b": X[:5, 32:]}).shape == (5,)
         with pytest.raises(ValueError, match="no array for input layer 'b'"):
             net.predict({"a": X[:5, :32]})
 
-    def test_dataframe_input(self, digits):
+    def test_dataframe_input(self, digits, make_classifier):
         X, y = digits
         df = pd.DataFrame(X, columns=[f"px{i}" for i in range(64)])
-        net = clf(max_epochs=2).fit(df, pd.Series(y))
+        net = make_classifier(max_epochs=2).fit(df, pd.Series(y))
         assert list(net.feature_names_in_[:2]) == ["px0", "px1"]
         np.testing.assert_array_equal(net.predict(df), net.predict(X))
 
-    def test_images_and_int_input(self, digits):
+    def test_images_and_int_input(self, digits, make_classifier):
         from sknet.layers import FlattenLayer
 
         X, y = digits
         images = np.round(X.reshape(-1, 1, 8, 8) * 4).astype(np.int64)
-        net = clf(layers=[(InputLayer, {}), (FlattenLayer, {}), (DenseLayer, {})], max_epochs=2).fit(images, y)
+        net = make_classifier(layers=[(InputLayer, {}), (FlattenLayer, {}), (DenseLayer, {})], max_epochs=2).fit(images, y)
         assert net.layers_["input0"].shape == (None, 1, 8, 8)
         assert net.score(images, y) > 0.8
 
 
 class TestRegressor:
-    def test_1d_and_2d(self, diabetes):
+    def test_1d_and_2d(self, diabetes, tiny_spec):
         X, y = diabetes
-        net = NeuralNetRegressor(TINY, update__learning_rate=0.01, max_epochs=30, random_state=0).fit(X, y)
+        net = NeuralNetRegressor(tiny_spec, update__learning_rate=0.01, max_epochs=30, random_state=0).fit(X, y)
         assert net.predict(X).shape == (442,) and net.layers_["dense2"].nonlinearity is nonlinearities.identity
         assert net.score(X, y) > 0.4
         Y = np.column_stack([y, -y])
-        net2 = NeuralNetRegressor(TINY, update__learning_rate=0.01, max_epochs=30, random_state=0).fit(X, Y)
+        net2 = NeuralNetRegressor(tiny_spec, update__learning_rate=0.01, max_epochs=30, random_state=0).fit(X, Y)
         assert net2.predict(X).shape == (442, 2)
         assert net2.score(X, Y) > 0.4
 
@@ -181,24 +171,24 @@ class TestRegressor:
 
 
 class TestTraining:
-    def test_partial_fit_and_warm_start(self, digits):
+    def test_partial_fit_and_warm_start(self, digits, make_classifier):
         X, y = digits
-        net = clf()
+        net = make_classifier()
         net.partial_fit(X, y)
         w = net.layers_["dense1"].W.get_value().copy()
         net.partial_fit(X, y)
         assert len(net.history_) == 2 and net.n_iter_ == 2
         assert not np.array_equal(w, net.layers_["dense1"].W.get_value())
-        warm = clf(max_epochs=2, warm_start=True).fit(X, y)
+        warm = make_classifier(max_epochs=2, warm_start=True).fit(X, y)
         first = warm.history_[-1]["train_loss"]
         layer = warm.layers_["dense1"]
         warm.fit(X, y)
         assert warm.layers_["dense1"] is layer and len(warm.history_) == 4
         assert warm.history_[2]["train_loss"] < first * 1.1
 
-    def test_learning_rate_is_shared_no_recompile(self, digits):
+    def test_learning_rate_is_shared_no_recompile(self, digits, make_classifier):
         X, y = digits
-        net = clf(max_epochs=1).fit(X, y)
+        net = make_classifier(max_epochs=1).fit(X, y)
         train_fn = net._function("train")
         net.set_params(update__learning_rate=0.5)
         assert net.get_hyperparameter("update__learning_rate") == pytest.approx(0.5)
@@ -208,17 +198,17 @@ class TestTraining:
         net.partial_fit(X, y)
         np.testing.assert_array_equal(w, net.layers_["dense1"].W.get_value())
 
-    def test_l2_penalty(self, digits):
+    def test_l2_penalty(self, digits, make_classifier):
         X, y = digits
-        free = clf(max_epochs=3).fit(X, y)
-        decayed = clf(max_epochs=3, objective__l2=0.1).fit(X, y)
+        free = make_classifier(max_epochs=3).fit(X, y)
+        decayed = make_classifier(max_epochs=3, objective__l2=0.1).fit(X, y)
         norm = lambda n: np.sum(n.layers_["dense1"].W.get_value() ** 2)  # noqa: E731
         assert norm(decayed) < 0.7 * norm(free)
         assert decayed.get_hyperparameter("objective__l2") == pytest.approx(0.1)
 
-    def test_nan_loss_in_first_epoch_raises_and_keeps_initial_weights(self, digits):
+    def test_nan_loss_in_first_epoch_raises_and_keeps_initial_weights(self, digits, make_classifier):
         X, y = digits
-        net = clf(max_epochs=3, update=updates.sgd, update__learning_rate=1e4)
+        net = make_classifier(max_epochs=3, update=updates.sgd, update__learning_rate=1e4)
         with pytest.raises(DivergenceError, match="learning rate"):
             net.fit(X * 1e3, y)
         for values in net.get_all_params_values().values():
@@ -226,14 +216,14 @@ class TestTraining:
                 assert np.isfinite(v).all()
         assert np.isfinite(net.predict_proba(X)).all()
 
-    def test_keyboard_interrupt_keeps_last_epoch(self, digits):
+    def test_keyboard_interrupt_keeps_last_epoch(self, digits, make_classifier):
         X, y = digits
 
         def interrupt(net, history):
             if len(history) == 2:
                 raise KeyboardInterrupt
 
-        net = clf(max_epochs=5, on_epoch_finished=[interrupt])
+        net = make_classifier(max_epochs=5, on_epoch_finished=[interrupt])
         net.fit(X, y)
         assert net.n_iter_ == 2
         assert net.predict(X).shape == (600,)
@@ -241,8 +231,8 @@ class TestTraining:
 
 class TestBadInput:
     @pytest.fixture
-    def net(self):
-        return clf(max_epochs=1)
+    def net(self, make_classifier):
+        return make_classifier(max_epochs=1)
 
     def test_predict_before_fit(self, net, digits):
         with pytest.raises(NotFittedError):
@@ -277,10 +267,10 @@ class TestBadInput:
         with pytest.raises(ValueError, match="unseen labels"):
             fitted.score(X, y + 100)
 
-    def test_bad_hyperparameters(self, digits):
+    def test_bad_hyperparameters(self, digits, make_classifier):
         with pytest.raises(ValueError, match="max_epochs"):
-            clf(max_epochs=0).fit(*digits)
+            make_classifier(max_epochs=0).fit(*digits)
         with pytest.raises(ValueError, match="learning_rate must be positive"):
-            clf(update__learning_rate=-1.0).fit(*digits)
+            make_classifier(update__learning_rate=-1.0).fit(*digits)
         with pytest.raises(ValueError, match="did you mean update__learning_rate"):
-            clf(update__learnig_rate=0.1).fit(*digits)
+            make_classifier(update__learnig_rate=0.1).fit(*digits)
