@@ -8,7 +8,6 @@ The estimators compose small objects from the modules beside this one:
 and :mod:`~sknet.compile` (spec to compiled functions).
 """
 
-import time
 from contextlib import contextmanager
 
 import numpy as np
@@ -17,15 +16,15 @@ from sklearn.utils import check_random_state, compute_sample_weight
 from sklearn.utils.validation import check_is_fitted
 
 from . import compile as build
-from .function_cache import compile_count
 from . import updates
 from .batch_iterators import BatchIterator, TrainSplit, configured, is_dict_input, split_data
 from .callbacks import assemble
 from .history import History
 from .hyperparams import ESTIMATOR_DEFAULTS, HyperParameters
 from .layers import Layer
-from .persistence import load_weights, param_values, read_weights, save_weights
+from .persistence import PersistenceMixin
 from .routing import ROUTING_PREFIXES, Router
+from .summary import spec_summary
 from .summary import summary as layer_summary
 from .targets import ClassifierTargets, RegressorTargets, Targets
 from .training import TrainingLoop, failure_hints, input_arrays
@@ -60,7 +59,7 @@ _SGD_REASON = (
 )
 
 
-class NeuralNet(BaseEstimator):
+class NeuralNet(PersistenceMixin, BaseEstimator):
     """A neural network as a scikit-learn estimator (generic objective).
 
     ``__init__`` only stores its arguments; :meth:`initialize` (called by
@@ -259,8 +258,7 @@ class NeuralNet(BaseEstimator):
         return self.hyperparameters_
 
     def _invalidate(self):
-        self._functions, self._compile_seconds = {}, {}
-        self.hyperparameters_ = None
+        self._functions = self.hyperparameters_ = None
 
     # ------------------------------------------------------------------
     # Initialization hooks
@@ -350,36 +348,16 @@ class NeuralNet(BaseEstimator):
     # ------------------------------------------------------------------
     # Compiled functions (never pickled)
 
-    def _function(self, kind, weighted=False):
-        if getattr(self, "_functions", None) is None:
-            self._invalidate()
-        functions = self._functions
-        key = (kind, weighted)
-        if key in functions:
-            return functions[key]
+    def _fns(self):
+        """The net's :class:`~sknet.compile.NetFunctions` (each function compiled on first use)."""
         check_is_fitted(self)
-        hyper = self._hyperparameters()
-        if kind in ("train", "valid"):
-            loss = self.objective_loss_function or self.targets_.default_loss()
-        l1, l2 = hyper.penalties()
-        start = time.perf_counter()
-        with build.seeded(self._seeds[1] + len(functions)):
-            if kind == "train":
-                weights = build.T.vector("w", dtype=build.FLOATX) if weighted else None
-                fn, upd = build.compile_train(self.layers_, self.targets_.target_var(), loss, self.update,
-                                              hyper.update_kwargs(), weights=weights, l1=l1, l2=l2,
-                                              loss_kwargs=hyper.loss_kwargs(), mode=self.mode)
-                self._state = list(upd.keys())
-            elif kind == "valid":
-                fn = build.compile_valid(self.layers_, self.targets_.target_var(), loss, l1=l1, l2=l2,
-                                         loss_kwargs=hyper.loss_kwargs(), mode=self.mode)
-            elif kind == "predict":
-                fn = build.compile_predict(self.layers_, mode=self.mode)
-            else:  # ("output", layer name)
-                fn = build.compile_predict(self.layers_, self.layers_[kind[1]], mode=self.mode)
-        self._compile_seconds[key] = time.perf_counter() - start
-        functions[key] = fn
-        return fn
+        if getattr(self, "_functions", None) is None:
+            loss, targets = self.objective_loss_function, getattr(self, "targets_", None)
+            if loss is None and targets is not None:
+                loss = targets.default_loss()
+            self._functions = build.NetFunctions(self.layers_, self.update, self._hyperparameters(), targets, loss,
+                                                 self.mode, self._seeds[1])
+        return self._functions
 
     # ------------------------------------------------------------------
     # Training
@@ -437,37 +415,19 @@ class NeuralNet(BaseEstimator):
         check_input_shapes(self._inputs, X)
         w = self._sample_weight(y, sample_weight)
         X_tr, X_va, y_tr, y_va, w_tr = self._split(X, y, w)
-        train_fn, valid_fn, compile_time = self._compile_for_fit(w_tr is not None, X_va is not None)
+        train_fn, valid_fn, compile_time = self._fns().for_fit(w_tr is not None, X_va is not None,
+                                                               print if self.verbose else None)
         loss = self.objective_loss_function or self.targets_.default_loss()
         lr = self._hyperparameters().shared.get("update__learning_rate")
         loop = TrainingLoop(self, self.callbacks_.values(), train_fn, valid_fn, self.batch_iterator_train_,
-                            self.batch_iterator_test_, self._inputs, self.targets_, self._state, self.history_,
+                            self.batch_iterator_test_, self._inputs, self.targets_, self._functions.state,
+                            self.history_,
                             failure_hints=failure_hints(self.layers_, loss, X, y, lr))
         message = loop.run(X, y, X_tr, y_tr, X_va, y_va, w_tr, epochs, compile_time=compile_time)
         self.n_iter_ = len(self.history_)
         if message and self.verbose and message != "diverged":
             print(message)
         return self
-
-    def _compile_for_fit(self, weighted, validation):
-        """The train (and valid) functions; at ``verbose >= 1`` a line says how long compiling took."""
-        kinds = [("train", weighted)] + ([("valid", False)] if validation else [])
-        missing = [kind for kind, _ in kinds if (kind, _) not in self._functions]
-        if missing and self.verbose:
-            print(f"Compiling the {' and '.join(missing)} functions...", end=" ", flush=True)
-        start, compiled = time.perf_counter(), compile_count()
-        fns = [self._function(*key) for key in kinds]
-        seconds = time.perf_counter() - start
-        if missing and self.verbose:
-            reused = compile_count() == compiled
-            print(f"{seconds:.1f} s" + (" (the same graph was compiled before in this process: reused)" if reused
-                                        else " (first use of this network; reused by later fits)"), flush=True)
-        return fns[0], (fns[1] if validation else None), seconds if missing else None
-
-    def get_all_params_values(self):
-        """``{layer name: [param values]}`` (copies)."""
-        check_is_fitted(self)
-        return param_values(self.layers_)
 
     # ------------------------------------------------------------------
     # Prediction
@@ -501,7 +461,7 @@ class NeuralNet(BaseEstimator):
         check_is_fitted(self)
         X = check_X(self, X, reset=False, input_names=[n for n, _ in self._inputs])
         check_input_shapes(self._inputs, X)
-        fn = self._function(kind)
+        fn = self._fns().get(kind)
         return np.concatenate([fn(*input_arrays(self._inputs, Xb)) for Xb, _ in self.batch_iterator_test_(X)])
 
     def predict(self, X):
@@ -544,59 +504,7 @@ class NeuralNet(BaseEstimator):
             return layer_summary(self.layers_)
         groups = self._router().group(self._routed)
         names = set(self._layer_names())
-        try:
-            with build.seeded(0):
-                layers = build.build_layers(self.layers, {k: v for k, v in groups.items() if k in names},
-                                            groups.get("layers"))
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"summary() could not build the layers before fit ({exc}); give the InputLayer "
-                             "a shape and the last layer its size, or call it after fit") from exc
-        return layer_summary(layers)
-
-    # ------------------------------------------------------------------
-    # Persistence
-
-    def save_params_to(self, path):
-        """Write the weights to an ``.npz`` file (atomically: temp file + rename)."""
-        save_weights(path, self.get_all_params_values())
-
-    save_params = save_params_to
-
-    def load_params_from(self, source):
-        """Load weights from an ``.npz`` path, a dict ``{layer: [arrays]}`` or another net.
-
-        Names and shapes are checked for every layer before anything is set,
-        so a mismatch loads nothing. Files are read with ``allow_pickle=False``.
-        """
-        check_is_fitted(self)
-        if isinstance(source, NeuralNet):
-            source = source.get_all_params_values()
-        if not isinstance(source, dict):
-            source = read_weights(source)
-        load_weights(self.layers_, source)
-        return self
-
-    load_params = load_params_from
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        for key in ("_functions", "_compile_seconds", "hyperparameters_", "_state", "_cache", "layers_", "_inputs"):
-            state.pop(key, None)
-        if self.__sklearn_is_fitted__():
-            state["_param_values"] = self.get_all_params_values()
-            state["_hyper_values"] = self._hyperparameters().values()
-        return state
-
-    def __setstate__(self, state):
-        values = state.pop("_param_values", None)
-        hyper_values = state.pop("_hyper_values", None)
-        self.__dict__.update(state)
-        self._invalidate()
-        if values is not None:
-            self.initialize_layers()
-            self.load_params_from(values)
-            for key, value in (hyper_values or {}).items():
-                self._hyperparameters().set(key, value)
+        return spec_summary(self.layers, {k: v for k, v in groups.items() if k in names}, groups.get("layers"))
 
     # nolearn's name for history_
     @property

@@ -9,8 +9,9 @@ import zipfile
 from collections import OrderedDict
 
 import numpy as np
+from sklearn.utils.validation import check_is_fitted
 
-__all__ = ["atomic_write", "save_weights", "read_weights", "param_values", "load_weights"]
+__all__ = ["atomic_write", "save_weights", "read_weights", "param_values", "load_weights", "PersistenceMixin"]
 
 
 def atomic_write(path, write):
@@ -146,3 +147,70 @@ def load_weights(layers, source):
         for (param, _), value in zip(targets, previous):
             param.set_value(value)
         raise
+
+
+class PersistenceMixin:
+    """Weights in and out of a fitted net, and pickling that keeps data, not graphs.
+
+    A pickled net holds its parameters, its spec and the values of its
+    injected hyper-parameters; the layers are rebuilt from the spec and the
+    compiled functions on first use, in whatever compile mode the
+    unpickling process has.
+
+    Examples
+    --------
+    >>> import pickle
+    >>> from sknet import NeuralNet
+    >>> from sknet.layers import InputLayer, DenseLayer
+    >>> net = NeuralNet([(InputLayer, {'shape': (None, 2)}), (DenseLayer, {'num_units': 1})]).initialize()
+    >>> copy = pickle.loads(pickle.dumps(net))
+    >>> np.array_equal(copy.get_all_params_values()['dense1'][0], net.get_all_params_values()['dense1'][0])
+    True
+    """
+
+    _TRANSIENT = ("_functions", "hyperparameters_", "_cache", "layers_", "_inputs")
+
+    def get_all_params_values(self):
+        """``{layer name: [param values]}`` (copies)."""
+        check_is_fitted(self)
+        return param_values(self.layers_)
+
+    def save_params_to(self, path):
+        """Write the weights to an ``.npz`` file (atomically: temp file + rename)."""
+        save_weights(path, self.get_all_params_values())
+
+    save_params = save_params_to
+
+    def load_params_from(self, source):
+        """Load weights from an ``.npz`` path, a dict ``{layer: [arrays]}`` or another net.
+
+        Names and shapes are checked for every layer before anything is set,
+        so a mismatch loads nothing. Files are read with ``allow_pickle=False``.
+        """
+        check_is_fitted(self)
+        if isinstance(source, PersistenceMixin):
+            source = source.get_all_params_values()
+        if not isinstance(source, dict):
+            source = read_weights(source)
+        load_weights(self.layers_, source)
+        return self
+
+    load_params = load_params_from
+
+    def __getstate__(self):
+        state = {k: v for k, v in self.__dict__.items() if k not in self._TRANSIENT}
+        if self.__sklearn_is_fitted__():
+            state["_param_values"] = self.get_all_params_values()
+            state["_hyper_values"] = self._hyperparameters().values()
+        return state
+
+    def __setstate__(self, state):
+        values = state.pop("_param_values", None)
+        hyper_values = state.pop("_hyper_values", None)
+        self.__dict__.update(state)
+        self._invalidate()
+        if values is not None:
+            self.initialize_layers()
+            self.load_params_from(values)
+            for key, value in (hyper_values or {}).items():
+                self._hyperparameters().set(key, value)

@@ -4,13 +4,13 @@ from collections import OrderedDict
 
 import numpy as np
 
-from .compile import default_layer_name
+from .compile import build_layers, default_layer_name, seeded
 from .layers import Layer, get_all_layers
 from .layers.conv import BaseConvLayer, TransposedConv2DLayer
 from .layers.pool import Pool1DLayer, Pool2DLayer
 from .layers.shape import PadLayer
 
-__all__ = ["receptive_fields", "layer_table", "summary"]
+__all__ = ["receptive_fields", "layer_table", "summary", "spec_summary"]
 
 
 def _named(layers):
@@ -204,3 +204,28 @@ def _unique_params(layers):
         for p in layer.get_params():
             seen.setdefault(id(p), p)
     return list(seen.values())
+
+
+def spec_summary(spec, layer_params=None, callable_params=None):
+    """The layer table of a spec, built for the table only (nothing is compiled).
+
+    The InputLayer needs a ``shape`` and the last layer its size, since no
+    data says them; otherwise ValueError says so.
+
+    Examples
+    --------
+    >>> from sknet.layers import InputLayer, DenseLayer
+    >>> print(spec_summary([(InputLayer, {'shape': (None, 3)}), (DenseLayer, {})], {'dense1': {'num_units': 2}}))
+    #  name    type        output shape  params
+    -  ------  ----------  ------------  ------
+    0  input0  InputLayer  (None, 3)          0
+    1  dense1  DenseLayer  (None, 2)          8
+    total params: 8
+    """
+    try:
+        with seeded(0):
+            layers = build_layers(spec, layer_params, callable_params)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"summary() could not build the layers before fit ({exc}); give the InputLayer "
+                         "a shape and the last layer its size, or call it after fit") from exc
+    return summary(layers)

@@ -81,7 +81,7 @@ def test_default_adam_compiles_to_adam_step_and_rate_changes_without_recompiling
     X, y = digits
     net = NeuralNetClassifier([(InputLayer, {}), (DenseLayer, {"num_units": 16}), (DenseLayer, {})],
                               max_epochs=1, random_state=0).fit(X, y)
-    assert "AdamStep" in op_names(net._functions[("train", False)])
+    assert "AdamStep" in op_names(net._functions.get("train"))
     assert net.get_hyperparameter("update__learning_rate") == pytest.approx(3e-3)
     before = compile_count()
     net.set_params(update__learning_rate=1e-4, warm_start=True)
@@ -93,11 +93,11 @@ def test_default_adam_compiles_to_adam_step_and_rate_changes_without_recompiling
 
 def test_static_hyperparameter_change_recompiles(make_classifier, digits):
     net = make_classifier(max_epochs=1).fit(*digits)
-    train = net._functions[("train", False)]
+    train = net._functions.get("train")
     net.set_params(update__beta1=0.8)
-    assert ("train", False) not in net._functions
+    assert net._functions is None
     net.partial_fit(*digits)
-    assert net._functions[("train", False)] is not train
+    assert net._functions.get("train") is not train
 
 
 # 4. An output spec without a nonlinearity trained nothing, silently

@@ -7,6 +7,7 @@ import pytest
 from sklearn.exceptions import NotFittedError
 
 from sknet import NeuralNet, NeuralNetRegressor, nonlinearities, updates
+from sknet.function_cache import compile_count
 from sknet.training import DivergenceError
 from sknet.layers import ConcatLayer, DenseLayer, DropoutLayer, InputLayer
 
@@ -189,10 +190,10 @@ class TestTraining:
     def test_learning_rate_is_shared_no_recompile(self, digits, make_classifier):
         X, y = digits
         net = make_classifier(max_epochs=1).fit(X, y)
-        train_fn = net._function("train")
+        train_fn = net._fns().get("train")
         net.set_params(update__learning_rate=0.5)
         assert net.get_hyperparameter("update__learning_rate") == pytest.approx(0.5)
-        assert net._function("train") is train_fn
+        assert net._fns().get("train") is train_fn
         net.set_params(update__learning_rate=0.0)
         w = net.layers_["dense1"].W.get_value().copy()
         net.partial_fit(X, y)
@@ -254,9 +255,10 @@ class TestBadInput:
         X, y = make(*digits)
         layers = [(InputLayer, {"shape": (None, 64)}), (DenseLayer, {})]
         net.set_params(layers=layers)
+        before = compile_count()
         with pytest.raises(ValueError, match=match):
             net.fit(X, y)
-        assert not getattr(net, "_fns", None)
+        assert compile_count() == before
 
     def test_predict_wrong_shape_and_unseen_labels(self, fitted, digits):
         X, y = digits

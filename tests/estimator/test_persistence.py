@@ -23,7 +23,7 @@ def test_pickle_drops_functions_and_round_trips(net, digits):
     X = digits[0]
     expected = net.predict_proba(X)
     state = net.__getstate__()
-    assert "_fns" not in state and "layers_" not in state
+    assert "_functions" not in state and "layers_" not in state
     copy = pickle.loads(pickle.dumps(net))
     np.testing.assert_array_equal(copy.predict_proba(X), expected)
     copy.partial_fit(*digits)  # training continues after unpickling
