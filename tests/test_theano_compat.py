@@ -303,3 +303,10 @@ class TestNames:
             for part in name.split(".")[1:]:
                 obj = getattr(obj, part)
             assert obj is not None, name
+
+
+def test_porting_doc_example_runs():
+    (block,) = re.findall(r"^```python\n(.*?)^```$", PORTING_DOC.read_text(), flags=re.M | re.S)
+    namespace = {}
+    exec(compile(block, "theano-porting.md", "exec"), namespace)
+    assert namespace["f"](np.ones((1, 1, 28, 28), dtype="float32")).shape == (1, 3, 24, 24)
