@@ -265,7 +265,8 @@ def conv2d(input, filters, input_shape=None, filter_shape=None, border_mode="val
                "full": tuple(k - 1 for k in kernel or ()),
                "half": tuple(k // 2 for k in kernel or ())}[border_mode]
     elif isinstance(border_mode, str):
-        raise ValueError(f"border_mode must be 'valid', 'full', 'half', an int or a pair; got {border_mode!r}")
+        raise ValueError("border_mode must be 'valid', 'full', 'half', an int or a pair; "
+                         f"got {border_mode!r}")
     else:
         pad = _pair(border_mode, "border_mode")
     if filter_flip:

@@ -99,7 +99,8 @@ def test_relative_sknet_data_from_examples_folder(value):
     assert done.returncode == 0, done.stderr
     lines = done.stdout.strip().splitlines()
     assert "not found" not in done.stdout
-    assert lines[0] == f"dataset: MNIST, 600 training and 300 test images from {SHARED_DATA.resolve() / 'mnist'}"
+    where = SHARED_DATA.resolve() / "mnist"
+    assert lines[0] == f"dataset: MNIST, 600 training and 300 test images from {where}"
     assert re.match(r"MNIST test accuracy \d+\.\d\d % after 1 epoch; fit", lines[-1]), lines[-1]
 
 

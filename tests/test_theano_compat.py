@@ -170,7 +170,8 @@ class TestConv2d:
             np.testing.assert_allclose(got[0, 0], convolve2d(x[0, 0], w[0, 0], mode=scipy_mode),
                                        rtol=1e-4, atol=1e-5)
         got = conv2d(pt.constant(x), pt.constant(w), filter_flip=False).eval(mode=mode)
-        np.testing.assert_allclose(got[0, 0], correlate2d(x[0, 0], w[0, 0], mode="valid"), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(got[0, 0], correlate2d(x[0, 0], w[0, 0], mode="valid"),
+                                   rtol=1e-4, atol=1e-5)
 
     def test_gradients(self, mode):
         rng = np.random.default_rng(2)
@@ -219,10 +220,10 @@ class TestNnet:
         labels = np.array([4, 0, 2], dtype="int32")
         expected = -np.log(p[np.arange(3), labels])
         nnet = theano_compat.nnet
-        np.testing.assert_allclose(nnet.categorical_crossentropy(pt.constant(p), pt.constant(labels)).eval(),
-                                   expected, rtol=1e-5)
-        np.testing.assert_allclose(nnet.categorical_crossentropy(pt.constant(p), pt.constant(np.eye(5)[labels]))
-                                   .eval(), expected, rtol=1e-5)
+        by_index = nnet.categorical_crossentropy(pt.constant(p), pt.constant(labels))
+        one_hot = nnet.categorical_crossentropy(pt.constant(p), pt.constant(np.eye(5)[labels]))
+        np.testing.assert_allclose(by_index.eval(), expected, rtol=1e-5)
+        np.testing.assert_allclose(one_hot.eval(), expected, rtol=1e-5)
         o, t = sigmoid(z), (z > 0).astype("float32")
         np.testing.assert_allclose(nnet.binary_crossentropy(pt.constant(o), pt.constant(t)).eval(),
                                    -(t * np.log(o) + (1 - t) * np.log(1 - o)), rtol=1e-5, atol=1e-6)
