@@ -1,18 +1,35 @@
 """MNIST for the examples, with scikit-learn's digits as an offline fallback.
 
 Every example calls :func:`load_images`. It reads MNIST through
-``sknet.datasets.load_mnist`` (``data_home``, then ``$SKNET_DATA``, then
-``~/sknet_data``); when the files are found nowhere it prints a notice and
+``sknet.datasets.load_mnist`` (``data_home``, then ``$SKNET_DATA`` — a relative
+path is looked up from the current directory and from the repository root —
+then ``~/sknet_data``); when the files are found nowhere it prints a notice and
 returns scikit-learn's bundled 8x8 ``load_digits`` images, scaled up to the
 MNIST frame (each pixel repeated 3x3, padded to 28x28), so the same networks
-run unchanged on either.
+run unchanged on either. It prints one line naming the dataset it loaded, and
+the examples name it again in their closing line (:func:`epochs`,
+:data:`DATASET_NAMES`).
 """
 
 import numpy as np
 
 from sknet.datasets import load_mnist
 
-__all__ = ["load_images", "digits_as_mnist"]
+__all__ = ["load_images", "digits_as_mnist", "epochs", "DATASET_NAMES"]
+
+#: How the closing lines name each ``source``.
+DATASET_NAMES = {"mnist": "MNIST", "digits": "digits (scikit-learn's 8x8 digits at 28x28)"}
+
+
+def epochs(n):
+    """'1 epoch', '2 epochs': the count for a closing line.
+
+    Examples
+    --------
+    >>> epochs(1), epochs(10)
+    ('1 epoch', '10 epochs')
+    """
+    return f"{n} epoch" if n == 1 else f"{n} epochs"
 
 
 def digits_as_mnist():
@@ -57,21 +74,23 @@ def load_images(train_size=None, test_size=None, data_home=None, flat=False):
     Returns
     -------
     dict
-        ``X_train``, ``y_train``, ``X_test``, ``y_test`` and ``source``
-        ('mnist' or 'digits').
+        ``X_train``, ``y_train``, ``X_test``, ``y_test``, ``source``
+        ('mnist' or 'digits') and ``name`` (from :data:`DATASET_NAMES`).
     """
     try:
         data = load_mnist(data_home)
         X_train, y_train = data.X_train[:50000], data.y_train[:50000]
-        X_test, y_test, source = data.X_test, data.y_test, "mnist"
+        X_test, y_test, source, where = data.X_test, data.y_test, "mnist", f" from {data.path}"
     except FileNotFoundError as exc:
         print(f"MNIST not found ({exc}); using scikit-learn's load_digits "
               "(8x8 digits scaled to 28x28) instead.")
         X_train, y_train, X_test, y_test = digits_as_mnist()
-        source = "digits"
+        source, where = "digits", ""
     X_train, y_train = X_train[:train_size], y_train[:train_size]
     X_test, y_test = X_test[:test_size], y_test[:test_size]
+    print(f"dataset: {DATASET_NAMES[source]}, {len(X_train):,} training and {len(X_test):,} test "
+          f"images{where}", flush=True)
     if flat:
         X_train, X_test = X_train.reshape(len(X_train), -1), X_test.reshape(len(X_test), -1)
     return {"X_train": X_train, "y_train": y_train, "X_test": X_test, "y_test": y_test,
-            "source": source}
+            "source": source, "name": DATASET_NAMES[source]}

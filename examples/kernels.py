@@ -15,7 +15,7 @@ import argparse
 import time
 from pathlib import Path
 
-from _data import load_images
+from _data import epochs, load_images
 from mnist_cnn import build_net
 from sknet.layers import Conv2DLayer
 from sknet.visualize import plot_conv_activity, plot_conv_weights
@@ -46,7 +46,8 @@ def main(num_epochs=2, train_size=None, test_size=None, out_dir=".", image_index
         fig.savefig(paths[f"feature_maps_conv{i}"], dpi=80)
     for name, path in paths.items():
         print(f"{name}: {path}")
-    print(f"test accuracy {100 * accuracy:.2f} % after {len(net.history_)} epochs, fit {fit_time:.1f} s")
+    print(f"{data['name']} test accuracy {100 * accuracy:.2f} % after {epochs(len(net.history_))}, "
+          f"fit {fit_time:.1f} s")
     return {"test_accuracy": accuracy, "fit_time": fit_time, "source": data["source"],
             "num_kernels": int(convs[0].W.get_value().shape[0]),
             "paths": {name: str(path) for name, path in paths.items()}}

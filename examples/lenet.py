@@ -14,7 +14,7 @@ found (see ``examples/_data.py``).
 import argparse
 import time
 
-from _data import load_images
+from _data import epochs, load_images
 from sknet import NeuralNetClassifier, updates
 from sknet.layers import Conv2DLayer, DenseLayer, InputLayer, MaxPool2DLayer
 from sknet.nonlinearities import rectify, softmax
@@ -101,8 +101,8 @@ def main(num_epochs=2, train_size=None, test_size=None, plot_path="lenet_optimiz
         figures["test_accuracy"][name] = net.score(data["X_test"], data["y_test"])
         figures["valid_accuracy"][name] = net.history_[-1]["valid_accuracy"]
         histories[name] = list(net.history_)
-        print(f"{name:18s} test accuracy {100 * figures['test_accuracy'][name]:6.2f} %  "
-              f"fit {figures['fit_time'][name]:.1f} s")
+        print(f"{name:18s} {data['name']} test accuracy {100 * figures['test_accuracy'][name]:6.2f} % "
+              f"after {epochs(len(net.history_))}, fit {figures['fit_time'][name]:.1f} s")
     if plot_path:
         plot_curves(histories, plot_path)
         print(f"training curves saved to {plot_path}")

@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from _data import load_images
+from _data import epochs, load_images
 from sknet import NeuralNetClassifier, updates
 from sknet.layers import (Conv2DLayer, DenseLayer, DropoutLayer, InputLayer,
                           MaxPool2DLayer)
@@ -60,7 +60,7 @@ def main(num_epochs=10, train_size=None, test_size=None, verbose=1):
     fit_time = time.perf_counter() - start
     accuracy = net.score(data["X_test"], data["y_test"])
     epoch_times = [row["dur"] for row in net.history_]
-    print(f"test accuracy {100 * accuracy:.2f} % after {len(net.history_)} epochs; "
+    print(f"{data['name']} test accuracy {100 * accuracy:.2f} % after {epochs(len(net.history_))}; "
           f"fit {fit_time:.1f} s (compile {fit_time - sum(epoch_times):.1f} s), "
           f"median epoch {np.median(epoch_times):.2f} s")
     return {"test_accuracy": accuracy, "fit_time": fit_time, "epochs": len(net.history_),
@@ -72,5 +72,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--train-size", type=int, default=None)
+    parser.add_argument("--test-size", type=int, default=None)
     args = parser.parse_args()
-    main(args.epochs, args.train_size)
+    main(args.epochs, args.train_size, args.test_size)

@@ -19,7 +19,7 @@ import time
 
 from sklearn.model_selection import GridSearchCV
 
-from _data import load_images
+from _data import epochs, load_images
 from sknet import NeuralNetClassifier, updates
 from sknet.layers import DenseLayer, InputLayer, dropout
 from sknet.nonlinearities import rectify, softmax
@@ -86,9 +86,11 @@ def main(num_epochs=5, train_size=10000, test_size=None, width=800, param_grid=N
     search_time = time.perf_counter() - start
     accuracy = search.score(data["X_test"], data["y_test"])
     for params, score in zip(search.cv_results_["params"], search.cv_results_["mean_test_score"]):
-        print(f"  {params}: mean CV accuracy {score:.4f}")
-    print(f"best {search.best_params_} (CV {search.best_score_:.4f}); "
-          f"test accuracy of the refit {100 * accuracy:.2f} %; search {search_time:.1f} s")
+        print(f"  {params}: mean CV accuracy {100 * score:.2f} %")
+    print(f"best {search.best_params_} (CV {100 * search.best_score_:.2f} %); {data['name']} test "
+          f"accuracy of the refit {100 * accuracy:.2f} % after "
+          f"{epochs(len(search.best_estimator_.history_))}; "
+          f"search {search_time:.1f} s")
     return {"best_params": search.best_params_, "best_score": search.best_score_,
             "test_accuracy": accuracy, "search_time": search_time,
             "cv_scores": list(search.cv_results_["mean_test_score"]), "source": data["source"]}

@@ -21,25 +21,31 @@ import pytensor
 import pytensor.tensor as T
 
 import sknet as lasagne
+from _data import epochs
 from sknet.datasets import load_mnist
 
 
 def load_dataset():
-    """Return X_train, y_train, X_val, y_val, X_test, y_test as (n, rows, cols) sequences."""
+    """Return X_train, y_train, X_val, y_val, X_test, y_test as (n, rows, cols) sequences, and the
+    dataset's name."""
     try:
         data = load_mnist()
     except FileNotFoundError as exc:
         from sklearn.datasets import load_digits
 
         print(f"MNIST not found ({exc}); using scikit-learn's load_digits instead.")
+        print("dataset: digits (scikit-learn's 8x8 digits), 1,000 training, 300 validation "
+              "and 497 test images")
         digits = load_digits()
         X = (digits.images / 16.0).astype("float32")
         y = digits.target.astype("int32")
-        return X[:1000], y[:1000], X[1000:1300], y[1000:1300], X[1300:], y[1300:]
+        return X[:1000], y[:1000], X[1000:1300], y[1000:1300], X[1300:], y[1300:], "digits"
+    print(f"dataset: MNIST, 50,000 training, 10,000 validation and 10,000 test images "
+          f"from {data.path}", flush=True)
     # (n, 1, 28, 28) images -> (n, 28 steps, 28 features)
     X_train, X_test = data.X_train[:, 0], data.X_test[:, 0]
     return (X_train[:50000], data.y_train[:50000], X_train[50000:], data.y_train[50000:],
-            X_test, data.y_test)
+            X_test, data.y_test, "MNIST")
 
 
 def build_lstm(seq_len, num_features, num_units=128, num_classes=10, input_var=None):
@@ -86,7 +92,7 @@ def main(num_epochs=5, batchsize=128, learning_rate=1e-3, seed=0, mode=None):
     """Train the row-by-row LSTM; returns a dict of figures (accuracy, timings)."""
     lasagne.random.seed(seed)
     rng = np.random.RandomState(seed)
-    X_train, y_train, X_val, y_val, X_test, y_test = load_dataset()
+    X_train, y_train, X_val, y_val, X_test, y_test, dataset = load_dataset()
     input_var = T.tensor3("inputs", dtype="float32")
     target_var = T.ivector("targets")
     network = build_lstm(X_train.shape[1], X_train.shape[2], input_var=input_var)
@@ -109,7 +115,8 @@ def main(num_epochs=5, batchsize=128, learning_rate=1e-3, seed=0, mode=None):
               f"train loss {train_err / train_batches:.4f}  valid loss {val_err:.4f}  "
               f"valid acc {100 * val_acc:.2f} %", flush=True)
     test_err, test_acc = evaluate(val_fn, X_test, y_test)
-    print(f"test loss {test_err:.4f}  test accuracy {100 * test_acc:.2f} %")
+    print(f"{dataset} test loss {test_err:.4f}  test accuracy {100 * test_acc:.2f} % "
+          f"after {epochs(num_epochs)}")
     print(f"compile {compile_time:.1f} s, median epoch {np.median(epoch_times):.1f} s")
     return {"test_accuracy": test_acc, "compile_time": compile_time,
             "median_epoch_time": float(np.median(epoch_times))}

@@ -4,8 +4,9 @@ Run::
 
     SKNET_DATA=../shared/data python examples/mnist_mlp.py --epochs 10
 
-Falls back to scikit-learn's ``load_digits`` with a notice when MNIST is not
-found (see ``sknet.datasets``).
+Prints the dataset it uses first. Falls back to scikit-learn's ``load_digits``
+with a notice when MNIST is not found (see ``sknet.datasets``; a relative
+``SKNET_DATA`` works from the repository root and from ``examples/``).
 """
 
 import argparse
@@ -13,16 +14,10 @@ import time
 
 import numpy as np
 
-from _data import load_images
+from _data import epochs, load_images
 from sknet import NeuralNetClassifier, updates
 from sknet.layers import DenseLayer, DropoutLayer, InputLayer
 from sknet.nonlinearities import rectify, softmax
-
-
-def load_data(train_size=None, test_size=None):
-    """Return X_train, y_train, X_test, y_test as flat float32 rows (see ``examples/_data.py``)."""
-    data = load_images(train_size, test_size, flat=True)
-    return data["X_train"], data["y_train"], data["X_test"], data["y_test"]
 
 
 def build_net(num_epochs=10, verbose=1, random_state=0):
@@ -49,16 +44,16 @@ def build_net(num_epochs=10, verbose=1, random_state=0):
 
 def main(num_epochs=10, train_size=None, test_size=None, verbose=1):
     """Fit, report test accuracy; returns a dict of figures."""
-    X_train, y_train, X_test, y_test = load_data(train_size, test_size)
+    data = load_images(train_size, test_size, flat=True)
     net = build_net(num_epochs, verbose=verbose)
     start = time.perf_counter()
-    net.fit(X_train, y_train)
+    net.fit(data["X_train"], data["y_train"])
     fit_time = time.perf_counter() - start
-    accuracy = net.score(X_test, y_test)
+    accuracy = net.score(data["X_test"], data["y_test"])
     epoch_times = [row["dur"] for row in net.history_]
-    print(f"test accuracy {100 * accuracy:.2f} % after {len(net.history_)} epochs; "
+    print(f"{data['name']} test accuracy {100 * accuracy:.2f} % after {epochs(len(net.history_))}; "
           f"fit {fit_time:.1f} s, median epoch {np.median(epoch_times):.2f} s")
-    return {"test_accuracy": accuracy, "fit_time": fit_time,
+    return {"test_accuracy": accuracy, "fit_time": fit_time, "source": data["source"],
             "median_epoch_time": float(np.median(epoch_times))}
 
 
@@ -66,5 +61,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--train-size", type=int, default=None)
+    parser.add_argument("--test-size", type=int, default=None)
     args = parser.parse_args()
-    main(args.epochs, args.train_size)
+    main(args.epochs, args.train_size, args.test_size)

@@ -16,24 +16,29 @@ import pytensor
 import pytensor.tensor as T
 
 import sknet as lasagne
+from _data import epochs
 from sknet.datasets import load_mnist
 
 
 def load_dataset():
-    """Return X_train, y_train, X_val, y_val, X_test, y_test as in the tutorial."""
+    """Return X_train, y_train, X_val, y_val, X_test, y_test as in the tutorial, and the dataset's name."""
     try:
         data = load_mnist()
     except FileNotFoundError as exc:
         from sklearn.datasets import load_digits
 
         print(f"MNIST not found ({exc}); using scikit-learn's load_digits instead.")
+        print("dataset: digits (scikit-learn's 8x8 digits), 1,000 training, 300 validation "
+              "and 497 test images")
         digits = load_digits()
         X = (digits.images / 16.0).astype("float32")[:, None, :, :]
         y = digits.target.astype("int32")
-        return X[:1000], y[:1000], X[1000:1300], y[1000:1300], X[1300:], y[1300:]
+        return X[:1000], y[:1000], X[1000:1300], y[1000:1300], X[1300:], y[1300:], "digits"
+    print(f"dataset: MNIST, 50,000 training, 10,000 validation and 10,000 test images "
+          f"from {data.path}", flush=True)
     X_train, y_train = data.X_train[:50000], data.y_train[:50000]
     X_val, y_val = data.X_train[50000:], data.y_train[50000:]
-    return X_train, y_train, X_val, y_val, data.X_test, data.y_test
+    return X_train, y_train, X_val, y_val, data.X_test, data.y_test, "MNIST"
 
 
 def build_mlp(input_shape, input_var=None):
@@ -88,7 +93,7 @@ def main(num_epochs=10, batchsize=128, seed=0, mode=None):
     """Train the tutorial MLP; returns a dict of figures (accuracy, timings)."""
     lasagne.random.seed(seed)
     rng = np.random.RandomState(seed)
-    X_train, y_train, X_val, y_val, X_test, y_test = load_dataset()
+    X_train, y_train, X_val, y_val, X_test, y_test, dataset = load_dataset()
     input_var = T.matrix("inputs")
     target_var = T.ivector("targets")
     flat = lambda X: X.reshape(len(X), -1)
@@ -113,7 +118,8 @@ def main(num_epochs=10, batchsize=128, seed=0, mode=None):
               f"train loss {train_err / train_batches:.4f}  valid loss {val_err:.4f}  "
               f"valid acc {100 * val_acc:.2f} %")
     test_err, test_acc = evaluate(val_fn, X_test, y_test)
-    print(f"test loss {test_err:.4f}  test accuracy {100 * test_acc:.2f} %")
+    print(f"{dataset} test loss {test_err:.4f}  test accuracy {100 * test_acc:.2f} % "
+          f"after {epochs(num_epochs)}")
     print(f"compile {compile_time:.1f} s, median epoch {np.median(epoch_times):.2f} s")
     return {"test_accuracy": test_acc, "compile_time": compile_time,
             "median_epoch_time": float(np.median(epoch_times))}

@@ -15,7 +15,7 @@ found (see ``examples/_data.py``).
 import argparse
 import time
 
-from _data import load_images
+from _data import epochs, load_images
 from lenet import plot_curves
 from sknet import NeuralNetClassifier, updates
 from sknet.layers import (Conv2DLayer, DenseLayer, InputLayer, MaxPool2DLayer,
@@ -81,7 +81,8 @@ def main(num_epochs=5, train_size=None, test_size=None, variants=tuple(VARIANTS)
         figures["train_loss"][name] = net.history_[-1]["train_loss"]
         figures["valid_loss"][name] = net.history_[-1]["valid_loss"]
         histories[name] = list(net.history_)
-        print(f"{name:20s} test accuracy {100 * figures['test_accuracy'][name]:6.2f} %  "
+        print(f"{name:20s} {data['name']} test accuracy {100 * figures['test_accuracy'][name]:6.2f} % "
+              f"after {epochs(len(histories[name]))}  "
               f"train loss {figures['train_loss'][name]:.4f}  "
               f"valid loss {figures['valid_loss'][name]:.4f}  fit {figures['fit_time'][name]:.1f} s")
     if plot_path:

@@ -2,8 +2,11 @@
 
 Files are looked for in ``data_home``, then ``$SKNET_DATA``, then
 ``~/sknet_data``, each holding one folder per dataset (``mnist/``,
-``fashion-mnist/``) with the four official ``*-ubyte.gz`` files. Every file is
-checked against its published md5 before it is read.
+``fashion-mnist/``) with the four official ``*-ubyte.gz`` files. A relative
+``$SKNET_DATA`` is looked up from the current directory and then from the root
+of the sknet checkout, so ``SKNET_DATA=../shared/data`` works from the
+repository root and from ``examples/`` alike. Every file is checked against its
+published md5 before it is read.
 """
 
 import gzip
@@ -15,7 +18,11 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils import Bunch
 
-__all__ = ["load_mnist", "load_fashion_mnist", "read_idx", "get_data_home"]
+__all__ = ["load_mnist", "load_fashion_mnist", "read_idx", "get_data_home", "resolve_data_path"]
+
+# The checkout sknet runs from (an editable install); a relative $SKNET_DATA is
+# also looked up from here. An installed wheel has no pyproject.toml beside it.
+_REPO_ROOT = Path(__file__).resolve().parent.parent
 
 _FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
           "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
@@ -37,6 +44,44 @@ _DATASETS = {
 }
 
 
+def resolve_data_path(path):
+    """The folders a (possibly relative) ``$SKNET_DATA`` value names, in search order.
+
+    An absolute path is itself. A relative one is taken from the current
+    directory first, then from the root of the sknet checkout (when sknet
+    runs from one), so a path written for the repository root still works
+    from a subfolder such as ``examples/``.
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    list of Path
+        Absolute paths, without repeats.
+
+    Examples
+    --------
+    >>> resolve_data_path('/data/sets')
+    [PosixPath('/data/sets')]
+    >>> resolve_data_path('data')[0] == Path.cwd() / 'data'
+    True
+    """
+    path = Path(path).expanduser()
+    if path.is_absolute():
+        return [path]
+    bases = [Path.cwd()]
+    if (_REPO_ROOT / "pyproject.toml").is_file():
+        bases.append(_REPO_ROOT)
+    found = []
+    for base in bases:
+        candidate = (base / path).resolve()
+        if candidate not in found:
+            found.append(candidate)
+    return found
+
+
 def get_data_home(data_home=None):
     """Return the folders searched for datasets, in order.
 
@@ -48,6 +93,8 @@ def get_data_home(data_home=None):
     Returns
     -------
     list of Path
+        ``data_home``, the folders ``$SKNET_DATA`` names (see
+        :func:`resolve_data_path`), then ``~/sknet_data``.
 
     Examples
     --------
@@ -58,7 +105,7 @@ def get_data_home(data_home=None):
     if data_home is not None:
         homes.append(Path(data_home))
     if os.environ.get("SKNET_DATA"):
-        homes.append(Path(os.environ["SKNET_DATA"]))
+        homes.extend(resolve_data_path(os.environ["SKNET_DATA"]))
     homes.append(Path.home() / "sknet_data")
     return homes
 

@@ -3,11 +3,15 @@
 matplotlib is an optional extra (``pip install sknet[plot]``) imported only
 when a plot is drawn, so ``import sknet`` never loads it.
 
-Every ``plot_*`` function builds a :class:`matplotlib.figure.Figure` through
-the object-oriented API (no pyplot, so no global figure registry and nothing
-depends on the interactive backend) and returns it without showing it. In
-Jupyter a returned Figure displays as the cell's value; elsewhere call
-``fig.savefig('name.png')``.
+Every ``plot_*`` function creates its figure through pyplot, so in a script
+``plt.show()`` shows it and ``plt.savefig('name.png')`` saves it like any
+pyplot figure, and it returns the :class:`matplotlib.figure.Figure`
+(``fig.savefig`` works too). Under Jupyter's inline backend pyplot shows the
+figure at the end of the cell; end the line with ``;`` so that it is not shown
+a second time as the cell's value. Close figures you no longer need
+(``plt.close(fig)``) in long loops. Given ``ax=``, a plot draws into that
+axes (a multi-panel plot into the area it covers) of an existing figure
+instead of creating one.
 """
 
 import math
@@ -30,18 +34,38 @@ __all__ = [
 ]
 
 
-def _new_figure(figsize):
-    """A pyplot-free Figure with an Agg canvas attached."""
+def _pyplot():
     try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
+        import matplotlib.pyplot as plt
     except ImportError as exc:
         raise ImportError(
             "sknet.visualize needs matplotlib; install it with: pip install sknet[plot]"
         ) from exc
-    fig = Figure(figsize=figsize)
-    FigureCanvasAgg(fig)
-    return fig
+    return plt
+
+
+def _new_figure(figsize):
+    """A new pyplot figure, so plt.show() and plt.savefig() find it."""
+    return _pyplot().figure(figsize=figsize)
+
+
+def _panels(ax, figsize, rows, cols):
+    """(figure, add) where add(k) makes the k-th (1-based) panel of a rows x cols grid.
+
+    Without ``ax`` the grid fills a new figure; with ``ax`` it fills the area
+    that subplot covered, and ``ax`` itself is removed.
+    """
+    if ax is None:
+        fig = _new_figure(figsize)
+        return fig, lambda k: fig.add_subplot(rows, cols, k)
+    spec = ax.get_subplotspec() if hasattr(ax, "get_subplotspec") else None
+    if spec is None:
+        raise ValueError("ax must be a subplot (made by add_subplot or plt.subplots) "
+                         "for a multi-panel plot to divide its area")
+    fig = ax.figure
+    grid = spec.subgridspec(rows, cols)
+    ax.remove()
+    return fig, lambda k: fig.add_subplot(grid[(k - 1) // cols, (k - 1) % cols])
 
 
 def _grid(n):
@@ -81,7 +105,7 @@ def _loss_column(history, key):
     return np.array(values, dtype=np.float64)
 
 
-def plot_loss(net, figsize=(6, 4)):
+def plot_loss(net, figsize=(6, 4), ax=None):
     """Train and validation loss per epoch, with the best validation epoch marked.
 
     Parameters
@@ -91,13 +115,16 @@ def plot_loss(net, figsize=(6, 4)):
         per epoch with ``train_loss`` and optionally ``epoch`` and
         ``valid_loss`` (missing, None or NaN when there was no validation).
     figsize : tuple of float
-        Figure size in inches.
+        Figure size in inches (unused with ``ax``).
+    ax : matplotlib.axes.Axes, optional
+        Draw into this axes instead of a new figure.
 
     Returns
     -------
     matplotlib.figure.Figure
-        One axes: a 'train' line, a 'valid' line when any epoch has a
-        validation loss, and a marker at the epoch with the lowest one.
+        The figure holding the axes: a 'train' line, a 'valid' line when any
+        epoch has a validation loss, and a marker at the epoch with the
+        lowest one.
 
     Examples
     --------
@@ -110,8 +137,8 @@ def plot_loss(net, figsize=(6, 4)):
     ['train', 'valid', 'best valid (epoch 2)']
     """
     history = getattr(net, "history_", net)
-    fig = _new_figure(figsize)
-    ax = fig.add_subplot(1, 1, 1)
+    if ax is None:
+        ax = _new_figure(figsize).add_subplot(1, 1, 1)
     epochs = np.array([row.get("epoch", i + 1) for i, row in enumerate(history)])
     train = _loss_column(history, "train_loss")
     valid = _loss_column(history, "valid_loss")
@@ -128,10 +155,10 @@ def plot_loss(net, figsize=(6, 4)):
     ax.set_ylabel("loss")
     ax.legend(loc="best")
     ax.grid(True, alpha=0.3)
-    return fig
+    return ax.figure
 
 
-def plot_conv_weights(layer, figsize=(6, 6), channel="mean"):
+def plot_conv_weights(layer, figsize=(6, 6), channel="mean", ax=None):
     """The kernels of a 2-D convolution layer, one grayscale panel per filter.
 
     nolearn drew one figure per input channel; here one figure shows, for
@@ -148,6 +175,9 @@ def plot_conv_weights(layer, figsize=(6, 6), channel="mean"):
         Figure size in inches.
     channel : 'mean' or int
         Average over the input channels, or show this input channel.
+    ax : matplotlib.axes.Axes, optional
+        A subplot whose area the panels fill (it is replaced by them; the
+        figure's title is left alone), instead of a new figure.
 
     Returns
     -------
@@ -166,18 +196,19 @@ def plot_conv_weights(layer, figsize=(6, 6), channel="mean"):
     if W.ndim != 4:
         raise ValueError(f"plot_conv_weights needs a 4-D W (filters, channels, h, w); got shape {W.shape}")
     kernels = W.mean(axis=1) if channel == "mean" else W[:, channel]
-    rows, cols = _grid(len(kernels))
-    fig = _new_figure(figsize)
+    own_figure = ax is None
+    fig, add = _panels(ax, figsize, *_grid(len(kernels)))
     for i, kernel in enumerate(kernels):
-        ax = fig.add_subplot(rows, cols, i + 1)
-        ax.imshow(kernel, cmap="gray", interpolation="nearest")
-        ax.set_title(str(i), fontsize=8)
-        _no_ticks(ax)
-    fig.suptitle("kernels" + (" (mean over channels)" if channel == "mean" else f" (channel {channel})"))
+        panel = add(i + 1)
+        panel.imshow(kernel, cmap="gray", interpolation="nearest")
+        panel.set_title(str(i), fontsize=8)
+        _no_ticks(panel)
+    if own_figure:
+        fig.suptitle("kernels" + (" (mean over channels)" if channel == "mean" else f" (channel {channel})"))
     return fig
 
 
-def plot_conv_activity(layer, x, figsize=(6, 8)):
+def plot_conv_activity(layer, x, figsize=(6, 8), ax=None):
     """The feature maps a layer computes for one input image.
 
     Parameters
@@ -188,7 +219,9 @@ def plot_conv_activity(layer, x, figsize=(6, 8)):
     x : array of shape (1, channels, height, width)
         The input image.
     figsize : tuple of float
-        Figure size in inches.
+        Figure size in inches (unused with ``ax``).
+    ax : matplotlib.axes.Axes, optional
+        A subplot whose area the panels fill (it is replaced by them).
 
     Returns
     -------
@@ -213,17 +246,13 @@ def plot_conv_activity(layer, x, figsize=(6, 8)):
     if out.ndim != 4:
         raise ValueError(f"plot_conv_activity needs a layer with a 4-D output; {layer!r} gives {out.ndim}-D")
     maps = pytensor.function([x_var], out, mode=backend.get_mode())(x)[0]
-    rows, cols = _grid(len(maps) + 1)
-    fig = _new_figure(figsize)
-    ax = fig.add_subplot(rows, cols, 1)
-    ax.imshow(_image(x[0]), cmap="gray", interpolation="nearest")
-    ax.set_title("input", fontsize=8)
-    _no_ticks(ax)
-    for i, fmap in enumerate(maps):
-        ax = fig.add_subplot(rows, cols, i + 2)
-        ax.imshow(fmap, cmap="gray", interpolation="nearest")
-        ax.set_title(str(i), fontsize=8)
-        _no_ticks(ax)
+    fig, add = _panels(ax, figsize, *_grid(len(maps) + 1))
+    for i, (title, image) in enumerate([("input", _image(x[0]))]
+                                       + [(str(k), fmap) for k, fmap in enumerate(maps)]):
+        panel = add(i + 1)
+        panel.imshow(image, cmap="gray", interpolation="nearest")
+        panel.set_title(title, fontsize=8)
+        _no_ticks(panel)
     return fig
 
 
@@ -301,28 +330,28 @@ def occlusion_heatmap(net, x, target, square_length=7, fill_value=None):
     return heat
 
 
-def _heat_figure(X, heats, figsize, heat_title, cmap, vmin=None, vmax=None):
+def _heat_figure(X, heats, figsize, heat_title, cmap, vmin=None, vmax=None, ax=None):
     """Rows of (image, heat map, heat map over the image)."""
     n = len(X)
     width = figsize[0]
     height = figsize[1] if figsize[1] is not None else width * n / 3
-    fig = _new_figure((width, height))
+    fig, add = _panels(ax, (width, height), n, 3)
     for k in range(n):
         img = _image(X[k])
         panels = [("image", True, False), (heat_title, False, True), ("overlay", True, True)]
         for c, (title, show_img, show_heat) in enumerate(panels):
-            ax = fig.add_subplot(n, 3, 3 * k + c + 1)
+            panel = add(3 * k + c + 1)
             if show_img:
-                ax.imshow(img, cmap="gray", interpolation="nearest")
+                panel.imshow(img, cmap="gray", interpolation="nearest")
             if show_heat:
-                ax.imshow(heats[k], cmap=cmap, interpolation="nearest", vmin=vmin, vmax=vmax,
-                          alpha=0.6 if show_img else 1.0)
-            ax.set_title(title, fontsize=8)
-            _no_ticks(ax)
+                panel.imshow(heats[k], cmap=cmap, interpolation="nearest", vmin=vmin, vmax=vmax,
+                             alpha=0.6 if show_img else 1.0)
+            panel.set_title(title, fontsize=8)
+            _no_ticks(panel)
     return fig
 
 
-def plot_occlusion(net, X, target, square_length=7, figsize=(9, None)):
+def plot_occlusion(net, X, target, square_length=7, figsize=(9, None), ax=None):
     """Occlusion heat maps (see :func:`occlusion_heatmap`) beside their images.
 
     Parameters
@@ -337,7 +366,9 @@ def plot_occlusion(net, X, target, square_length=7, figsize=(9, None)):
         Side of the occluding square, in pixels.
     figsize : tuple
         Width and height in inches; a None height gives each row a third of
-        the width.
+        the width (unused with ``ax``).
+    ax : matplotlib.axes.Axes, optional
+        A subplot whose area the panels fill (it is replaced by them).
 
     Returns
     -------
@@ -363,7 +394,7 @@ def plot_occlusion(net, X, target, square_length=7, figsize=(9, None)):
     if len(target) != len(X):
         raise ValueError(f"need one target per image: {len(X)} images, {len(target)} targets")
     heats = [occlusion_heatmap(net, X[k:k + 1], target[k], square_length) for k in range(len(X))]
-    return _heat_figure(X, heats, figsize, "p(target) occluded", "Reds_r", vmin=0.0, vmax=1.0)
+    return _heat_figure(X, heats, figsize, "p(target) occluded", "Reds_r", vmin=0.0, vmax=1.0, ax=ax)
 
 
 def _input_and_output(net):
@@ -418,7 +449,7 @@ def saliency_map(net, X):
     return np.asarray(grad(X))
 
 
-def plot_saliency(net, X, figsize=(9, None)):
+def plot_saliency(net, X, figsize=(9, None), ax=None):
     """Saliency maps (see :func:`saliency_map`) beside their images.
 
     Parameters
@@ -429,7 +460,9 @@ def plot_saliency(net, X, figsize=(9, None)):
         The images, one figure row each.
     figsize : tuple
         Width and height in inches; a None height gives each row a third of
-        the width.
+        the width (unused with ``ax``).
+    ax : matplotlib.axes.Axes, optional
+        A subplot whose area the panels fill (it is replaced by them).
 
     Returns
     -------
@@ -450,4 +483,4 @@ def plot_saliency(net, X, figsize=(9, None)):
     """
     X = _as_batch(X)
     heats = np.abs(saliency_map(net, X)).max(axis=1)
-    return _heat_figure(X, heats, figsize, "saliency", "hot")
+    return _heat_figure(X, heats, figsize, "saliency", "hot", ax=ax)

@@ -214,3 +214,56 @@ class TestLoad:
         data = load_mnist(clean_env / "target", download_if_missing=True)
         assert data.path == str(clean_env / "target" / "mnist")
         assert not list((clean_env / "target" / "mnist").glob("*.part"))
+
+
+class TestRelativeSknetData:
+    """A relative $SKNET_DATA is found from the current directory or from the checkout's root."""
+
+    @pytest.fixture
+    def layout(self, clean_env, monkeypatch):
+        """tmp/repo (a checkout with examples/) beside tmp/shared/data/mnist."""
+        repo = clean_env / "repo"
+        (repo / "examples").mkdir(parents=True)
+        (repo / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+        monkeypatch.setattr(datasets, "_REPO_ROOT", repo)
+        _, md5 = make_dataset(clean_env / "shared" / "data" / "mnist")
+        use_md5(monkeypatch, "mnist", md5)
+        return repo
+
+    @pytest.mark.parametrize("where, value", [
+        (".", "../shared/data"),                   # from the root, as the README writes it
+        ("examples", "../shared/data"),            # the same value from examples/: via the root
+        ("examples", "../../shared/data"),         # relative to examples/ itself
+    ])
+    def test_found_from_root_and_subfolder(self, layout, monkeypatch, where, value):
+        monkeypatch.chdir(layout / where)
+        monkeypatch.setenv("SKNET_DATA", value)
+        expected = layout.parent / "shared" / "data" / "mnist"
+        assert load_mnist().path == str(expected)
+
+    def test_current_directory_comes_first(self, layout, monkeypatch):
+        monkeypatch.chdir(layout / "examples")
+        assert datasets.resolve_data_path("d") == [layout / "examples" / "d", layout / "d"]
+        monkeypatch.chdir(layout)
+        assert datasets.resolve_data_path("d") == [layout / "d"]  # no repeat
+        assert datasets.resolve_data_path(layout / "x") == [layout / "x"]
+
+    def test_not_found_names_both_places(self, layout, monkeypatch):
+        monkeypatch.chdir(layout / "examples")
+        monkeypatch.setenv("SKNET_DATA", "nowhere")
+        with pytest.raises(FileNotFoundError) as info:
+            load_mnist()
+        message = str(info.value)
+        assert str(layout / "examples" / "nowhere" / "mnist") in message
+        assert str(layout / "nowhere" / "mnist") in message
+
+    def test_outside_a_checkout_only_the_current_directory(self, clean_env, monkeypatch):
+        monkeypatch.setattr(datasets, "_REPO_ROOT", clean_env / "site-packages")
+        monkeypatch.chdir(clean_env)
+        assert datasets.resolve_data_path("d") == [clean_env / "d"]
+
+    def test_the_real_checkout_root(self):
+        from pathlib import Path
+
+        root = Path(datasets.__file__).resolve().parents[1]
+        assert (root / "pyproject.toml").is_file() and datasets._REPO_ROOT == root

@@ -6,6 +6,9 @@ Accuracy after one epoch on a few hundred images only has to beat chance
 (10 classes) clearly.
 """
 
+import os
+import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -13,6 +16,8 @@ import numpy as np
 import pytest
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+# In this workplace MNIST lives beside the checkout, in ../shared/data.
+SHARED_DATA = EXAMPLES.parent.parent / "shared" / "data"
 SMALL = {"train_size": 800, "test_size": 400}
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -56,18 +61,47 @@ def test_mnist_cnn(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("SKNET_DATA", str(tmp_path))
     monkeypatch.setenv("HOME", str(tmp_path))
     figures = mnist_cnn.main(num_epochs=1, verbose=0, **SMALL)
-    assert "load_digits" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "load_digits" in out
+    assert "dataset: digits (scikit-learn's 8x8 digits at 28x28), 800 training and 400 test images" in out
+    closing = out.strip().splitlines()[-1]
+    assert re.match(r"digits \(scikit-learn's 8x8 digits at 28x28\) test accuracy \d+\.\d\d % after 1 epoch;",
+                    closing), closing
     assert figures["source"] == "digits" and figures["epochs"] == 1
     assert figures["test_accuracy"] > 0.3
     assert 0 < figures["median_epoch_time"] < figures["fit_time"]
 
 
-def test_mnist_mlp():
+def test_mnist_mlp(capsys):
     import mnist_mlp
 
     figures = mnist_mlp.main(num_epochs=1, verbose=0, **SMALL)
+    lines = capsys.readouterr().out.strip().splitlines()
+    name = {"mnist": "MNIST", "digits": "digits (scikit-learn's 8x8 digits at 28x28)"}[figures["source"]]
+    (dataset,) = [line for line in lines if line.startswith("dataset: ")]
+    assert dataset.startswith(f"dataset: {name}, 800 training and 400 test images")
+    match = re.match(rf"{re.escape(name)} test accuracy (\d+\.\d\d) % after 1 epoch;", lines[-1])
+    assert match, lines[-1]
+    assert float(match.group(1)) == pytest.approx(100 * figures["test_accuracy"], abs=0.006)
     assert figures["test_accuracy"] > 0.3
     assert 0 < figures["median_epoch_time"] < figures["fit_time"]
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "mnist").is_dir(), reason="no MNIST in ../shared/data here")
+@pytest.mark.parametrize("value", ["../shared/data", "../../shared/data"])
+def test_relative_sknet_data_from_examples_folder(value):
+    """Run from examples/, SKNET_DATA relative to the repository root or to examples/ finds MNIST."""
+    # (the printed path tells SKNET_DATA's folder from a ~/sknet_data fallback)
+    env = dict(os.environ, SKNET_DATA=value)
+    done = subprocess.run(
+        [sys.executable, "mnist_mlp.py", "--epochs", "1", "--train-size", "600", "--test-size", "300"],
+        cwd=EXAMPLES, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert "not found" not in done.stdout
+    where = SHARED_DATA.resolve() / "mnist"
+    assert lines[0] == f"dataset: MNIST, 600 training and 300 test images from {where}"
+    assert re.match(r"MNIST test accuracy \d+\.\d\d % after 1 epoch; fit", lines[-1]), lines[-1]
 
 
 def test_mnist_custom_mlp_grid_search():

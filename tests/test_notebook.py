@@ -40,6 +40,6 @@ def test_quickstart_runs_top_to_bottom():
     assert "total params:" in text and "receptive field" in text
     assert "valid_loss" in text and "test accuracy" in text and "best:" in text
     accuracy = float(text.split("test accuracy: ")[1].split()[0])
-    assert accuracy > 0.8
+    assert accuracy > 80  # percent
     images = [out for out in outputs if "image/png" in out.get("data", {})]
     assert len(images) == 2  # plot_loss and plot_conv_weights

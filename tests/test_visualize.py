@@ -1,7 +1,9 @@
 """Tests for sknet.visualize: every plot rendered to PNG with Agg, and the numbers behind them."""
 
+import os
 import subprocess
 import sys
+import textwrap
 from collections import OrderedDict
 from types import SimpleNamespace
 
@@ -17,6 +19,14 @@ from sknet.layers import Conv2DLayer, DenseLayer, FlattenLayer, InputLayer, get_
 from sknet.nonlinearities import softmax, tanh
 
 matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """The plots register their figures with pyplot: close them after each test."""
+    yield
+    plt.close("all")
 
 
 class LayerNet:
@@ -37,6 +47,11 @@ def render(fig, tmp_path, name="plot.png"):
     """Save with Agg, check the PNG decodes to a non-blank image; return its pixels."""
     path = tmp_path / name
     fig.savefig(path, dpi=50)
+    return render_file(path)
+
+
+def render_file(path):
+    """The pixels of a saved PNG, checked to be a real, non-blank image."""
     assert path.stat().st_size > 1000
     pixels = imread(path)
     assert pixels.ndim == 3 and pixels.shape[0] > 50 and pixels.shape[1] > 50
@@ -95,10 +110,102 @@ class TestOptionalMatplotlib:
         subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
     def test_missing_matplotlib_names_the_extra(self, monkeypatch):
-        for name in ("matplotlib", "matplotlib.figure", "matplotlib.backends.backend_agg"):
+        for name in ("matplotlib", "matplotlib.pyplot"):
             monkeypatch.setitem(sys.modules, name, None)
         with pytest.raises(ImportError, match=r"pip install sknet\[plot\]"):
             visualize.plot_loss([{"epoch": 1, "train_loss": 1.0}])
+
+
+SCRIPT = """
+import numpy as np
+import matplotlib.pyplot as plt
+from sklearn.datasets import load_digits
+from sknet import NeuralNetClassifier
+from sknet.layers import DenseLayer, InputLayer
+from sknet.visualize import plot_loss
+
+X, y = load_digits(return_X_y=True)
+net = NeuralNetClassifier([(InputLayer, {}), (DenseLayer, {})], max_epochs=3, random_state=0)
+net.fit(X[:300].astype("float32") / 16, y[:300])
+fig = plot_loss(net)
+assert plt.gcf() is fig and plt.get_fignums() == [fig.number]
+plt.savefig("loss.png")
+plt.show()  # a no-op warning on Agg; must not fail
+plt.close("all")
+
+fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3))
+plt.savefig("empty.png")
+assert plot_loss(net, ax=right) is fig
+plt.savefig("ax.png")
+"""
+
+
+class TestPyplot:
+    def test_script_plt_savefig_after_plot_loss(self, tmp_path):
+        env = dict(os.environ, MPLBACKEND="Agg")
+        done = subprocess.run([sys.executable, "-c", textwrap.dedent(SCRIPT)], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        pixels = render_file(tmp_path / "loss.png")
+        assert pixels.shape[:2] == (400, 600)  # the default figsize (6, 4) at 100 dpi
+        # plot_loss drew into the right-hand axes only: the left half is unchanged
+        empty, both = imread(tmp_path / "empty.png"), render_file(tmp_path / "ax.png")
+        # the left axes ends at 0.45 of the width; the right one's tick labels start after it
+        cut, half = int(0.45 * both.shape[1]), both.shape[1] // 2
+        np.testing.assert_array_equal(both[:, :cut], empty[:, :cut])
+        changed = np.abs(both[:, half:] - empty[:, half:]).max(axis=-1) > 0.1
+        assert changed.mean() > 0.01
+
+    @pytest.mark.parametrize("plot", ["loss", "conv_weights", "conv_activity", "occlusion", "saliency"])
+    def test_every_plot_is_pyplots_current_figure(self, plot, net, digits, tmp_path):
+        X, y = digits[0][:2], digits[1][:2]
+        layer = net.layers_["conv2d1"]
+        fig = {
+            "loss": lambda: visualize.plot_loss(net),
+            "conv_weights": lambda: visualize.plot_conv_weights(layer),
+            "conv_activity": lambda: visualize.plot_conv_activity(layer, X[:1]),
+            "occlusion": lambda: visualize.plot_occlusion(net, X, y, square_length=3),
+            "saliency": lambda: visualize.plot_saliency(net, X),
+        }[plot]()
+        assert plt.gcf() is fig and fig.number in plt.get_fignums()
+        plt.savefig(tmp_path / "current.png", dpi=50)
+        np.testing.assert_array_equal(render_file(tmp_path / "current.png"), render(fig, tmp_path))
+
+
+class TestAxes:
+    def test_plot_loss_into_given_axes(self, net):
+        fig, (left, right) = plt.subplots(1, 2)
+        assert visualize.plot_loss(net, ax=left) is fig
+        assert len(fig.axes) == 2 and not right.get_lines()
+        assert [line.get_label() for line in left.get_lines()][:2] == ["train", "valid"]
+        np.testing.assert_allclose(left.get_lines()[0].get_ydata(), [r["train_loss"] for r in net.history_])
+
+    def test_panels_fill_the_given_subplot(self, net, tmp_path):
+        fig, (left, right) = plt.subplots(1, 2, figsize=(8, 4))
+        box = right.get_position()
+        layer = net.layers_["conv2d1"]
+        assert visualize.plot_conv_weights(layer, ax=right) is fig
+        assert left in fig.axes and right not in fig.axes and len(fig.axes) == 1 + 4
+        W = layer.W.get_value()
+        for k, panel in enumerate(fig.axes[1:]):
+            np.testing.assert_allclose(image_data(panel), W[k, 0], rtol=1e-6)
+            inside = panel.get_position()
+            assert box.x0 - 1e-6 <= inside.x0 and inside.x1 <= box.x1 + 1e-6
+            assert box.y0 - 1e-6 <= inside.y0 and inside.y1 <= box.y1 + 1e-6
+        assert fig._suptitle is None  # the caller's figure keeps its own title
+        render(fig, tmp_path)
+
+    def test_heat_maps_into_given_subplot(self, net, digits):
+        fig, (left, right) = plt.subplots(1, 2)
+        X, y = digits[0][:2], digits[1][:2]
+        assert visualize.plot_occlusion(net, X, y, square_length=3, ax=left) is fig
+        assert len(fig.axes) == 1 + 6 and fig.axes[0] is right
+
+    def test_multi_panel_needs_a_subplot(self, net):
+        fig = plt.figure()
+        free = fig.add_axes([0.1, 0.1, 0.8, 0.8])
+        with pytest.raises(ValueError, match="ax must be a subplot"):
+            visualize.plot_conv_weights(net.layers_["conv2d1"], ax=free)
 
 
 class TestPlotLoss:

@@ -5,7 +5,10 @@ still computes (OpenMP's threads do not exist there)."""
 import os
 import pickle
 import select
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytensor
@@ -30,8 +33,7 @@ def blas_threads():
     backend.set_blas_threads(default)
 
 
-@pytest.fixture(scope="module")
-def conv_pool_fn(mode):
+def build_conv_pool_fn(mode):
     """Correlation, its two gradients and pooling, in chunks of one image.
 
     A scratch budget of 200 elements makes each image its own chunk, so a
@@ -47,6 +49,11 @@ def conv_pool_fn(mode):
         return pytensor.function([x, w, g], [y, p, gx, gw], mode=mode)
     finally:
         corr_module._BUFFER_ELEMENTS = saved
+
+
+@pytest.fixture(scope="module")
+def conv_pool_fn(mode):
+    return build_conv_pool_fn(mode)
 
 
 def _conv_values():
@@ -82,13 +89,18 @@ def test_blas_gemm_runs_through_the_callback(conv_pool_fn, blas_threads, mode):
     np.testing.assert_allclose(f(A, B), A.astype(np.float64) @ B, rtol=1e-4, atol=1e-3)
 
 
-def test_forked_child_computes_without_hanging(conv_pool_fn, blas_threads):
-    blas_threads(2)
+def check_forked_child():
+    """After the threaded ops ran on 2 threads, a forked child computes the same numbers.
+
+    Raises AssertionError when the child hangs (120 s) or differs.
+    """
+    backend.set_blas_threads(2)
+    conv_pool_fn = build_conv_pool_fn(backend.get_mode("CVM"))
     x, w, g = _conv_values()
     expected = conv_pool_fn(x, w, g)
     read_end, write_end = os.pipe()
     pid = os.fork()
-    if pid == 0:  # child: compute, send the result, leave without pytest's teardown
+    if pid == 0:  # child: compute, send the result, leave without any teardown
         try:
             os.close(read_end)
             with os.fdopen(write_end, "wb") as out:
@@ -109,7 +121,20 @@ def test_forked_child_computes_without_hanging(conv_pool_fn, blas_threads):
         else:
             os.kill(pid, 9)
             os.waitpid(pid, 0)
-            pytest.fail("the forked child hung in the threaded ops")
+            raise AssertionError("the forked child hung in the threaded ops")
     os.waitpid(pid, 0)
     for got, want in zip(pickle.loads(b"".join(chunks)), expected):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_forked_child_computes_without_hanging():
+    # The fork happens in a fresh interpreter: this one may have started JAX's
+    # threads (any test compiled with mode='JAX'), and JAX warns, rightly, that
+    # os.fork() after that can deadlock. The child there has sknet's own
+    # threads to cope with, which is what this test is about.
+    code = (f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
+            "import test_threads; test_threads.check_forked_child(); "
+            "assert 'jax' not in sys.modules")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "fork" not in done.stderr, done.stderr
