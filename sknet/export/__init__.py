@@ -166,7 +166,11 @@ def to_onnx(net, X_sample=None, opset=None):
                    helper.make_tensor_value_info("probabilities", TensorProto.FLOAT,
                                                  ["N", len(lowered.classes)])]
     else:
-        outputs = [helper.make_tensor_value_info("variable", TensorProto.FLOAT, None)]
+        shape = lowered.shapes[lowered.output]
+        dims = ["N"] + [d if d is not None else f"o{k}" for k, d in enumerate(shape[1:], 1)]
+        if lowered.kind == "regress_1d":
+            dims = ["N"]
+        outputs = [helper.make_tensor_value_info("variable", TensorProto.FLOAT, dims)]
     graph = helper.make_graph(g.nodes, "sknet", inputs, outputs, initializer=g.initializers)
     opsets = [helper.make_opsetid("", opset), helper.make_opsetid("ai.onnx.ml", 1)]
     model = helper.make_model(graph, producer_name="sknet", opset_imports=opsets)

@@ -141,11 +141,11 @@ class _Builder:
         self.current = None
         self._next = 1
 
-    def emit(self, op, inputs, shape=None, **attrs):
+    def emit(self, step, inputs, static_shape=None, **attrs):
         out = self._next
         self._next += 1
-        self.program.append((op, list(inputs), out, attrs))
-        self.shapes[out] = shape
+        self.program.append((step, list(inputs), out, attrs))
+        self.shapes[out] = static_shape
         self.where[out] = self.current
         return out
 
@@ -537,6 +537,14 @@ def lower_net(net):
     wanted = [output_layer] + ([transform] if transform is not None else [])
     layers = get_all_layers(wanted)
     inputs = [layer for layer in layers if isinstance(layer, InputLayer)]
+    for k, layer in enumerate(layers):
+        # the layers first, so an unsupported one is named before anything else fails
+        name = names.get(id(layer), getattr(layer, "name", None) or f"layer{k}")
+        if type(layer) is not InputLayer and type(layer) not in _LOWER:
+            raise ExportError(f"{_where(layer, name)} cannot be exported: supported layers are "
+                              + ", ".join(sorted(c.__name__ for c in _LOWER)))
+        if hasattr(layer, "mask_incoming_index"):
+            _check_recurrent(layer, name)
     if len(inputs) != 1:
         raise ExportError(f"exporters take networks with one InputLayer; this one has "
                           f"{len(inputs)}")
@@ -547,10 +555,7 @@ def lower_net(net):
         if layer is inputs[0]:
             continue
         name = names.get(id(layer), getattr(layer, "name", None) or f"layer{k}")
-        lower = _LOWER.get(type(layer))
-        if lower is None:
-            raise ExportError(f"{_where(layer, name)} cannot be exported: supported layers are "
-                              + ", ".join(sorted(c.__name__ for c in _LOWER)))
+        lower = _LOWER[type(layer)]
         incoming = [ids[id(l)] for l in _incomings(layer) if l is not None]
         b.current = _where(layer, name)
         ids[id(layer)] = lower(b, layer, name, incoming)
