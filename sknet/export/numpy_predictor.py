@@ -26,7 +26,6 @@ import builtins
 import pickle
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 __all__ = ["NumpyPredictor"]
 
@@ -97,29 +96,32 @@ def _op_prelu(x, alpha):
     return np.maximum(x, 0) + alpha * np.minimum(x, 0)
 
 
-def _windows(x, size, stride):
-    """Windows of the trailing ``len(size)`` axes: (..., out1, out2, k1, k2)."""
-    n = len(size)
-    axes = tuple(range(x.ndim - n, x.ndim))
-    win = sliding_window_view(x, size, axis=axes)
-    index = (Ellipsis,) + tuple(slice(None, None, s) for s in stride) + (slice(None),) * n
-    return win[index]
+def _shifted(x, offset, stride, out_size):
+    """The view ``x[..., o + s*i]`` (i < out) of the trailing axes, for one window offset."""
+    index = tuple(slice(o, o + s * (n - 1) + 1, s) for o, s, n in zip(offset, stride, out_size))
+    return x[(Ellipsis,) + index]
+
+
+def _out_size(size, window, stride):
+    return tuple((n - w) // s + 1 for n, w, s in zip(size, window, stride))
 
 
 def _op_conv(x, W, b, stride, pads, groups):
-    n = W.ndim - 2
+    # im2col as one strided copy per kernel offset (fast, unlike a gather of
+    # small windows), then one GEMM per group
     x = np.pad(x, [(0, 0), (0, 0)] + list(pads))
-    cin = x.shape[1] // groups
-    fout = W.shape[0] // groups
-    outs = []
-    for g in range(groups):
-        win = _windows(x[:, g * cin:(g + 1) * cin], W.shape[2:], stride)
-        # (B, C, *out, *k) . (F, C, *k) -> (B, *out, F)
-        axes_x = [1] + list(range(2 + n, 2 + 2 * n))
-        axes_w = list(range(1, 2 + n))
-        out = np.tensordot(win, W[g * fout:(g + 1) * fout], axes=(axes_x, axes_w))
-        outs.append(np.moveaxis(out, -1, 1))
-    out = outs[0] if groups == 1 else np.concatenate(outs, axis=1)
+    k = W.shape[2:]
+    out_size = _out_size(x.shape[2:], k, stride)
+    B, C = x.shape[:2]
+    cols = np.empty((C,) + k + (B,) + out_size, dtype=x.dtype)
+    xt = x.swapaxes(0, 1)
+    for offset in np.ndindex(*k):
+        cols[(slice(None),) + offset] = _shifted(xt, offset, stride, out_size)
+    cin, fout = C // groups, W.shape[0] // groups
+    cols = cols.reshape(groups, -1, B * int(np.prod(out_size)))
+    Wg = W.reshape(groups, fout, -1)
+    out = np.concatenate([Wg[g] @ cols[g] for g in range(groups)]) if groups > 1 else Wg[0] @ cols[0]
+    out = out.reshape((W.shape[0], B) + out_size).swapaxes(0, 1)
     return out if b is None else out + b
 
 
@@ -150,18 +152,23 @@ def _pool_counts(n, ws, stride, pad, out, inc):
 def _op_pool(x, mode, ws, stride, pad, extra):
     spatial = x.shape[2:]
     widths = [(0, 0), (0, 0)] + [(p, p + e) for p, e in zip(pad, extra)]
-    fill = -np.inf if mode == "max" else 0
-    xp = np.pad(x, widths, constant_values=fill)
-    win = _windows(xp, ws, stride)
-    axes = tuple(range(-len(ws), 0))
+    xp = np.pad(x, widths, constant_values=-np.inf if mode == "max" else 0)
+    out_size = _out_size(xp.shape[2:], ws, stride)
+    acc = None
+    for offset in np.ndindex(*ws):
+        v = _shifted(xp, offset, stride, out_size)
+        if acc is None:
+            acc = v.copy()
+        elif mode == "max":
+            np.maximum(acc, v, out=acc)
+        else:
+            acc += v
     if mode == "max":
-        return win.max(axis=axes)
-    total = win.sum(axis=axes, dtype=x.dtype)
+        return acc
     count = np.ones((), dtype=x.dtype)
-    for i, (n, w, s, p) in enumerate(zip(spatial, ws, stride, pad)):
-        c = _pool_counts(n, w, s, p, total.shape[2 + i], mode == "inc")
-        count = count[..., None] * c.astype(x.dtype)
-    return total / count
+    for n, w, s, p, o in zip(spatial, ws, stride, pad, out_size):
+        count = count[..., None] * _pool_counts(n, w, s, p, o, mode == "inc").astype(x.dtype)
+    return acc / count
 
 
 def _op_global(x, kind):
