@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytensor.tensor as T
 from sklearn.base import is_classifier, is_regressor
+from sklearn.exceptions import NotFittedError
 
 from .. import nonlinearities as nl
 from ..layers import (
@@ -516,6 +517,8 @@ def lower_net(net):
     ------
     ExportError
         Naming the first layer (and its class) that cannot be expressed.
+    sklearn.exceptions.NotFittedError
+        When the net has no ``layers_``.
 
     Examples
     --------
@@ -529,7 +532,7 @@ def lower_net(net):
     """
     layers_ = getattr(net, "layers_", None)
     if not layers_:
-        raise ExportError("the net has no layers_: fit or initialize it before exporting")
+        raise NotFittedError("the net has no layers_: fit or initialize it before exporting")
     names = {id(layer): name for name, layer in layers_.items()}
     ordered = list(layers_.values())
     output_layer = ordered[-1]

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import skl2onnx
 from sklearn.datasets import load_digits
+from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -122,6 +123,24 @@ def test_pipeline_converts_with_skl2onnx(digits, onnx_runner):
     # the default (zipmap) conversion also runs and gives the same labels
     default = skl2onnx.to_onnx(pipe, X64[:1].astype(np.float32))
     np.testing.assert_array_equal(onnx_runner(default, X64)[0], pipe.predict(X64))
+
+
+def test_regressor_pipeline_converts(digits, onnx_runner):
+    X, y = digits
+    X64 = X.astype(np.float64) * 16
+    pipe = Pipeline([("scale", StandardScaler()),
+                     ("net", NeuralNetRegressor(**_mlp()))]).fit(X64, y / 9.0)
+    (out,) = onnx_runner(skl2onnx.to_onnx(pipe, X64[:1].astype(np.float32)), X64)
+    ref = pipe.predict(X64)
+    assert ref.shape == (1797,) and out.reshape(-1).shape == ref.shape
+    assert _proba_diff(out.reshape(-1), ref) <= 1e-4
+
+
+def test_unfitted_net_is_not_fitted_error():
+    net = NeuralNetClassifier(**_mlp())
+    for export in (to_onnx, to_numpy_predictor):
+        with pytest.raises(NotFittedError, match="fit or initialize it before exporting"):
+            export(net)
 
 
 def test_onnx_opsets_agree(string_clf, digits, onnx_runner):
