@@ -244,3 +244,33 @@ def test_onnx_only_refusals_name_the_layer():
     to_numpy_predictor(net)  # numpy expresses it
     with pytest.raises(ExportError, match=r"layer 'gru_tanh' \(GRULayer\): ONNX's GRU"):
         to_onnx(net)
+
+
+@pytest.mark.parametrize("opset", [13, 18, 21])
+def test_opsets_with_version_dependent_ops(opset, onnx_runner, randomizer):
+    # Reduce* (axes input from 18), Squeeze/Unsqueeze, Pad, Slice across opsets
+    l = InputLayer((None, 2, 6, 6))
+    pooled = GlobalPoolLayer(PadLayer(l, 1), T.max)
+    mean = GlobalPoolLayer(DimshuffleLayer(SliceLayer(l, slice(1, 5), axis=3), (0, 1, "x", 2, 3)))
+    out = ConcatLayer([pooled, mean])
+    net = _Bare(out)
+    X = np.random.RandomState(opset).randn(5, 2, 6, 6).astype(np.float32)
+    expected = np.concatenate([np.pad(X, [(0, 0), (0, 0), (1, 1), (1, 1)]).max(axis=(2, 3)),
+                               X[:, :, :, 1:5].mean(axis=(2, 3))], axis=1)
+    (got,) = onnx_runner(to_onnx(net, opset=opset), X)
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(to_numpy_predictor(net).predict(X), expected, rtol=1e-6, atol=1e-6)
+
+
+def test_every_layer_class_is_exported_or_refused_by_name():
+    import inspect
+
+    import sknet.layers as layers
+    from sknet.export import SUPPORTED_LAYERS
+
+    # layers with no fixed computation to export, refused with an ExportError naming them
+    refused = {layers.ExpressionLayer}
+    abstract = {layers.Layer, layers.MergeLayer, layers.InputLayer}
+    public = {c for _, c in inspect.getmembers(layers, inspect.isclass)
+              if issubclass(c, layers.Layer)}
+    assert public - abstract - refused == set(SUPPORTED_LAYERS) - abstract
