@@ -22,11 +22,9 @@ __all__ = ["to_onnx", "to_numpy_predictor", "register_skl2onnx", "ExportError",
            "NumpyPredictor", "SUPPORTED_LAYERS"]
 
 
-def _reference(net, X):
+def _reference(net, X, kind):
     """The compiled net's numbers to compare with: probabilities or outputs."""
-    from sklearn.base import is_classifier
-
-    if is_classifier(net):
+    if kind.startswith("proba"):
         return net.predict_proba(X)
     return net.predict(X)
 
@@ -91,7 +89,7 @@ def to_numpy_predictor(net, X_sample=None, batch_size=256):
             mine = predictor.predict_proba(X_sample)
         else:
             mine = predictor.predict(X_sample)
-        predictor.max_abs_diff_ = _max_abs_diff(mine, _reference(net, X_sample))
+        predictor.max_abs_diff_ = _max_abs_diff(mine, _reference(net, X_sample, lowered.kind))
         _warn_if_far(predictor.max_abs_diff_, "the numpy predictor")
     return predictor
 
@@ -178,20 +176,20 @@ def to_onnx(net, X_sample=None, opset=None):
     model.ir_version = helper.find_min_ir_version_for(opsets)
     onnx.checker.check_model(model)
     if X_sample is not None:
-        diff = _check_onnx(net, model, X_sample)
+        diff = _check_onnx(net, model, X_sample, lowered.kind)
         helper.set_model_props(model, {"sknet_max_abs_diff": repr(diff)})
         _warn_if_far(diff, "the ONNX model")
     return model
 
 
-def _check_onnx(net, model, X_sample):
+def _check_onnx(net, model, X_sample, kind):
     import onnxruntime as ort
 
     X_sample = np.asarray(X_sample, dtype=np.float32)
     session = ort.InferenceSession(model.SerializeToString(),
                                    providers=["CPUExecutionProvider"])
     outputs = session.run(None, {"X": X_sample})
-    return _max_abs_diff(outputs[-1], _reference(net, X_sample))
+    return _max_abs_diff(outputs[-1], _reference(net, X_sample, kind))
 
 
 def register_skl2onnx():

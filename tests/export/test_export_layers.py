@@ -274,3 +274,21 @@ def test_every_layer_class_is_exported_or_refused_by_name():
     public = {c for _, c in inspect.getmembers(layers, inspect.isclass)
               if issubclass(c, layers.Layer)}
     assert public - abstract - refused == set(SUPPORTED_LAYERS) - abstract
+
+
+def test_two_inputs_are_refused():
+    net = _Bare(ConcatLayer([InputLayer((None, 3)), InputLayer((None, 2))]))
+    with pytest.raises(ExportError, match="one InputLayer; this one has 2"):
+        to_numpy_predictor(net)
+
+
+def test_x_sample_check_reports_the_difference(onnx_runner):
+    net = _Bare(DenseLayer(InputLayer((None, 3)), 2, nonlinearity=None))
+    W = net.layers_["l1"].W.get_value()
+    net.predict = lambda X: X @ W + 0.5  # a "compiled net" that disagrees by 0.5
+    X = np.ones((4, 3), np.float32)
+    with pytest.warns(RuntimeWarning, match="differs from the compiled net by up to 0.5"):
+        model = to_onnx(net, X_sample=X)
+    assert float({p.key: p.value for p in model.metadata_props}["sknet_max_abs_diff"]) == 0.5
+    with pytest.warns(RuntimeWarning, match="numpy predictor differs"):
+        assert to_numpy_predictor(net, X_sample=X).max_abs_diff_ == 0.5
