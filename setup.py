@@ -29,6 +29,8 @@ setup(
     ],
     extras_require={
         "plot": ["matplotlib>=3.7"],
+        # sknet.export: ONNX models, also inside scikit-learn Pipelines
+        "export": ["onnx>=1.23", "onnxruntime>=1.32", "skl2onnx>=1.20"],
         # mode='JAX' (CPU; jax[cuda12] instead for the GPU)
         "jax": ["jax>=0.4.30"],
         # joblib.parallel_backend('dask') for searches on a dask.distributed cluster
@@ -46,6 +48,9 @@ setup(
             "jax>=0.4.30",
             "dask>=2024.1",
             "distributed>=2024.1",
+            "onnx>=1.23",
+            "onnxruntime>=1.32",
+            "skl2onnx>=1.20",
         ],
     },
     classifiers=[

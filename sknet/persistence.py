@@ -197,6 +197,23 @@ class PersistenceMixin:
 
     load_params = load_params_from
 
+    def to_numpy_predictor(self, X_sample=None):
+        """A picklable predictor of this fitted net that needs only numpy (see :mod:`sknet.export`).
+
+        Examples
+        --------
+        >>> from sknet import NeuralNetRegressor
+        >>> from sknet.layers import InputLayer, DenseLayer
+        >>> X = np.linspace(-1, 1, 32)[:, None]
+        >>> net = NeuralNetRegressor([(InputLayer, {}), (DenseLayer, {})], max_epochs=2, random_state=0).fit(X, X[:, 0])
+        >>> predictor = net.to_numpy_predictor(X_sample=X)
+        >>> bool(np.allclose(predictor.predict(X), net.predict(X), atol=1e-5))
+        True
+        """
+        from .export import to_numpy_predictor
+
+        return to_numpy_predictor(self, X_sample)
+
     def __getstate__(self):
         state = {k: v for k, v in self.__dict__.items() if k not in self._TRANSIENT}
         if self.__sklearn_is_fitted__():

@@ -1,5 +1,6 @@
 """ProgressBar: a tqdm bar over each epoch's batches (a callback)."""
 
+import importlib.util
 import sys
 
 from .callbacks import Callback
@@ -24,7 +25,8 @@ class ProgressBar(Callback):
     validation loss (``valid_loss``). Nets with ``verbose >= 1`` add this
     callback themselves.
 
-    The bar uses ``tqdm.auto``: a widget in Jupyter, text in a terminal. It is
+    The bar uses ``tqdm.auto``: a widget in Jupyter (text where ipywidgets
+    is not installed), text in a terminal. It is
     silent when the stream it writes to (``file``, default standard error) is
     not a terminal and the code does not run in a Jupyter kernel, so logs of
     batch jobs stay clean; ``force=True`` draws it anyway (as text when
@@ -85,9 +87,9 @@ class ProgressBar(Callback):
         self.bar_ = None
         if not self.active():
             return
-        if self.file is None:
+        if self.file is None and importlib.util.find_spec("ipywidgets") is not None:
             from tqdm.auto import tqdm
-        else:
+        else:  # text; tqdm.auto warns in a notebook without ipywidgets
             from tqdm import tqdm
         options = {"leave": False, "unit": "batch", "dynamic_ncols": self.file is None}
         options.update(self.tqdm_kwargs or {})

@@ -485,8 +485,8 @@ def _output_kind(net, output_layer):
         units = output_layer.output_shape[-1]
         return "proba_binary" if units == 1 else "proba"
     if _is(is_regressor, net):
-        # y_ndim_ is the estimator's record of a 1-D y; _y_ndim its older name
-        y_ndim = getattr(net, "y_ndim_", getattr(net, "_y_ndim", 2))
+        # y_ndim_ is the regressor's record of a 1-D y
+        y_ndim = getattr(net, "y_ndim_", 2)
         return "regress_1d" if y_ndim == 1 else "regress"
     return "raw"
 

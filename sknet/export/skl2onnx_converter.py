@@ -63,7 +63,7 @@ def _regressor_shapes(operator):
     from skl2onnx.common.data_types import FloatTensorType
 
     lowered_kind = "regress_1d" if getattr(
-        operator.raw_operator, "y_ndim_", getattr(operator.raw_operator, "_y_ndim", 2)) == 1 else ""
+        operator.raw_operator, "y_ndim_", 2) == 1 else ""
     n = operator.inputs[0].get_first_dimension()
     out_layer = list(operator.raw_operator.layers_.values())[-1]
     shape = [n] if lowered_kind else [n, out_layer.output_shape[-1]]

@@ -70,7 +70,7 @@ def test_string_labels_onnx_and_numpy(string_clf, digits, onnx_runner):
     assert _proba_diff(proba, ref_proba) <= 1e-5
     assert labels.tolist() == ref_labels.tolist()
     assert (ref_labels == np.array([f"digit-{d}" for d in digits[1]])).mean() > 0.8
-    predictor = to_numpy_predictor(string_clf, X_sample=X[:200])
+    predictor = string_clf.to_numpy_predictor(X_sample=X[:200])
     assert predictor.max_abs_diff_ <= 1e-5
     assert _proba_diff(predictor.predict_proba(X), ref_proba) <= 1e-5
     assert predictor.predict(X).tolist() == ref_labels.tolist()
