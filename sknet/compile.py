@@ -42,6 +42,7 @@ __all__ = [
     "NetFunctions",
     "names_output_nonlinearity",
     "spec_input_names",
+    "input_shapes_of",
     "layer_name",
     "compile_count",
     "cache_info",
@@ -262,6 +263,21 @@ def spec_input_names(spec):
         return None
     factories = [item[0] if form == "class_kwargs" else item[1] for item in spec]
     return [name for name, factory in zip(spec_layer_names(spec), factories) if _is_input(factory)]
+
+
+def input_shapes_of(X):
+    """``{input name: shape}`` that InputLayers without ``shape`` take from data X (the key None: any).
+
+    Examples
+    --------
+    >>> input_shapes_of(np.zeros((5, 3))), input_shapes_of({'a': np.zeros((5, 2, 2))}), input_shapes_of(None)
+    ({None: (None, 3)}, {'a': (None, 2, 2)}, {})
+    """
+    if X is None:
+        return {}
+    if isinstance(X, dict):
+        return {k: (None,) + np.shape(v)[1:] for k, v in X.items()}
+    return {None: (None,) + np.shape(X)[1:]}
 
 
 def layer_name(layers, layer):

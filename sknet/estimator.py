@@ -12,18 +12,18 @@ from contextlib import contextmanager
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone, is_classifier
-from sklearn.utils import check_random_state, compute_sample_weight
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from . import compile as build
 from . import updates
-from .batch_iterators import BatchIterator, TrainSplit, configured, is_dict_input, split_data
+from .batch_iterators import BatchIterator, TrainSplit, configured, split_data
 from .callbacks import assemble
 from .history import History
 from .hyperparams import ESTIMATOR_DEFAULTS, HyperParameters
 from .layers import Layer
 from .persistence import PersistenceMixin
-from .routing import ROUTING_PREFIXES, Router
+from .routing import ROUTING_PREFIXES, Router, signature_with
 from .summary import spec_summary
 from .summary import summary as layer_summary
 from .targets import ClassifierTargets, RegressorTargets, Targets
@@ -35,6 +35,7 @@ from .validation import (
     check_sample_weight,
     check_X,
     check_X_y,
+    expected_failed_checks,
 )
 
 __all__ = [
@@ -52,12 +53,6 @@ _GRAPH_PARAMS = ("update", "objective_loss_function", "mode")
 _CALLBACK_PARAMS = ("callbacks", "verbose", "on_epoch_finished", "on_batch_finished", "on_training_started",
                     "on_training_finished")
 _ITERATOR_PARAMS = ("batch_iterator_train", "batch_iterator_test", "train_split")
-
-_SGD_REASON = (
-    "minibatch SGD: repeating a sample changes the number and composition of the batches (and the "
-    "validation split), so weights are not equivalent to repetition, only close in expectation"
-)
-
 
 class NeuralNet(PersistenceMixin, BaseEstimator):
     """A neural network as a scikit-learn estimator (generic objective).
@@ -119,6 +114,7 @@ class NeuralNet(PersistenceMixin, BaseEstimator):
     def __init__(
         self,
         layers,
+        *,
         update=updates.adam,
         objective_loss_function=None,
         batch_iterator_train=None,
@@ -163,8 +159,7 @@ class NeuralNet(PersistenceMixin, BaseEstimator):
         return params
 
     def __sklearn_clone__(self):
-        # A prebuilt network is shared, not cloned: Lasagne's Layer.get_params is
-        # not scikit-learn's, and the net deep-copies the spec when it builds.
+        # A prebuilt network is shared, not cloned (Layer.get_params is Lasagne's; fits deep-copy it).
         params = {k: v if isinstance(v, Layer) else clone(v, safe=False) for k, v in self.get_params().items()}
         return type(self)(**params)
 
@@ -241,8 +236,7 @@ class NeuralNet(PersistenceMixin, BaseEstimator):
         they were (schedulers use it).
         """
         prefix, rest = self._router().route(name)
-        if not self._hyperparameters().set(f"{prefix}__{rest}", value):
-            self._hyperparameters().get(f"{prefix}__{rest}")  # raises, naming the injected ones
+        self._hyperparameters().set(f"{prefix}__{rest}", value, strict=True)
 
     def get_hyperparameter(self, name):
         """The current value of an injected hyper-parameter."""
@@ -278,12 +272,7 @@ class NeuralNet(PersistenceMixin, BaseEstimator):
         self._check_prebuilt(groups)
         self._seeds = [int(s) for s in check_random_state(self.random_state).randint(2**31 - 1, size=4)]
         self.targets_ = None if y is None else self._targets_class().fit(y)
-        if X is None:
-            self._input_shapes = {}
-        elif is_dict_input(X):
-            self._input_shapes = {k: (None,) + np.shape(v)[1:] for k, v in X.items()}
-        else:
-            self._input_shapes = {None: (None,) + np.shape(X)[1:]}
+        self._input_shapes = build.input_shapes_of(X)
         self.initialize_layers(groups)
         self._invalidate()
         self._hyperparameters()
@@ -315,13 +304,9 @@ class NeuralNet(PersistenceMixin, BaseEstimator):
                 input_shapes=self._input_shapes,
                 output_units=None if targets is None else targets.output_units(),
             )
-        out = next(reversed(self.layers_.values()))
         if targets is not None:
-            if build.names_output_nonlinearity(self.layers, layer_params) is False and hasattr(out, "nonlinearity"):
-                default = targets.default_nonlinearity(out.output_shape[-1])
-                if default is not None:
-                    out.nonlinearity = default
-            targets.bind(out, default_loss=self.objective_loss_function is None)
+            targets.bind(next(reversed(self.layers_.values())), default_loss=self.objective_loss_function is None,
+                         named_nonlinearity=build.names_output_nonlinearity(self.layers, layer_params))
         self._inputs = build.input_layers(self.layers_)
         return self
 
@@ -518,20 +503,6 @@ class NeuralNet(PersistenceMixin, BaseEstimator):
         return tags
 
 
-def expected_failed_checks(estimator):
-    """scikit-learn estimator checks that minibatch SGD cannot meet, with the reason.
-
-    For ``parametrize_with_checks(..., expected_failed_checks=expected_failed_checks)``
-    (scikit-learn has no estimator tag for this).
-
-    Examples
-    --------
-    >>> sorted(expected_failed_checks(NeuralNetClassifier([])))
-    ['check_sample_weight_equivalence_on_dense_data']
-    """
-    return {"check_sample_weight_equivalence_on_dense_data": _SGD_REASON} if isinstance(estimator, NeuralNet) else {}
-
-
 class NeuralNetClassifier(ClassifierMixin, NeuralNet):
     """A neural network classifier (categorical cross-entropy by default).
 
@@ -558,47 +529,12 @@ class NeuralNetClassifier(ClassifierMixin, NeuralNet):
 
     _targets_class = ClassifierTargets
 
-    def __init__(
-        self,
-        layers,
-        update=updates.adam,
-        objective_loss_function=None,
-        batch_iterator_train=None,
-        batch_iterator_test=None,
-        train_split=None,
-        callbacks=None,
-        max_epochs=100,
-        warm_start=False,
-        random_state=None,
-        verbose=0,
-        mode=None,
-        on_epoch_finished=None,
-        on_batch_finished=None,
-        on_training_started=None,
-        on_training_finished=None,
-        class_weight=None,
-        **kwargs,
-    ):
-        super().__init__(
-            layers,
-            update=update,
-            objective_loss_function=objective_loss_function,
-            batch_iterator_train=batch_iterator_train,
-            batch_iterator_test=batch_iterator_test,
-            train_split=train_split,
-            callbacks=callbacks,
-            max_epochs=max_epochs,
-            warm_start=warm_start,
-            random_state=random_state,
-            verbose=verbose,
-            mode=mode,
-            on_epoch_finished=on_epoch_finished,
-            on_batch_finished=on_batch_finished,
-            on_training_started=on_training_started,
-            on_training_finished=on_training_finished,
-            **kwargs,
-        )
+    def __init__(self, layers, *, class_weight=None, **kwargs):
+        super().__init__(layers, **kwargs)
         self.class_weight = class_weight
+
+    # scikit-learn reads the parameters from the signature: NeuralNet's, plus class_weight.
+    __init__.__signature__ = signature_with(NeuralNet.__init__, class_weight=None)
 
     @property
     def classes_(self):
@@ -608,18 +544,12 @@ class NeuralNetClassifier(ClassifierMixin, NeuralNet):
         return targets.classes_
 
     def _sample_weight(self, y, sample_weight):
-        sample_weight = check_sample_weight(y, sample_weight)
-        if self.class_weight is None:
-            return sample_weight
-        weights = compute_sample_weight(self.class_weight, y).astype(np.float32)
-        return weights if sample_weight is None else weights * sample_weight
+        return check_sample_weight(y, sample_weight, self.class_weight)
 
     def score(self, X, y, sample_weight=None):
         """Mean accuracy on (X, y); labels never seen in fit raise ValueError."""
         check_is_fitted(self)
-        unseen = np.setdiff1d(np.unique(np.asarray(y)), self.classes_)
-        if len(unseen):
-            raise ValueError(f"y contains previously unseen labels: {unseen[:10].tolist()}")
+        self.targets_.check_known(y)
         return super().score(X, y, sample_weight=sample_weight)
 
     def predict_proba(self, X):

@@ -143,11 +143,17 @@ class HyperParameters:
         """The ``objective__*`` values other than ``l1``/``l2``, for the loss function."""
         return {k: v for k, v in self._objective.items() if k not in ("l1", "l2")}
 
-    def set(self, key, value):
-        """Set ``key`` in place when it is injected (True); False when it is static."""
+    def set(self, key, value, strict=False):
+        """Set ``key`` in place when it is injected (True); False when it is static.
+
+        With ``strict`` a key that is not injected raises ValueError naming the ones that are.
+        """
         if key in self.shared and _is_number(value):
             self.shared[key].set_value(np.asarray(value, dtype=FLOATX))
             return True
+        if strict:
+            self.get(key)
+            raise ValueError(f"{key} must be a number, got {value!r}")
         return False
 
     def get(self, key):

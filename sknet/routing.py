@@ -1,8 +1,9 @@
 """Routed keyword arguments: ``prefix__param`` names matched to what they configure."""
 
 import difflib
+import inspect
 
-__all__ = ["ROUTING_PREFIXES", "Router"]
+__all__ = ["ROUTING_PREFIXES", "Router", "signature_with"]
 
 #: Prefixes of routed keyword arguments (``prefix__param``), besides layer names.
 ROUTING_PREFIXES = (
@@ -88,3 +89,21 @@ class Router:
             f"Invalid parameter {key!r}{owner}.{hint} Routed parameters start with one of "
             f"{sorted(self.prefixes, key=lambda p: (-len(p), p))} followed by '__'."
         )
+
+
+def signature_with(init, **extra):
+    """``init``'s signature with keyword-only parameters ``extra`` (name: default) before its ``**kwargs``.
+
+    A subclass that adds a parameter declares it this way instead of repeating
+    its parent's whole parameter list; scikit-learn reads parameter names from
+    the signature.
+
+    Examples
+    --------
+    >>> def f(self, a, *, b=1, **kwargs): pass
+    >>> str(signature_with(f, c=None))
+    '(self, a, *, b=1, c=None, **kwargs)'
+    """
+    params = list(inspect.signature(init).parameters.values())
+    added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=v) for name, v in extra.items()]
+    return inspect.Signature(params[:-1] + added + params[-1:])

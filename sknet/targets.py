@@ -74,8 +74,21 @@ class Targets:
         """The elementwise loss used without ``objective_loss_function``."""
         return objectives.squared_error
 
-    def bind(self, output_layer, default_loss):
-        """Check the built output layer against the targets (before compiling); returns self."""
+    def bind(self, output_layer, default_loss, named_nonlinearity=None):
+        """Fit the built output layer to the targets (before compiling); returns self.
+
+        Where the spec names no output nonlinearity (``named_nonlinearity``
+        False; None means unknown: a prebuilt or callable spec), the layer
+        gets :meth:`default_nonlinearity`; then its units and nonlinearity
+        are checked (``default_loss``: the loss is :meth:`default_loss`'s).
+        """
+        if named_nonlinearity is False and hasattr(output_layer, "nonlinearity"):
+            default = self.default_nonlinearity(output_layer.output_shape[-1])
+            if default is not None:
+                output_layer.nonlinearity = default
+        return self._check(output_layer, default_loss)
+
+    def _check(self, output_layer, default_loss):
         return self
 
     def target_var(self):
@@ -129,7 +142,7 @@ class ClassifierTargets(Targets):
     def default_loss(self):
         return objectives.binary_crossentropy if self.binary_ else objectives.categorical_crossentropy
 
-    def bind(self, output_layer, default_loss):
+    def _check(self, output_layer, default_loss):
         units = output_layer.output_shape[-1]
         n_classes = len(self.classes_)
         if units != n_classes and not (units == 1 and n_classes == 2):
@@ -159,6 +172,12 @@ class ClassifierTargets(Targets):
     def encode(self, y):
         codes = self.encoder_.transform(y).astype(np.int32)
         return codes.astype(FLOATX)[:, None] if self.binary_ else codes
+
+    def check_known(self, y):
+        """Raise ValueError for labels never seen in fit."""
+        unseen = np.setdiff1d(np.unique(np.asarray(y)), self.classes_)
+        if len(unseen):
+            raise ValueError(f"y contains previously unseen labels: {unseen[:10].tolist()}")
 
     def codes(self, encoded):
         """Integer class codes of encoded targets."""
@@ -204,7 +223,7 @@ class RegressorTargets(Targets):
     def default_nonlinearity(self, units):
         return nonlinearities.identity
 
-    def bind(self, output_layer, default_loss):
+    def _check(self, output_layer, default_loss):
         units = output_layer.output_shape[-1]
         if units is not None and units != self.n_outputs_:
             raise ValueError(
