@@ -24,13 +24,23 @@ validation split); an integer `eval_size` is a number of validation samples
 
 ## Divergence and interruption
 
-- A NaN or infinite training loss, validation loss or weight stops `fit` with a
-  `RuntimeWarning` (not an error, so a grid search goes on with the other
-  points): `Training diverged: the training loss became nan in epoch 3.
-  Training stopped and the weights of epoch 2 (the last good one) were
-  restored. Try a lower learning rate (update__learning_rate).` The net keeps
-  the weights of its last full epoch, `history_` ends with that epoch, and it
-  predicts finite values.
+- A training loss that is not finite in a net's **first** epoch is an error,
+  `sknet.training.DivergenceError`, naming what to check: `Training failed in
+  the first epoch: the training loss became nan, so the net learned nothing
+  (its initial weights were kept). Check the output layer 'dense2'
+  (nonlinearity softmax) with the loss categorical_crossentropy and targets
+  from 0 to 9; the learning rate (update__learning_rate=1e+04); the scale of X
+  (largest absolute value 1000).` A net that learned nothing is never returned
+  as if fitted.
+- Later, a NaN or infinite training loss, validation loss or weight, or an
+  epoch loss more than 1000 times the last good epoch's (losses under 1e-3
+  count as 1e-3), stops `fit` with a `RuntimeWarning` (not an error, so a grid
+  search goes on with the other points): `Training diverged: the training loss
+  became nan in epoch 3. Training stopped and the weights of epoch 2 (the last
+  good one) were restored. Try a lower learning rate (update__learning_rate) or
+  check the scale of X and y.` The net keeps the weights (and optimizer state)
+  of its last good epoch, `history_` ends with that epoch, and it predicts
+  finite values.
 - Ctrl-C (`KeyboardInterrupt`) during `fit` prints `Training interrupted;
   keeping the weights of epoch N.` to stderr and returns the net with the
   weights and history of its last full epoch.
