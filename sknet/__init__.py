@@ -5,7 +5,8 @@
 ``random``, ``utils``) so Lasagne-era code ports by changing the import.
 """
 
-from . import backend  # first: fixes floatX and BLAS before anything compiles
+from . import config  # the SKNET_* environment variables
+from . import backend  # first: PyTensor's floatX, BLAS and default mode, before anything compiles
 from . import utils
 from . import random
 from . import init
@@ -18,4 +19,4 @@ from . import callbacks
 from .batch_iterators import BatchIterator, TrainSplit
 from .estimator import NeuralNet, NeuralNetClassifier, NeuralNetRegressor
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

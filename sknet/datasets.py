@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils import Bunch
 
+from . import config
+
 __all__ = ["load_mnist", "load_fashion_mnist", "read_idx", "get_data_home"]
 
 _FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
@@ -57,8 +59,8 @@ def get_data_home(data_home=None):
     homes = []
     if data_home is not None:
         homes.append(Path(data_home))
-    if os.environ.get("SKNET_DATA"):
-        homes.append(Path(os.environ["SKNET_DATA"]))
+    if config.data_dir() is not None:
+        homes.append(config.data_dir())
     homes.append(Path.home() / "sknet_data")
     return homes
 

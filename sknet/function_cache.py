@@ -19,7 +19,6 @@ changes the key; values held in shared variables do not. Ops that define no
 compilations either way.
 """
 
-import os
 import threading
 from collections import OrderedDict, namedtuple
 from contextlib import contextmanager
@@ -29,6 +28,7 @@ from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.graph.basic import Constant
 from pytensor.graph.replace import clone_replace
 
+from . import config
 from .backend import get_mode
 
 __all__ = [
@@ -59,7 +59,7 @@ Examples
 _lock = threading.RLock()
 _entries = OrderedDict()
 _stats = {"hits": 0, "misses": 0, "uncached": 0, "compiles": 0}
-_enabled = os.environ.get("SKNET_FUNCTION_CACHE", "1").strip().lower() not in ("0", "false", "no", "off")
+_enabled = config.function_cache_enabled()
 
 
 def compile_count():
@@ -349,7 +349,9 @@ def _for_jax(inputs, output_list, updates, single, input_shapes):
     """
     from pytensor.tensor import TensorType, specify_shape
 
-    from .ops import _jax  # noqa: F401 - registers the JAX versions of sknet's ops
+    from .ops.registry import register
+
+    register(get_mode("JAX").linker)  # the JAX versions of sknet's ops, before the shapes are fixed
 
     _, shared, all_updates = graph_key(inputs, output_list, updates or ())
     # Sizes of 1 stay unknown: a static 1 would make the update's type

@@ -1,7 +1,8 @@
 """JAX-mode implementations of sknet's ops (registered when JAX mode first compiles).
 
-Imported by :mod:`sknet.function_cache` only when a function is compiled
-with PyTensor's JAX linker, so sknet never imports jax otherwise.
+Imported by :func:`sknet.ops.registry.register` only when a mode of
+:func:`sknet.backend.get_mode` with PyTensor's JAX linker compiles a function,
+so sknet never imports jax otherwise.
 Correlation uses ``jax.lax.conv_general_dilated``, BlockSum ``jnp.sum``, pooling
 ``jax.lax.reduce_window``; the gradient ops are the vector-Jacobian products
 of the forward computations.

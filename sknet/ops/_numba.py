@@ -1,4 +1,4 @@
-"""NUMBA-mode implementations of sknet's ops (registered on import)."""
+"""NUMBA-mode implementations of sknet's ops (registered by :func:`sknet.ops.registry.register`)."""
 
 import numpy as np
 from pytensor.link.numba.dispatch import basic as numba_basic

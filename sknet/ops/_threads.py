@@ -33,6 +33,8 @@ import zlib
 from pytensor.configdefaults import config
 from pytensor.tensor.blas import ldflags
 
+from .. import config as _env
+
 __all__ = ["enabled", "compile_args", "cache_version", "ThreadedCOp", "C_SUPPORT"]
 
 
@@ -45,7 +47,7 @@ def enabled():
     >>> enabled() in (True, False)
     True
     """
-    if os.environ.get("SKNET_OPENMP", "1") == "0":
+    if not _env.openmp_enabled():
         return False
     if "g++" not in os.path.basename(config.cxx or ""):
         return False

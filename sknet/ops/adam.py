@@ -23,9 +23,8 @@ array([ 0.05, -0.1 ], dtype=float32)
 
 import numpy as np
 import pytensor.tensor as T
-from pytensor.compile import optdb
 from pytensor.graph.basic import Apply
-from pytensor.graph.rewriting.basic import dfs_rewriter, node_rewriter
+from pytensor.graph.rewriting.basic import node_rewriter
 from pytensor.link.c.op import COp
 
 __all__ = ["AdamStep", "local_adam_step_inplace"]
@@ -155,6 +154,3 @@ def local_adam_step_inplace(fgraph, node):
         return False
     return AdamStep(op.beta1, op.beta2, op.epsilon, inplace=True).make_node(*node.inputs).outputs
 
-
-optdb.register("sknet_adam_step_inplace", dfs_rewriter(local_adam_step_inplace, ignore_newtrees=True),
-               "fast_run", "inplace", position=50.9)

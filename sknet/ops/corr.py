@@ -26,7 +26,6 @@ from pytensor.graph.rewriting.basic import node_rewriter
 from pytensor.link.c.op import COp
 from pytensor.tensor.blas import blas_header_text
 from pytensor.tensor.elemwise import DimShuffle, Elemwise
-from pytensor.tensor.rewriting.basic import register_specialize
 
 from . import _threads
 from .relu import relu
@@ -523,7 +522,6 @@ class CorrMMBiasRelu(CorrMM):
         output_storage[0][0] = np.where(out <= 0, 0, out).astype(node.outputs[0].dtype)
 
 
-@register_specialize("cxx_only")
 @node_rewriter([relu])
 def local_corr_bias_relu(fgraph, node):
     """``relu(CorrMM_forward(x, w) + b.dimshuffle('x', 0, 'x', 'x'))`` -> ``CorrMMBiasRelu(x, w, b)``.

@@ -24,12 +24,10 @@ False
 
 from pytensor.compile.builders import SymbolicOp
 from pytensor.graph.rewriting.basic import copy_stack_trace, node_rewriter
-from pytensor.tensor.rewriting.basic import register_specialize
 
 __all__ = ["local_inline_symbolic_op"]
 
 
-@register_specialize("cxx_only")
 @node_rewriter([SymbolicOp])
 def local_inline_symbolic_op(fgraph, node):
     """Replace a ``SymbolicOp`` node by the graph its op builds from the inputs."""

@@ -30,7 +30,6 @@ from pytensor.graph.rewriting.basic import node_rewriter
 from pytensor.link.c.op import COp
 from pytensor.tensor.elemwise import Elemwise
 from pytensor.tensor.math import gt, mul
-from pytensor.tensor.rewriting.basic import register_specialize
 
 from . import _threads
 from ._kernels import jit, pool_kernel, pool_grad_kernel
@@ -223,7 +222,6 @@ def pool_2d(x, ws, stride=None, pad=(0, 0), ignore_border=True, mode="max"):
     return Pool2D(ws, stride, pad, ignore_border, mode)(x)
 
 
-@register_specialize("cxx_only")
 @node_rewriter([mul])
 def local_pool_grad_relu(fgraph, node):
     """``Pool2DGrad(x, gz) * cast(x > 0)`` -> ``Pool2DGrad(positive_mask=True)(x, gz)``.

@@ -18,7 +18,6 @@ from pytensor.graph.basic import Apply
 from pytensor.graph.rewriting.basic import node_rewriter
 from pytensor.link.c.op import COp
 from pytensor.tensor.math import Sum
-from pytensor.tensor.rewriting.basic import register_specialize
 
 __all__ = ["BlockSum", "block_sum"]
 
@@ -146,7 +145,6 @@ def block_sum(x, start, stop, acc_dtype="float64"):
     return BlockSum(start, stop, acc_dtype)(x)
 
 
-@register_specialize("cxx_only")
 @node_rewriter([Sum])
 def local_block_sum(fgraph, node):
     """Replace a float ``Sum`` over leading and trailing axes by :class:`BlockSum`.
