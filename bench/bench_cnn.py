@@ -98,7 +98,7 @@ def run_sknet(repeats, batch_size):
     loss = lasagne.objectives.categorical_crossentropy(prediction, target_var).mean()
     params = lasagne.layers.get_all_params(network, trainable=True)
     updates = lasagne.updates.adam(loss, params, learning_rate=1e-3)
-    mode = lasagne.backend.get_mode(os.environ.get("SKNET_BENCH_MODE"))
+    mode = lasagne.backend.get_mode(lasagne.config.bench_mode())
     t0 = time.perf_counter()
     train_fn = pytensor.function([input_var, target_var], loss, updates=updates, mode=mode)
     train_fn(X, y)  # NUMBA compiles on the first call
