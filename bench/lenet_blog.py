@@ -27,26 +27,35 @@ from sknet.datasets import load_mnist
 
 def build_lenet(input_var=None):
     net = lasagne.layers.InputLayer(shape=(None, 1, 28, 28), input_var=input_var)
-    net = lasagne.layers.Conv2DLayer(net, num_filters=20, filter_size=(5, 5),
-                                     nonlinearity=lasagne.nonlinearities.rectify, W=lasagne.init.GlorotUniform())
+    net = lasagne.layers.Conv2DLayer(
+        net,
+        num_filters=20,
+        filter_size=(5, 5),
+        nonlinearity=lasagne.nonlinearities.rectify,
+        W=lasagne.init.GlorotUniform(),
+    )
     net = lasagne.layers.MaxPool2DLayer(net, pool_size=(2, 2))
-    net = lasagne.layers.Conv2DLayer(net, num_filters=50, filter_size=(5, 5),
-                                     nonlinearity=lasagne.nonlinearities.rectify)
+    net = lasagne.layers.Conv2DLayer(
+        net, num_filters=50, filter_size=(5, 5), nonlinearity=lasagne.nonlinearities.rectify
+    )
     net = lasagne.layers.MaxPool2DLayer(net, pool_size=(2, 2))
-    net = lasagne.layers.DenseLayer(lasagne.layers.dropout(net, p=0.5), num_units=500,
-                                    nonlinearity=lasagne.nonlinearities.rectify)
-    return lasagne.layers.DenseLayer(lasagne.layers.dropout(net, p=0.5), num_units=10,
-                                     nonlinearity=lasagne.nonlinearities.softmax)
+    net = lasagne.layers.DenseLayer(
+        lasagne.layers.dropout(net, p=0.5), num_units=500, nonlinearity=lasagne.nonlinearities.rectify
+    )
+    return lasagne.layers.DenseLayer(
+        lasagne.layers.dropout(net, p=0.5), num_units=10, nonlinearity=lasagne.nonlinearities.softmax
+    )
 
 
-def iterate_minibatches(inputs, targets, batchsize, shuffle=False, max_batches=None):
+def iterate_minibatches(inputs, targets, batchsize, shuffle=None, max_batches=None):
+    """The blog's batch loop; ``shuffle`` is a numpy Generator (or None)."""
     indices = np.arange(len(inputs))
-    if shuffle:
-        np.random.shuffle(indices)
+    if shuffle is not None:
+        shuffle.shuffle(indices)
     for n, start in enumerate(range(0, len(inputs) - batchsize + 1, batchsize)):
         if max_batches is not None and n >= max_batches:
             return
-        excerpt = indices[start:start + batchsize]
+        excerpt = indices[start : start + batchsize]
         yield inputs[excerpt], targets[excerpt]
 
 
@@ -65,7 +74,7 @@ def load_data():
 
 def main(num_epochs=3, max_batches=None, batch_size=500):
     start = time.perf_counter()
-    np.random.seed(0)
+    rng = np.random.default_rng(0)
     X_train, y_train, X_val, y_val = load_data()
     input_var, target_var = T.tensor4("inputs"), T.ivector("targets")
     network = build_lenet(input_var)
@@ -87,16 +96,18 @@ def main(num_epochs=3, max_batches=None, batch_size=500):
     for epoch in range(num_epochs):
         t0 = time.perf_counter()
         train_err, train_batches = 0.0, 0
-        for inputs, targets in iterate_minibatches(X_train, y_train, batch_size, True, max_batches):
+        for inputs, targets in iterate_minibatches(X_train, y_train, batch_size, rng, max_batches):
             train_err += train_fn(inputs, targets)
             train_batches += 1
         val_err, val_acc, val_batches = 0.0, 0.0, 0
-        for inputs, targets in iterate_minibatches(X_val, y_val, batch_size, False, max_batches):
+        for inputs, targets in iterate_minibatches(X_val, y_val, batch_size, None, max_batches):
             err, acc = val_fn(inputs, targets)
             val_err, val_acc, val_batches = val_err + err, val_acc + acc, val_batches + 1
-        print(f"epoch {epoch + 1}: {time.perf_counter() - t0:.1f} s ({train_batches} batches), "
-              f"train loss {train_err / train_batches:.4f}, val loss {val_err / val_batches:.4f}, "
-              f"val accuracy {100 * val_acc / val_batches:.2f} %")
+        print(
+            f"epoch {epoch + 1}: {time.perf_counter() - t0:.1f} s ({train_batches} batches), "
+            f"train loss {train_err / train_batches:.4f}, val loss {val_err / val_batches:.4f}, "
+            f"val accuracy {100 * val_acc / val_batches:.2f} %"
+        )
     total = time.perf_counter() - start
     print(f"total wall time: {total:.1f} s")
     return total

@@ -67,8 +67,7 @@ _PREFIX = (
 
 def _pch_flags(include_dirs, preargs, hide_symbols):
     """The compile flags that shape a precompiled header (all but libraries)."""
-    flags = ["-g"] + [a for a in (preargs or []) if not (config.cmodule__remove_gxx_opt
-                                                        and a.startswith("-O"))]
+    flags = ["-g"] + [a for a in (preargs or []) if not (config.cmodule__remove_gxx_opt and a.startswith("-O"))]
     flags += [f"-I{d}" for d in list(include_dirs or []) + cmodule.std_include_dirs() if d]
     if hide_symbols:
         flags.append("-fvisibility=hidden")
@@ -97,9 +96,20 @@ def _pch_header(include_dirs, preargs, hide_symbols, build=False):
         tmp = tempfile.mkdtemp(dir=folder)
         with open(os.path.join(tmp, "prefix.h"), "w") as f:
             f.write(_PREFIX)
-        subprocess.run([config.cxx, *flags, "-x", "c++-header", os.path.join(tmp, "prefix.h"),
-                        "-o", os.path.join(tmp, "prefix.h.gch")],
-                       check=True, capture_output=True, timeout=300)
+        subprocess.run(
+            [
+                config.cxx,
+                *flags,
+                "-x",
+                "c++-header",
+                os.path.join(tmp, "prefix.h"),
+                "-o",
+                os.path.join(tmp, "prefix.h.gch"),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
         os.replace(os.path.join(tmp, "prefix.h"), header)
         os.replace(os.path.join(tmp, "prefix.h.gch"), header + ".gch")
         return header
@@ -166,9 +176,13 @@ def _missing_module(node, cache):
         if key is None:  # PyTensor will not cache it: nothing to build ahead
             return None
         return key, dict(
-            module_name=linker.get_dynamic_module().code_hash, src_code=src,
-            include_dirs=linker.header_dirs(), lib_dirs=linker.lib_dirs(),
-            libs=linker.libraries(), preargs=linker.compile_args(), hide_symbols=True,
+            module_name=linker.get_dynamic_module().code_hash,
+            src_code=src,
+            include_dirs=linker.header_dirs(),
+            lib_dirs=linker.lib_dirs(),
+            libs=linker.libraries(),
+            preargs=linker.compile_args(),
+            hide_symbols=True,
         )
     except Exception:  # no C code, or PyTensor internals changed: built the usual way
         return None
@@ -221,8 +235,11 @@ def build_modules(nodes, root, workers=None):
         if job["src_code"].startswith(_PREFIX):
             headers[(tuple(job["include_dirs"] or ()), tuple(job["preargs"] or ()), job["hide_symbols"])] = job
     with ThreadPoolExecutor(min(workers, max(len(jobs), len(headers)))) as pool:
-        list(pool.map(lambda j: _pch_header(j["include_dirs"], j["preargs"], j["hide_symbols"], build=True),
-                      headers.values()))
+        list(
+            pool.map(
+                lambda j: _pch_header(j["include_dirs"], j["preargs"], j["hide_symbols"], build=True), headers.values()
+            )
+        )
         # a single module is built straight into the cache below
         built = list(pool.map(lambda kj: _build(root, kj[1]), jobs)) if len(jobs) > 1 else [None]
     for (key, job), location in zip(jobs, built):

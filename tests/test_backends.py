@@ -43,9 +43,16 @@ def data():
 
 
 def make_net(kind, mode, **kwargs):
-    return NeuralNetClassifier(SPECS[kind], mode=mode, max_epochs=1, train_split=False,
-                               batch_iterator_train__batch_size=32, update__learning_rate=0.05,
-                               random_state=0, **kwargs)
+    return NeuralNetClassifier(
+        SPECS[kind],
+        mode=mode,
+        max_epochs=1,
+        train_split=False,
+        batch_iterator_train__batch_size=32,
+        update__learning_rate=0.05,
+        random_state=0,
+        **kwargs,
+    )
 
 
 def weights(net):
@@ -79,8 +86,10 @@ def test_jax_dropout_is_reproducible(data):
     # PyTensor's JAX backend has no binomial sampler: dropout masks use uniform < p.
     X, y = data
     spec = [(InputLayer, {}), (DenseLayer, {"num_units": 12}), (DropoutLayer, {"p": 0.5}), (DenseLayer, {})]
-    nets = [NeuralNetClassifier(spec, mode="JAX", max_epochs=2, train_split=False, random_state=3)
-            .fit(X["mlp"], y) for _ in range(2)]
+    nets = [
+        NeuralNetClassifier(spec, mode="JAX", max_epochs=2, train_split=False, random_state=3).fit(X["mlp"], y)
+        for _ in range(2)
+    ]
     np.testing.assert_array_equal(nets[0].predict_proba(X["mlp"]), nets[1].predict_proba(X["mlp"]))
 
 

@@ -41,8 +41,9 @@ def cold_run(tmp_path_factory):
     base = tmp_path_factory.mktemp("compiledir")
     env = dict(os.environ, SKNET_COMPILE_WORKERS="2", PYTENSOR_FLAGS=f"base_compiledir={base}")
     env.pop("SKNET_PCH", None)
-    out = subprocess.run([sys.executable, "-c", CHILD], env=env, capture_output=True, text=True,
-                         check=True, timeout=600).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD], env=env, capture_output=True, text=True, check=True, timeout=600
+    ).stdout
     result = json.loads(out.strip().splitlines()[-1])
     result["pch"] = sorted(p.name for p in base.glob("compiledir_*/sknet_pch/*/*"))
     return result
@@ -70,8 +71,15 @@ def test_results_equal_numpy(cold_run):
         np.testing.assert_allclose(got, want, rtol=1e-5)
 
 
-JOB = dict(module_name="m123", src_code="int x;", include_dirs=["/inc"], lib_dirs=[], libs=["m"],
-           preargs=["-O3"], hide_symbols=True)
+JOB = dict(
+    module_name="m123",
+    src_code="int x;",
+    include_dirs=["/inc"],
+    lib_dirs=[],
+    libs=["m"],
+    preargs=["-O3"],
+    hide_symbols=True,
+)
 
 
 @pytest.fixture

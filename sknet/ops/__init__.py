@@ -26,5 +26,16 @@ from .pool import Pool2D, Pool2DGrad, pool_2d
 from .reduce import BlockSum, block_sum
 from .relu import relu
 
-__all__ = ["AdamStep", "CorrMM", "corr2d", "corr2d_grad_inputs", "corr2d_grad_weights", "Pool2D", "Pool2DGrad",
-           "pool_2d", "BlockSum", "block_sum", "relu"]
+__all__ = [
+    "AdamStep",
+    "CorrMM",
+    "corr2d",
+    "corr2d_grad_inputs",
+    "corr2d_grad_weights",
+    "Pool2D",
+    "Pool2DGrad",
+    "pool_2d",
+    "BlockSum",
+    "block_sum",
+    "relu",
+]

@@ -90,10 +90,8 @@ def _pool_forward(op):
                 ones = jnp.ones((1, 1, H, W), x.dtype)
                 count = lax.reduce_window(ones, 0.0, lax.add, window, strides, pads)
             else:
-                ones = jnp.pad(jnp.ones((1, 1, H, W), x.dtype), ((0, 0), (0, 0), (ph, ph), (pw, pw)),
-                               constant_values=1)
-                count = lax.reduce_window(ones, 0.0, lax.add, window, strides,
-                                          ((0, 0), (0, 0), (0, eh), (0, ew)))
+                ones = jnp.pad(jnp.ones((1, 1, H, W), x.dtype), ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=1)
+                count = lax.reduce_window(ones, 0.0, lax.add, window, strides, ((0, 0), (0, 0), (0, eh), (0, ew)))
             out = total / count
         return out[:, :, :oh, :ow].astype(x.dtype)
 

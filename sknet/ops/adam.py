@@ -99,9 +99,22 @@ class AdamStep(COp):
         p, m, v, g, a = inp
         zp, zm, zv = out
         return _csource.block(
-            "adam.c", p=p, m=m, v=v, g=g, a=a, zp=zp, zm=zm, zv=zv, fail=sub["fail"], inplace=int(self.inplace),
-            b1=repr(self.beta1), b2=repr(self.beta2), eps=repr(self.epsilon),
-            T="float" if dtype == "float32" else "double", npy="NPY_FLOAT32" if dtype == "float32" else "NPY_FLOAT64",
+            "adam.c",
+            p=p,
+            m=m,
+            v=v,
+            g=g,
+            a=a,
+            zp=zp,
+            zm=zm,
+            zv=zv,
+            fail=sub["fail"],
+            inplace=int(self.inplace),
+            b1=repr(self.beta1),
+            b2=repr(self.beta2),
+            eps=repr(self.epsilon),
+            T="float" if dtype == "float32" else "double",
+            npy="NPY_FLOAT32" if dtype == "float32" else "NPY_FLOAT64",
         )
 
 
@@ -112,4 +125,3 @@ def local_adam_step_inplace(fgraph, node):
     if op.inplace:
         return False
     return AdamStep(op.beta1, op.beta2, op.epsilon, inplace=True).make_node(*node.inputs).outputs
-

@@ -28,8 +28,15 @@ from pytensor.tensor.elemwise import DimShuffle, Elemwise
 from . import _csource, _threads
 from .relu import relu
 
-__all__ = ["CorrMM", "CorrMMBiasRelu", "corr2d", "corr2d_grad_weights", "corr2d_grad_inputs",
-           "conv_out_size", "local_corr_bias_relu"]
+__all__ = [
+    "CorrMM",
+    "CorrMMBiasRelu",
+    "corr2d",
+    "corr2d_grad_weights",
+    "corr2d_grad_inputs",
+    "conv_out_size",
+    "local_corr_bias_relu",
+]
 
 _DIRECTIONS = ("forward", "weights", "inputs")
 
@@ -175,12 +182,13 @@ class CorrMM(_threads.ThreadedCOp, COp):
             oh, ow = top.shape[2:]
             cols = np.tensordot(top, kern, axes=([1], [0]))  # (B, oh, ow, C, kh, kw)
             padded = np.zeros(
-                (top.shape[0], kern.shape[1], max(H + 2 * ph, (oh - 1) * sh + kh),
-                 max(W + 2 * pw, (ow - 1) * sw + kw)), dtype)
+                (top.shape[0], kern.shape[1], max(H + 2 * ph, (oh - 1) * sh + kh), max(W + 2 * pw, (ow - 1) * sw + kw)),
+                dtype,
+            )
             for u in range(kh):
                 for v in range(kw):
-                    padded[:, :, u:u + sh * oh:sh, v:v + sw * ow:sw] += cols[..., u, v].transpose(0, 3, 1, 2)
-            out = padded[:, :, ph:ph + H, pw:pw + W]
+                    padded[:, :, u : u + sh * oh : sh, v : v + sw * ow : sw] += cols[..., u, v].transpose(0, 3, 1, 2)
+            out = padded[:, :, ph : ph + H, pw : pw + W]
         output_storage[0][0] = np.ascontiguousarray(out, dtype=dtype)
 
     # -- C ------------------------------------------------------------------------
@@ -195,10 +203,18 @@ class CorrMM(_threads.ThreadedCOp, COp):
         dtype = node.outputs[0].dtype
         ctype = "float" if dtype == "float32" else "double"
         return _csource.block(
-            "corr.c", a=inp[0], b=inp[1], z=out[0], fail=sub["fail"], T=ctype,
+            "corr.c",
+            a=inp[0],
+            b=inp[1],
+            z=out[0],
+            fail=sub["fail"],
+            T=ctype,
             gemm="sgemm_" if dtype == "float32" else "dgemm_",
             npy="NPY_FLOAT32" if dtype == "float32" else "NPY_FLOAT64",
-            sh=self.stride[0], sw=self.stride[1], ph=self.pad[0], pw=self.pad[1],
+            sh=self.stride[0],
+            sw=self.stride[1],
+            ph=self.pad[0],
+            pw=self.pad[1],
             shp=inp[2] if self.direction != "forward" else "NULL",
             direction=_DIRECTIONS.index(self.direction),
             budget=_BUFFER_ELEMENTS,

@@ -32,9 +32,7 @@ __all__ = ["local_inline_symbolic_op"]
 def local_inline_symbolic_op(fgraph, node):
     """Replace a ``SymbolicOp`` node by the graph its op builds from the inputs."""
     outputs = node.op.build_inner_graph(*node.inputs)
-    if len(outputs) != len(node.outputs) or any(
-        new.type != old.type for new, old in zip(outputs, node.outputs)
-    ):
+    if len(outputs) != len(node.outputs) or any(new.type != old.type for new, old in zip(outputs, node.outputs)):
         return None
     copy_stack_trace(node.outputs, outputs)
     return outputs

@@ -30,7 +30,7 @@ from pytensor.tensor.elemwise import Elemwise
 from pytensor.tensor.math import gt, mul
 
 from . import _csource, _threads
-from ._kernels import jit, pool_kernel, pool_grad_kernel
+from ._kernels import jit, pool_grad_kernel, pool_kernel
 
 __all__ = ["Pool2D", "Pool2DGrad", "pool_2d", "pool_out_size", "POOL_MODES", "local_pool_grad_relu"]
 
@@ -94,10 +94,22 @@ class _PoolBase(_threads.ThreadedCOp, COp):
         dtype = node.inputs[0].dtype
         wh, ww, sh, sw, ph, pw, mode = self._params()
         return _csource.block(
-            "pool.c", x=inp[0], z=out[0], fail=sub["fail"], wh=wh, ww=ww, sh=sh, sw=sw, ph=ph, pw=pw,
-            mode=mode, ib=int(self.ignore_border), T="float" if dtype == "float32" else "double",
+            "pool.c",
+            x=inp[0],
+            z=out[0],
+            fail=sub["fail"],
+            wh=wh,
+            ww=ww,
+            sh=sh,
+            sw=sw,
+            ph=ph,
+            pw=pw,
+            mode=mode,
+            ib=int(self.ignore_border),
+            T="float" if dtype == "float32" else "double",
             npy="NPY_FLOAT32" if dtype == "float32" else "NPY_FLOAT64",
-            gz=inp[1] if len(inp) > 1 else "NULL", grad=int(len(inp) > 1),
+            gz=inp[1] if len(inp) > 1 else "NULL",
+            grad=int(len(inp) > 1),
             mask=int(getattr(self, "positive_mask", False)),
         )
 
@@ -149,8 +161,7 @@ class Pool2D(_PoolBase):
         (x,) = inputs
         oh, ow = self.out_shape(*x.shape[2:])
         out = np.empty(x.shape[:2] + (oh, ow), x.dtype)
-        jit(pool_kernel)(np.ascontiguousarray(x).reshape(-1, *x.shape[2:]),
-                         out.reshape(-1, oh, ow), *self._params())
+        jit(pool_kernel)(np.ascontiguousarray(x).reshape(-1, *x.shape[2:]), out.reshape(-1, oh, ow), *self._params())
         output_storage[0][0] = out
 
 
@@ -173,8 +184,7 @@ class Pool2DGrad(_PoolBase):
 
     __props__ = _PoolBase.__props__ + ("positive_mask",)
 
-    def __init__(self, ws, stride=None, pad=(0, 0), ignore_border=True, mode="max",
-                 positive_mask=False):
+    def __init__(self, ws, stride=None, pad=(0, 0), ignore_border=True, mode="max", positive_mask=False):
         super().__init__(ws, stride, pad, ignore_border, mode)
         self.positive_mask = bool(positive_mask)
 
@@ -191,9 +201,12 @@ class Pool2DGrad(_PoolBase):
     def perform(self, node, inputs, output_storage):
         x, gz = inputs
         gx = np.zeros_like(x)
-        jit(pool_grad_kernel)(np.ascontiguousarray(x).reshape(-1, *x.shape[2:]),
-                              np.ascontiguousarray(gz).reshape(-1, *gz.shape[2:]),
-                              gx.reshape(-1, *x.shape[2:]), *self._params())
+        jit(pool_grad_kernel)(
+            np.ascontiguousarray(x).reshape(-1, *x.shape[2:]),
+            np.ascontiguousarray(gz).reshape(-1, *gz.shape[2:]),
+            gx.reshape(-1, *x.shape[2:]),
+            *self._params(),
+        )
         if self.positive_mask:
             gx *= x > 0
         output_storage[0][0] = gx

@@ -56,14 +56,14 @@ class BlockSum(COp):
             raise TypeError(f"BlockSum takes float32 or float64, got {x.dtype}")
         if self.stop > x.ndim:
             raise ValueError(f"axes [{self.start}, {self.stop}) do not fit a {x.ndim}-d input")
-        out = T.tensor(dtype=x.dtype, shape=x.type.shape[self.start:self.stop])
+        out = T.tensor(dtype=x.dtype, shape=x.type.shape[self.start : self.stop])
         return Apply(self, [x], [out])
 
     def _axes(self, ndim):
         return tuple(i for i in range(ndim) if not self.start <= i < self.stop)
 
     def infer_shape(self, fgraph, node, shapes):
-        return [tuple(shapes[0][self.start:self.stop])]
+        return [tuple(shapes[0][self.start : self.stop])]
 
     def pullback(self, inputs, outputs, output_grads):
         (x,), (g,) = inputs, output_grads
@@ -82,8 +82,14 @@ class BlockSum(COp):
     def c_code(self, node, name, inp, out, sub):
         dtype = node.inputs[0].dtype
         return _csource.block(
-            "reduce.c", x=inp[0], z=out[0], fail=sub["fail"], start=self.start, stop=self.stop,
-            ndim=node.inputs[0].ndim, T="float" if dtype == "float32" else "double",
+            "reduce.c",
+            x=inp[0],
+            z=out[0],
+            fail=sub["fail"],
+            start=self.start,
+            stop=self.stop,
+            ndim=node.inputs[0].ndim,
+            T="float" if dtype == "float32" else "double",
             A="double" if self.acc_dtype == "float64" else "float",
             npy="NPY_FLOAT32" if dtype == "float32" else "NPY_FLOAT64",
         )

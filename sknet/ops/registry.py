@@ -49,8 +49,14 @@ def rewrite_names():
     >>> 'local_corr_bias_relu' in rewrite_names()
     True
     """
-    return ("local_block_sum", "local_inline_symbolic_op", "local_pool_grad_relu", "local_corr_bias_relu",
-            "sknet_relu_to_maximum", "sknet_adam_step_inplace")
+    return (
+        "local_block_sum",
+        "local_inline_symbolic_op",
+        "local_pool_grad_relu",
+        "local_corr_bias_relu",
+        "sknet_relu_to_maximum",
+        "sknet_adam_step_inplace",
+    )
 
 
 def _register_rewrites():
@@ -70,8 +76,9 @@ def _register_rewrites():
     # before canonicalization (position 1), so the rest of the graph sees maximum
     optdb.register("sknet_relu_to_maximum", dfs_rewriter(local_relu_to_maximum), JIT_TAG, position=0.9)
     # after PyTensor's own inplace rewrites (position 50.x)
-    optdb.register("sknet_adam_step_inplace", dfs_rewriter(local_adam_step_inplace, ignore_newtrees=True),
-                   TAG, position=50.9)
+    optdb.register(
+        "sknet_adam_step_inplace", dfs_rewriter(local_adam_step_inplace, ignore_newtrees=True), TAG, position=50.9
+    )
 
 
 def _register_backend(linker):

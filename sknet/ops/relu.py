@@ -60,4 +60,3 @@ def local_relu_to_maximum(fgraph, node):
     (x,) = node.inputs
     out = T.maximum(x, np.asarray(0, dtype=node.outputs[0].dtype))
     return [T.cast(out, node.outputs[0].dtype)]
-
