@@ -29,6 +29,7 @@ __all__ = [
     "function_cache_enabled",
     "test_mode",
     "bench_mode",
+    "example_mode",
 ]
 
 #: Every variable sknet reads, with its default in words.
@@ -42,6 +43,7 @@ VARIABLES = {
     "SKNET_FUNCTION_CACHE": "1: reuse compiled functions across clones (read when sknet is imported)",
     "SKNET_TEST_MODE": "CVM: the compile mode of the test suite and doctests",
     "SKNET_BENCH_MODE": "CVM: the compile mode of bench/bench_cnn.py",
+    "SKNET_MODE": "CVM: the compile mode of examples/mnist_cnn_loop.py",
 }
 
 _OFF = ("0", "false", "no", "off")
@@ -169,3 +171,14 @@ def bench_mode():
     True
     """
     return _get("SKNET_BENCH_MODE").upper() or None
+
+
+def example_mode():
+    """``SKNET_MODE`` upper-cased, or None (sknet's default mode): the examples' compile mode.
+
+    Examples
+    --------
+    >>> example_mode() is None or isinstance(example_mode(), str)
+    True
+    """
+    return _get("SKNET_MODE").upper() or None

@@ -18,7 +18,12 @@ def test_docs_table_lists_exactly_the_variables():
 
 def test_no_other_module_reads_an_sknet_variable():
     readers = set()
-    for path in [*(ROOT / "sknet").rglob("*.py"), ROOT / "conftest.py", *(ROOT / "bench").glob("*.py")]:
+    for path in [
+        *(ROOT / "sknet").rglob("*.py"),
+        ROOT / "conftest.py",
+        *(ROOT / "bench").glob("*.py"),
+        *(ROOT / "examples").glob("*.py"),
+    ]:
         text = path.read_text()
         if re.search(r"(environ(\.get)?\(?\[?|getenv\()\s*[\"']SKNET_", text):
             readers.add(path.relative_to(ROOT).as_posix())
@@ -29,7 +34,12 @@ def test_no_other_module_reads_an_sknet_variable():
 
 def test_every_variable_of_the_sources_is_in_the_table():
     used = set()
-    for path in [*(ROOT / "sknet").rglob("*.py"), ROOT / "conftest.py", *(ROOT / "bench").glob("*.py")]:
+    for path in [
+        *(ROOT / "sknet").rglob("*.py"),
+        ROOT / "conftest.py",
+        *(ROOT / "bench").glob("*.py"),
+        *(ROOT / "examples").glob("*.py"),
+    ]:
         used |= set(re.findall(r"[\"'](SKNET_[A-Z_]+)[\"']", path.read_text()))
     assert used <= set(config.VARIABLES)
 
