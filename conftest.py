@@ -12,7 +12,7 @@ import pytest
 
 import sknet
 
-TEST_MODE = sknet.config.test_mode()
+TEST_MODE = sknet.config.mode_for_tests()
 # sknet's mode, not the name: the plain name would be PyTensor's own mode, without sknet's rewrites
 pytensor.config.mode = sknet.backend.get_mode(TEST_MODE)
 

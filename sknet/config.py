@@ -27,7 +27,7 @@ __all__ = [
     "compile_workers",
     "pch_enabled",
     "function_cache_enabled",
-    "test_mode",
+    "mode_for_tests",
     "bench_mode",
     "example_mode",
 ]
@@ -151,12 +151,12 @@ def function_cache_enabled():
     return _switch("SKNET_FUNCTION_CACHE")
 
 
-def test_mode():
+def mode_for_tests():
     """``SKNET_TEST_MODE`` upper-cased (default ``'CVM'``): the test suite's compile mode.
 
     Examples
     --------
-    >>> isinstance(test_mode(), str)
+    >>> isinstance(mode_for_tests(), str)
     True
     """
     return (_get("SKNET_TEST_MODE") or "CVM").upper()

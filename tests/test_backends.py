@@ -18,6 +18,9 @@ from sklearn.datasets import load_digits
 from sknet import NeuralNetClassifier, function_cache
 from sknet.layers import Conv2DLayer, DenseLayer, DropoutLayer, InputLayer, MaxPool2DLayer, Pool2DLayer
 
+# fits in every mode: about 45 s on two shared cores (NUMBA and JAX compile)
+pytestmark = pytest.mark.slow
+
 MODES = [None, "CVM", "NUMBA", "JAX"]
 # Reload every fitted net in a different backend.
 RELOAD = {None: "NUMBA", "CVM": "JAX", "NUMBA": "JAX", "JAX": None}

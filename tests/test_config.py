@@ -66,4 +66,4 @@ def test_data_dir_and_modes(monkeypatch, tmp_path):
     monkeypatch.setenv("SKNET_DATA", str(tmp_path))
     monkeypatch.setenv("SKNET_TEST_MODE", "numba")
     monkeypatch.delenv("SKNET_BENCH_MODE", raising=False)
-    assert config.data_dir() == tmp_path and config.test_mode() == "NUMBA" and config.bench_mode() is None
+    assert config.data_dir() == tmp_path and config.mode_for_tests() == "NUMBA" and config.bench_mode() is None
