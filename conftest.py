@@ -1,11 +1,10 @@
 """Test-session set-up shared by tests/ and the doctests in sknet/.
 
-Graphs compile with the C backend unless ``SKNET_TEST_MODE`` names another
-PyTensor mode (e.g. ``SKNET_TEST_MODE=NUMBA pytest tests/layers``); ``.eval()``
-in doctests follows the same mode.
+Graphs compile with sknet's C mode unless ``SKNET_TEST_MODE`` names another
+mode (e.g. ``SKNET_TEST_MODE=NUMBA pytest tests/layers``): sknet's version of
+it, :func:`sknet.backend.get_mode`. ``.eval()`` and ``pytensor.function``
+without ``mode=``, in tests and doctests, follow the same mode.
 """
-
-import os
 
 import numpy as np
 import pytensor
@@ -13,8 +12,9 @@ import pytest
 
 import sknet
 
-TEST_MODE = os.environ.get("SKNET_TEST_MODE", "CVM").upper()
-pytensor.config.mode = TEST_MODE
+TEST_MODE = sknet.config.mode_for_tests()
+# sknet's mode, not the name: the plain name would be PyTensor's own mode, without sknet's rewrites
+pytensor.config.mode = sknet.backend.get_mode(TEST_MODE)
 
 
 @pytest.fixture(scope="session")

@@ -74,7 +74,7 @@ def _data(batch_size):
 def _batches(X, y, batch_size):
     """A callable returning the next (inputs, targets) batch, cycling through the data."""
     starts = range(0, len(X) - batch_size + 1, batch_size)
-    batches = itertools.cycle([(X[s:s + batch_size], y[s:s + batch_size]) for s in starts])
+    batches = itertools.cycle([(X[s : s + batch_size], y[s : s + batch_size]) for s in starts])
     return lambda: next(batches)
 
 
@@ -98,14 +98,13 @@ def run_sknet(repeats, batch_size):
     loss = lasagne.objectives.categorical_crossentropy(prediction, target_var).mean()
     params = lasagne.layers.get_all_params(network, trainable=True)
     updates = lasagne.updates.adam(loss, params, learning_rate=1e-3)
-    mode = lasagne.backend.get_mode(os.environ.get("SKNET_BENCH_MODE"))
+    mode = lasagne.backend.get_mode(lasagne.config.bench_mode())
     t0 = time.perf_counter()
     train_fn = pytensor.function([input_var, target_var], loss, updates=updates, mode=mode)
     train_fn(X, y)  # NUMBA compiles on the first call
     compile_s = time.perf_counter() - t0
 
-    conv_layers = [l for l in lasagne.layers.get_all_layers(network)
-                   if isinstance(l, lasagne.layers.Conv2DLayer)]
+    conv_layers = [l for l in lasagne.layers.get_all_layers(network) if isinstance(l, lasagne.layers.Conv2DLayer)]
     x1 = T.tensor4("x1")
     conv1 = conv_layers[0].get_output_for(input_var)
     conv2 = conv_layers[1].get_output_for(x1)
@@ -141,10 +140,18 @@ def run_torch(repeats, batch_size):
 
     torch.manual_seed(0)
     net = nn.Sequential(
-        nn.Conv2d(1, 32, 5), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(32, 32, 5), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Dropout(0.5), nn.Linear(512, 256), nn.ReLU(),
-        nn.Dropout(0.5), nn.Linear(256, 10),
+        nn.Conv2d(1, 32, 5),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(32, 32, 5),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Dropout(0.5),
+        nn.Linear(512, 256),
+        nn.ReLU(),
+        nn.Dropout(0.5),
+        nn.Linear(256, 10),
     )
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     X_all, y_all = _data(batch_size)
@@ -183,8 +190,7 @@ def main(argv=None):
     parser.add_argument("--only", choices=["sknet", "torch"])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--no-cold", action="store_true", help="skip the cold-compile run")
-    parser.add_argument("--native-blas", action="store_true",
-                        help="run without OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE")
+    parser.add_argument("--native-blas", action="store_true", help="run without OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE")
     args = parser.parse_args(argv)
     if args.only:
         run = run_sknet if args.only == "sknet" else run_torch
@@ -198,9 +204,11 @@ def main(argv=None):
 
     def child(name, repeats, env=None):
         out = subprocess.run(
-            [sys.executable, __file__, "--only", name, "--repeats", str(repeats),
-             "--batch-size", str(args.batch_size)],
-            check=True, capture_output=True, text=True, env=env or base_env,
+            [sys.executable, __file__, "--only", name, "--repeats", str(repeats), "--batch-size", str(args.batch_size)],
+            check=True,
+            capture_output=True,
+            text=True,
+            env=env or base_env,
         ).stdout
         return json.loads(out.strip().splitlines()[-1])
 
@@ -211,8 +219,7 @@ def main(argv=None):
             cold = child("sknet", 1, env)["compile_s"]
     # Rounds of one sknet and one PyTorch process each: the machine's speed
     # drifts, so each round's ratio compares neighbours in time.
-    rounds = [{name: child(name, args.repeats) for name in ("sknet", "torch")}
-              for _ in range(args.rounds)]
+    rounds = [{name: child(name, args.repeats) for name in ("sknet", "torch")} for _ in range(args.rounds)]
     med = statistics.median
 
     def row(label, key, fmt):
@@ -221,20 +228,28 @@ def main(argv=None):
         ratio = med(r["sknet"][key] / r["torch"][key] for r in rounds)
         print(f"{label:24}{s:10{fmt}}{t:10{fmt}}{ratio:8.2f}")
 
-    print(f"build_cnn train step, batch {args.batch_size}: medians of {args.repeats} steps "
-          f"per process, then over {args.rounds} rounds (ratio: median of the rounds' ratios)")
+    print(
+        f"build_cnn train step, batch {args.batch_size}: medians of {args.repeats} steps "
+        f"per process, then over {args.rounds} rounds (ratio: median of the rounds' ratios)"
+    )
     print(f"{'':24}{'sknet':>10}{'pytorch':>10}{'ratio':>8}")
     row("train step (ms)", "train_ms", ".1f")
     row("conv fwd x2 (ms)", "conv_ms", ".1f")
     row("compile/first call (s)", "compile_s", ".2f")
     if cold is not None:
         print(f"{'  cold compile dir (s)':24}{cold:10.2f}")
-    print(f"{'peak RSS (MB)':24}{max(r['sknet']['peak_mb'] for r in rounds):10.0f}"
-          f"{max(r['torch']['peak_mb'] for r in rounds):10.0f}")
-    print(f"sknet's OpenBLAS kernels: {rounds[0]['sknet']['blas_core']} "
-          f"(OPENBLAS_CORETYPE={base_env.get('OPENBLAS_CORETYPE', 'unset')})")
-    print("per round, train ms sknet/torch: "
-          + ", ".join(f"{r['sknet']['train_ms']:.1f}/{r['torch']['train_ms']:.1f}" for r in rounds))
+    print(
+        f"{'peak RSS (MB)':24}{max(r['sknet']['peak_mb'] for r in rounds):10.0f}"
+        f"{max(r['torch']['peak_mb'] for r in rounds):10.0f}"
+    )
+    print(
+        f"sknet's OpenBLAS kernels: {rounds[0]['sknet']['blas_core']} "
+        f"(OPENBLAS_CORETYPE={base_env.get('OPENBLAS_CORETYPE', 'unset')})"
+    )
+    print(
+        "per round, train ms sknet/torch: "
+        + ", ".join(f"{r['sknet']['train_ms']:.1f}/{r['torch']['train_ms']:.1f}" for r in rounds)
+    )
     results = dict(rounds=rounds, cold_compile_s=cold)
     return results
 

@@ -8,7 +8,6 @@ Loads MNIST with ``sknet.datasets.load_mnist`` (``data_home``, then
 images and reports test accuracy on the 10k test images after each epoch.
 """
 
-import os
 import sys
 import time
 
@@ -72,7 +71,7 @@ def main(num_epochs=3, data_home=None):
     test_acc = T.mean(T.eq(T.argmax(test_prediction, axis=1), target_var), dtype="float32")
 
     t0 = time.perf_counter()
-    mode = lasagne.backend.get_mode(os.environ.get("SKNET_MODE"))  # C backend by default
+    mode = lasagne.backend.get_mode(lasagne.config.example_mode())  # C backend by default
     train_fn = pytensor.function([input_var, target_var], loss, updates=updates, mode=mode)
     val_fn = pytensor.function([input_var, target_var], test_acc, mode=mode)
     print(f"compiled in {time.perf_counter() - t0:.1f} s")

@@ -5,17 +5,20 @@
 ``random``, ``utils``) so Lasagne-era code ports by changing the import.
 """
 
-from . import backend  # first: fixes floatX and BLAS before anything compiles
-from . import utils
-from . import random
-from . import init
-from . import nonlinearities
-from . import layers
-from . import objectives
-from . import updates
-from . import regularization
-from . import callbacks
+from . import (
+    backend,  # first: PyTensor's floatX, BLAS and default mode, before anything compiles
+    callbacks,
+    config,  # the SKNET_* environment variables
+    init,
+    layers,
+    nonlinearities,
+    objectives,
+    random,
+    regularization,
+    updates,
+    utils,
+)
 from .batch_iterators import BatchIterator, TrainSplit
 from .estimator import NeuralNet, NeuralNetClassifier, NeuralNetRegressor
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -1,12 +1,34 @@
-"""PyTensor set-up in one place: float dtype, compile mode and BLAS linking."""
+"""PyTensor set-up in one place: float dtype, compile modes and BLAS linking.
+
+Importing sknet changes three of PyTensor's settings, each only when the user
+did not choose it (in ``PYTENSOR_FLAGS`` or ``.pytensorrc``): ``floatX``
+becomes ``float32`` (:func:`configure_floatx`), ``blas__ldflags`` links the
+scipy-openblas32 wheel (:func:`configure_blas`), and ``mode``, the mode of a
+``pytensor.function`` called without ``mode=``, becomes sknet's C mode
+(:func:`configure_mode`). Nothing else: sknet's graph rewrites carry tags of
+their own that only the modes :func:`get_mode` builds include
+(:mod:`sknet.ops.registry`), and its parallel C build is a linker of its own
+(:mod:`sknet.parallel_build`).
+"""
 
 import functools
 import os
-import warnings
 
 import pytensor
+from pytensor.compile.mode import Mode
 
-__all__ = ["FLOATX", "DEFAULT_MODE", "get_mode", "configure_blas", "configure_floatx", "set_blas_threads"]
+from . import config as _env
+
+__all__ = [
+    "FLOATX",
+    "DEFAULT_MODE",
+    "SknetMode",
+    "get_mode",
+    "configure_blas",
+    "configure_floatx",
+    "configure_mode",
+    "set_blas_threads",
+]
 
 #: The dtype of every parameter and activation sknet builds, whatever the
 #: caller's ``pytensor.config.floatX``.
@@ -20,10 +42,31 @@ DEFAULT_MODE = "CVM"
 # (used by sknet.ops._threads); the scipy-openblas32 wheel exports them with a
 # ``scipy_`` prefix, so each is renamed with a define.
 _BLAS_SYMBOLS = [
-    prefix + name + "_"
-    for prefix in "sd"
-    for name in ("gemm", "gemv", "ger", "dot", "axpy", "copy", "scal")
+    prefix + name + "_" for prefix in "sd" for name in ("gemm", "gemv", "ger", "dot", "axpy", "copy", "scal")
 ] + ["openblas_set_num_threads", "openblas_get_num_threads", "openblas_set_threads_callback_function"]
+
+
+class SknetMode(Mode):
+    """A PyTensor ``Mode`` that registers sknet's rewrites before its first compile.
+
+    The modes :func:`get_mode` builds are of this class; their queries include
+    sknet's rewrite tags (:mod:`sknet.ops.registry`), which are registered
+    when such a mode first hands its rewrites to a compilation, never at
+    import.
+
+    Examples
+    --------
+    >>> from sknet.backend import SknetMode, get_mode
+    >>> isinstance(get_mode(), SknetMode), isinstance(get_mode("NUMBA"), SknetMode)
+    (True, True)
+    """
+
+    @property
+    def optimizer(self):
+        from .ops.registry import register
+
+        register(self.linker)
+        return super().optimizer
 
 
 def get_mode(mode=None):
@@ -32,21 +75,23 @@ def get_mode(mode=None):
     Parameters
     ----------
     mode : None, str or pytensor.compile.mode.Mode
-        None gives sknet's default, the C backend (``'CVM'``). A string names
-        one of PyTensor's predefined modes (``'CVM'``, ``'NUMBA'``, ``'JAX'``,
-        ...). A ``Mode`` instance is returned unchanged.
+        None gives sknet's default, its C mode (``'CVM'``). ``'CVM'``,
+        ``'NUMBA'`` and ``'JAX'`` give sknet's versions of those PyTensor
+        modes: PyTensor's rewrites plus sknet's for that backend
+        (:mod:`sknet.ops.registry`). Other strings name PyTensor's own
+        predefined modes. A ``Mode`` instance is returned unchanged, so
+        ``get_mode(pytensor.compile.mode.get_mode('CVM'))`` is PyTensor's
+        own C mode, without sknet's rewrites.
 
-        sknet's ``'CVM'`` differs from PyTensor's in two settings. Compiled
+        sknet's ``'CVM'`` differs from PyTensor's in three ways. Compiled
         functions keep their intermediate arrays between calls
         (``allow_gc=False``), so ops write into the buffers of the previous
         call instead of asking the system for fresh pages every call (a
         train step of the tutorial CNN page-faulted 16 MB per call with
         ``allow_gc=True``); the price is that memory, held while the
-        function lives. And its linker builds the C modules a new function
-        needs in parallel (:mod:`sknet.parallel_build`). The C-only graph
-        rewrites of :mod:`sknet.ops` apply to every C mode.
-        ``get_mode(pytensor.compile.mode.get_mode('CVM'))`` gives PyTensor's
-        own.
+        function lives. Its linker builds the C modules a new function needs
+        in parallel (:mod:`sknet.parallel_build`). And it applies sknet's
+        C-only rewrites (fused and vectorised ops of :mod:`sknet.ops`).
 
     Returns
     -------
@@ -57,28 +102,34 @@ def get_mode(mode=None):
     >>> from sknet.backend import get_mode
     >>> get_mode().linker.__class__.__name__, get_mode().linker.allow_gc
     ('ParallelVMLinker', False)
+    >>> sorted(get_mode("NUMBA").provided_optimizer.include)
+    ['fast_run', 'numba', 'sknet', 'sknet_jit']
     """
-    from pytensor.compile.mode import Mode
-    from pytensor.compile.mode import get_mode as _pytensor_get_mode
-
     if mode is None:
         mode = DEFAULT_MODE
     if isinstance(mode, Mode):
         return mode
     if not isinstance(mode, str):
         raise TypeError(f"mode must be None, a string or a Mode, got {mode!r}")
-    if mode.upper() == "CVM":
-        return _c_mode()
-    return _pytensor_get_mode(mode.upper())
+    return _sknet_mode(mode.upper())
 
 
 @functools.cache
-def _c_mode():
-    from pytensor.compile.mode import Mode
+def _sknet_mode(name):
+    from pytensor.compile.mode import get_mode as _pytensor_get_mode
+    from pytensor.compile.mode import predefined_optimizers
 
-    from .parallel_build import ParallelVMLinker
+    from .ops.registry import C_TAG, JIT_TAG, TAG
 
-    return Mode(linker=ParallelVMLinker(use_cloop=True, allow_gc=False), optimizer="fast_run")
+    if name == "CVM":
+        from .parallel_build import ParallelVMLinker
+
+        query = predefined_optimizers["fast_run"].including(TAG, C_TAG)
+        return SknetMode(linker=ParallelVMLinker(use_cloop=True, allow_gc=False), optimizer=query)
+    base = _pytensor_get_mode(name)
+    if name in ("NUMBA", "JAX"):
+        return SknetMode(linker=base.linker, optimizer=base.provided_optimizer.including(TAG, JIT_TAG))
+    return base
 
 
 def _user_chose(key):
@@ -182,9 +233,9 @@ def configure_blas():
     param = type(config).__dict__.get("blas__ldflags")
     if _user_chose("blas__ldflags") or hasattr(param, "val"):
         return config.blas__ldflags
-    flags = "" if os.environ.get("SKNET_BLAS", "1") == "0" else _openblas_ldflags()
-    if flags and os.environ.get("SKNET_BLAS_THREADS"):
-        set_blas_threads(os.environ["SKNET_BLAS_THREADS"])
+    flags = _openblas_ldflags() if _env.blas_enabled() else ""
+    if flags and _env.blas_threads() is not None:
+        set_blas_threads(_env.blas_threads())
     # An empty value is a deliberate choice here: it skips PyTensor's probe
     # and its warning, and dot products fall back to numpy's BLAS.
     config.blas__ldflags = flags
@@ -217,5 +268,35 @@ def configure_floatx():
     return config.floatX
 
 
+def configure_mode():
+    """Make sknet's C mode PyTensor's default mode unless the user chose one.
+
+    The same rule as :func:`configure_floatx`: a ``pytensor.function`` (or
+    ``.eval()``) called without ``mode=`` then compiles with
+    ``get_mode()``, PyTensor's C backend with sknet's rewrites, as Theano's
+    functions did; PyTensor 3's own default is NUMBA. A mode chosen in
+    ``PYTENSOR_FLAGS`` or ``.pytensorrc`` is kept, and a function compiled
+    with an explicit mode gets exactly that mode. To opt out, run with
+    ``PYTENSOR_FLAGS=mode=NUMBA`` (or set ``pytensor.config.mode`` after
+    importing sknet).
+
+    Returns
+    -------
+    str or pytensor.compile.mode.Mode
+        ``pytensor.config.mode`` after the call.
+
+    Examples
+    --------
+    >>> from sknet.backend import configure_mode
+    >>> configure_mode() is not None
+    True
+    """
+    config = pytensor.config
+    if not _user_chose("mode"):
+        config.mode = get_mode()
+    return config.mode
+
+
 configure_floatx()
 configure_blas()
+configure_mode()

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils import Bunch
 
+from . import config
+
 __all__ = ["load_mnist", "load_fashion_mnist", "read_idx", "get_data_home", "resolve_data_path"]
 
 # The checkout sknet runs from (an editable install); a relative $SKNET_DATA is
@@ -104,8 +106,8 @@ def get_data_home(data_home=None):
     homes = []
     if data_home is not None:
         homes.append(Path(data_home))
-    if os.environ.get("SKNET_DATA"):
-        homes.extend(resolve_data_path(os.environ["SKNET_DATA"]))
+    if config.data_dir() is not None:
+        homes.extend(resolve_data_path(config.data_dir()))
     homes.append(Path.home() / "sknet_data")
     return homes
 

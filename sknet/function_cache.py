@@ -19,7 +19,6 @@ changes the key; values held in shared variables do not. Ops that define no
 compilations either way.
 """
 
-import os
 import threading
 from collections import OrderedDict, namedtuple
 from contextlib import contextmanager
@@ -29,6 +28,7 @@ from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.graph.basic import Constant
 from pytensor.graph.replace import clone_replace
 
+from . import config
 from .backend import get_mode
 
 __all__ = [
@@ -59,7 +59,7 @@ Examples
 _lock = threading.RLock()
 _entries = OrderedDict()
 _stats = {"hits": 0, "misses": 0, "uncached": 0, "compiles": 0}
-_enabled = os.environ.get("SKNET_FUNCTION_CACHE", "1").strip().lower() not in ("0", "false", "no", "off")
+_enabled = config.function_cache_enabled()
 
 
 def compile_count():
@@ -83,8 +83,9 @@ def cache_info():
     True
     """
     with _lock:
-        return CacheInfo(_enabled, _stats["hits"], _stats["misses"], _stats["uncached"],
-                         _stats["compiles"], len(_entries))
+        return CacheInfo(
+            _enabled, _stats["hits"], _stats["misses"], _stats["uncached"], _stats["compiles"], len(_entries)
+        )
 
 
 def clear():
@@ -209,8 +210,7 @@ def graph_key(inputs, outputs, updates=(), mode=None):
                 var_id(var)
             elif expanded:
                 apply_ids[node] = len(nodes)
-                nodes.append((node.op, tuple(var_id(i) for i in node.inputs),
-                              tuple(o.type for o in node.outputs)))
+                nodes.append((node.op, tuple(var_id(i) for i in node.inputs), tuple(o.type for o in node.outputs)))
                 var_id(var)
             else:
                 stack.append((var, True))
@@ -312,8 +312,7 @@ class CachedFunction:
 
 def _compile(inputs, outputs, mode, updates):
     try:
-        fn = pytensor.function(inputs, outputs, updates=updates, mode=get_mode(mode),
-                               on_unused_input="ignore")
+        fn = pytensor.function(inputs, outputs, updates=updates, mode=get_mode(mode), on_unused_input="ignore")
     except NotImplementedError as exc:
         linker = _mode_key(mode)[1]
         raise NotImplementedError(
@@ -349,7 +348,9 @@ def _for_jax(inputs, output_list, updates, single, input_shapes):
     """
     from pytensor.tensor import TensorType, specify_shape
 
-    from .ops import _jax  # noqa: F401 - registers the JAX versions of sknet's ops
+    from .ops.registry import register
+
+    register(get_mode("JAX").linker)  # the JAX versions of sknet's ops, before the shapes are fixed
 
     _, shared, all_updates = graph_key(inputs, output_list, updates or ())
     # Sizes of 1 stay unknown: a static 1 would make the update's type
@@ -365,7 +366,7 @@ def _for_jax(inputs, output_list, updates, single, input_shapes):
     exprs = [expr for _, expr in all_updates]
     cloned = clone_replace(output_list + exprs, replace=replace) if replace else output_list + exprs
     output_list = cloned[: len(output_list)]
-    new_updates = [(target, expr) for (target, _), expr in zip(all_updates, cloned[len(output_list):])]
+    new_updates = [(target, expr) for (target, _), expr in zip(all_updates, cloned[len(output_list) :])]
     return (output_list[0] if single else output_list), output_list, new_updates
 
 
@@ -424,7 +425,7 @@ def function(inputs, outputs, mode=None, updates=None, input_shapes=None):
     exprs = [expr for _, expr in all_updates]
     cloned = clone_replace(output_list + exprs, replace=replace) if replace else output_list + exprs
     new_outputs = cloned[0] if single else cloned[: len(output_list)]
-    new_updates = [(replace[target], expr) for (target, _), expr in zip(all_updates, cloned[len(output_list):])]
+    new_updates = [(replace[target], expr) for (target, _), expr in zip(all_updates, cloned[len(output_list) :])]
     # The private copies carry no default updates: every update is explicit.
     fn = _compile(inputs, new_outputs, mode, new_updates)
     entry = _Entry(fn, [var.container for var in private])

@@ -8,12 +8,13 @@ function needs ~43 modules and ~21 s of ``g++`` on one core.
 :class:`ParallelVMLinker` (the linker of sknet's ``'CVM'`` mode) first finds the
 modules the function needs that are not in the compile cache, runs ``g++`` on
 them in a thread pool (each in a private temporary directory, outside
-PyTensor's cache and its lock), and then lets PyTensor link as usual. When
-PyTensor asks its compiler for a module whose source is byte for byte one
-already built, it gets a copy of that build instead of a new run of ``g++``;
-everything else, the cache and its lock included, is PyTensor's own path. If
-anything in the parallel pass fails, that module is simply built the usual
-way.
+PyTensor's cache and its lock), puts each build into PyTensor's compile cache
+through the cache's own entry point (``ModuleCache.module_from_key``, which
+takes any object that gives the source and compiles it into a directory: here
+one that copies the finished build), and then lets PyTensor link as usual,
+finding every module in its cache. Nothing of PyTensor is replaced: other
+modes and linkers build as PyTensor always does. If anything in the parallel
+pass fails, that module is simply built the usual way.
 
 Every module starts by including the Python and NumPy headers, which is a
 third to a half of ``g++``'s time on a small module. With GCC, sknet builds
@@ -24,7 +25,8 @@ same program. GCC ignores a precompiled header that does not match the flags
 and reads the headers as usual.
 
 Workers: ``os.cpu_count()``, or ``SKNET_COMPILE_WORKERS`` (1 turns the
-parallel pass off). ``SKNET_PCH=0`` turns the precompiled header off.
+pass off, and PyTensor builds every module itself). ``SKNET_PCH=0`` turns the
+precompiled header off.
 """
 
 import hashlib
@@ -33,7 +35,6 @@ import os
 import shutil
 import subprocess
 import tempfile
-import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from pytensor.configdefaults import config
@@ -43,14 +44,11 @@ from pytensor.link.c.basic import CLinker, get_module_cache
 from pytensor.link.c.op import COp
 from pytensor.link.vm import VMLinker
 
+from . import config as _env
+
 __all__ = ["ParallelVMLinker", "build_modules"]
 
 _log = logging.getLogger(__name__)
-
-_original_compile_str = cmodule.GCC_compiler.compile_str
-_lock = threading.Lock()
-# (module name, source digest, compiler arguments) -> directory holding the build
-_built = {}
 
 
 def _job_key(module_name, src_code, include_dirs, lib_dirs, libs, preargs, hide_symbols):
@@ -69,8 +67,7 @@ _PREFIX = (
 
 def _pch_flags(include_dirs, preargs, hide_symbols):
     """The compile flags that shape a precompiled header (all but libraries)."""
-    flags = ["-g"] + [a for a in (preargs or []) if not (config.cmodule__remove_gxx_opt
-                                                        and a.startswith("-O"))]
+    flags = ["-g"] + [a for a in (preargs or []) if not (config.cmodule__remove_gxx_opt and a.startswith("-O"))]
     flags += [f"-I{d}" for d in list(include_dirs or []) + cmodule.std_include_dirs() if d]
     if hide_symbols:
         flags.append("-fvisibility=hidden")
@@ -83,7 +80,7 @@ def _pch_header(include_dirs, preargs, hide_symbols, build=False):
     With ``build``, a missing one is built (atomically: several processes may
     share the compile directory); otherwise only an existing one is used.
     """
-    if os.environ.get("SKNET_PCH", "1") == "0" or "g++" not in os.path.basename(config.cxx or ""):
+    if not _env.pch_enabled() or "g++" not in os.path.basename(config.cxx or ""):
         return None
     flags = _pch_flags(include_dirs, preargs, hide_symbols)
     key = hashlib.sha256("\0".join([config.cxx, _PREFIX] + flags).encode()).hexdigest()[:16]
@@ -99,9 +96,20 @@ def _pch_header(include_dirs, preargs, hide_symbols, build=False):
         tmp = tempfile.mkdtemp(dir=folder)
         with open(os.path.join(tmp, "prefix.h"), "w") as f:
             f.write(_PREFIX)
-        subprocess.run([config.cxx, *flags, "-x", "c++-header", os.path.join(tmp, "prefix.h"),
-                        "-o", os.path.join(tmp, "prefix.h.gch")],
-                       check=True, capture_output=True, timeout=300)
+        subprocess.run(
+            [
+                config.cxx,
+                *flags,
+                "-x",
+                "c++-header",
+                os.path.join(tmp, "prefix.h"),
+                "-o",
+                os.path.join(tmp, "prefix.h.gch"),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
         os.replace(os.path.join(tmp, "prefix.h"), header)
         os.replace(os.path.join(tmp, "prefix.h.gch"), header + ".gch")
         return header
@@ -120,32 +128,41 @@ def _with_pch(src_code, include_dirs, preargs, hide_symbols, build=False):
     return preargs if header is None else list(preargs or []) + ["-include", header]
 
 
-def _compile_str(module_name, src_code, location=None, include_dirs=None, lib_dirs=None,
-                 libs=None, preargs=None, py_module=True, hide_symbols=True):
-    """PyTensor's ``compile_str``, which first looks for a finished parallel build."""
-    if location is not None and py_module:
-        key = _job_key(module_name, src_code, include_dirs, lib_dirs, libs, preargs, hide_symbols)
-        with _lock:
-            built = _built.pop(key, None)
-        if built is not None:
-            lib = f"{module_name}.{cmodule.get_lib_extension()}"
-            if os.path.isfile(os.path.join(built, lib)):
-                for name in (lib, "mod.cpp"):
-                    shutil.copy2(os.path.join(built, name), os.path.join(location, name))
-                with open(os.path.join(location, "__init__.py"), "w"):
-                    pass
-                return cmodule.dlimport(os.path.join(location, lib))
-    preargs = _with_pch(src_code, include_dirs, preargs, hide_symbols)
-    return _original_compile_str(module_name, src_code, location, include_dirs, lib_dirs, libs,
-                                 preargs, py_module, hide_symbols)
+def _compile(job, location, py_module):
+    """Run PyTensor's compiler on ``job`` (``compile_str`` arguments) into ``location``."""
+    preargs = _with_pch(job["src_code"], job["include_dirs"], job["preargs"], job["hide_symbols"])
+    return cmodule.GCC_compiler.compile_str(location=location, py_module=py_module, **dict(job, preargs=preargs))
 
 
-cmodule.GCC_compiler.compile_str = staticmethod(_compile_str)
+class _Prebuilt:
+    """The linker ``ModuleCache.module_from_key`` gets for a module of the parallel pass.
+
+    That method asks its linker for the module's source (``get_src_code``)
+    and for the module compiled into a directory of the cache
+    (``compile_cmodule``): this one copies the finished build there, or, when
+    there is none, compiles it (with the precompiled header).
+    """
+
+    def __init__(self, job, built=None):
+        self.job, self.built = job, built
+
+    def get_src_code(self):
+        return self.job["src_code"]
+
+    def compile_cmodule(self, location):
+        lib = f"{self.job['module_name']}.{cmodule.get_lib_extension()}"
+        if self.built is not None and os.path.isfile(os.path.join(self.built, lib)):
+            for name in (lib, "mod.cpp"):
+                shutil.copy2(os.path.join(self.built, name), os.path.join(location, name))
+            with open(os.path.join(location, "__init__.py"), "w"):
+                pass
+            return cmodule.dlimport(os.path.join(location, lib))
+        return _compile(self.job, location, py_module=True)
 
 
 def _missing_module(node, cache):
-    """The ``compile_str`` arguments of ``node``'s C module, or None if cached
-    (or the node has no C code)."""
+    """``(cache key, compile_str arguments)`` of ``node``'s C module, or None if
+    cached (or the node has no C code)."""
     if not isinstance(node.op, COp):
         return None
     try:
@@ -156,42 +173,39 @@ def _missing_module(node, cache):
         src = linker.get_src_code()
         if key is not None and cache._get_from_hash(cmodule.get_module_hash(src, key), key) is not None:
             return None
-        return dict(
-            module_name=linker.get_dynamic_module().code_hash, src_code=src,
-            include_dirs=linker.header_dirs(), lib_dirs=linker.lib_dirs(),
-            libs=linker.libraries(), preargs=linker.compile_args(), hide_symbols=True,
+        if key is None:  # PyTensor will not cache it: nothing to build ahead
+            return None
+        return key, dict(
+            module_name=linker.get_dynamic_module().code_hash,
+            src_code=src,
+            include_dirs=linker.header_dirs(),
+            lib_dirs=linker.lib_dirs(),
+            libs=linker.libraries(),
+            preargs=linker.compile_args(),
+            hide_symbols=True,
         )
     except Exception:  # no C code, or PyTensor internals changed: built the usual way
         return None
 
 
 def _build(root, job):
+    """Build ``job`` in a new directory under ``root``; that directory, or None on failure."""
     location = tempfile.mkdtemp(dir=root)
     try:
-        preargs = _with_pch(job["src_code"], job["include_dirs"], job["preargs"],
-                            job["hide_symbols"])
-        _original_compile_str(location=location, py_module=False, **dict(job, preargs=preargs))
+        _compile(job, location, py_module=False)
     except Exception as exc:  # PyTensor's own build reports the error
         _log.debug("parallel build of %s failed: %s", job["module_name"], exc)
-        return
-    key = _job_key(job["module_name"], job["src_code"], job["include_dirs"], job["lib_dirs"],
-                   job["libs"], job["preargs"], job["hide_symbols"])
-    with _lock:
-        _built[key] = location
-
-
-def _workers():
-    try:
-        return max(1, int(os.environ.get("SKNET_COMPILE_WORKERS", os.cpu_count() or 1)))
-    except ValueError:
-        return 1
+        return None
+    return location
 
 
 def build_modules(nodes, root, workers=None):
-    """Build the uncached C modules of ``nodes`` concurrently into ``root``.
+    """Build the uncached C modules of ``nodes`` concurrently and put them in PyTensor's cache.
 
-    Returns the number of modules built. PyTensor picks the builds up when it
-    links the nodes (while ``root`` exists).
+    The builds happen in ``root``; each finished one is copied into the
+    compile cache, where PyTensor finds it when it links the nodes. Returns
+    the number of modules put in the cache this way (0 with fewer than two
+    workers: PyTensor then builds them itself).
 
     Examples
     --------
@@ -199,43 +213,41 @@ def build_modules(nodes, root, workers=None):
     >>> import pytensor.tensor as T
     >>> from pytensor.graph.fg import FunctionGraph
     >>> x = T.matrix()
-    >>> with tempfile.TemporaryDirectory() as root:  # one module: left to PyTensor
-    ...     build_modules(FunctionGraph([x], [T.exp(x)]).toposort(), root)
+    >>> with tempfile.TemporaryDirectory() as root:  # one worker: left to PyTensor
+    ...     build_modules(FunctionGraph([x], [T.exp(x)]).toposort(), root, workers=1)
     0
     """
-    workers = _workers() if workers is None else workers
+    workers = _env.compile_workers() if workers is None else workers
     if workers < 2:
         return 0
     cache = get_module_cache()
-    jobs, seen = [], set()
+    jobs = {}
     for node in nodes:
-        job = _missing_module(node, cache)
-        if job is None:
-            continue
-        key = _job_key(**job)
-        if key not in seen:
-            seen.add(key)
-            jobs.append(job)
-    if len(jobs) < 2:
+        found = _missing_module(node, cache)
+        if found is not None:
+            jobs.setdefault(_job_key(**found[1]), found)
+    if not jobs:
         return 0
-    with ThreadPoolExecutor(min(workers, len(jobs))) as pool:
-        # the precompiled headers the jobs need (one per set of flags), then the jobs
-        headers = {}
-        for job in jobs:
-            if job["src_code"].startswith(_PREFIX):
-                flags = (tuple(job["include_dirs"] or ()), tuple(job["preargs"] or ()),
-                         job["hide_symbols"])
-                headers[flags] = job
-        list(pool.map(lambda j: _pch_header(j["include_dirs"], j["preargs"], j["hide_symbols"],
-                                            build=True), headers.values()))
-        list(pool.map(lambda job: _build(root, job), jobs))
+    jobs = list(jobs.values())
+    # the precompiled headers the jobs need (one per set of flags), then the jobs
+    headers = {}
+    for _, job in jobs:
+        if job["src_code"].startswith(_PREFIX):
+            headers[(tuple(job["include_dirs"] or ()), tuple(job["preargs"] or ()), job["hide_symbols"])] = job
+    with ThreadPoolExecutor(min(workers, max(len(jobs), len(headers)))) as pool:
+        list(
+            pool.map(
+                lambda j: _pch_header(j["include_dirs"], j["preargs"], j["hide_symbols"], build=True), headers.values()
+            )
+        )
+        # a single module is built straight into the cache below
+        built = list(pool.map(lambda kj: _build(root, kj[1]), jobs)) if len(jobs) > 1 else [None]
+    for (key, job), location in zip(jobs, built):
+        try:
+            cache.module_from_key(key=key, lnk=_Prebuilt(job, location))
+        except Exception as exc:  # PyTensor builds it when it links, and reports the error
+            _log.debug("module %s not cached ahead: %s", job["module_name"], exc)
     return len(jobs)
-
-
-def _forget(root):
-    with _lock:
-        for key in [k for k, v in _built.items() if v.startswith(root)]:
-            del _built[key]
 
 
 class ParallelVMLinker(VMLinker):
@@ -254,7 +266,4 @@ class ParallelVMLinker(VMLinker):
                 build_modules(self.fgraph.toposort(), root)
             except Exception as exc:  # never worse than PyTensor's serial build
                 _log.debug("parallel build skipped: %s", exc)
-            try:
-                return super().make_all(*args, **kwargs)
-            finally:
-                _forget(root)
+        return super().make_all(*args, **kwargs)

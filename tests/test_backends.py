@@ -18,6 +18,9 @@ from sklearn.datasets import load_digits
 from sknet import NeuralNetClassifier, function_cache
 from sknet.layers import Conv2DLayer, DenseLayer, DropoutLayer, InputLayer, MaxPool2DLayer, Pool2DLayer
 
+# fits in every mode: about 45 s on two shared cores (NUMBA and JAX compile)
+pytestmark = pytest.mark.slow
+
 MODES = [None, "CVM", "NUMBA", "JAX"]
 # Reload every fitted net in a different backend.
 RELOAD = {None: "NUMBA", "CVM": "JAX", "NUMBA": "JAX", "JAX": None}
@@ -43,9 +46,16 @@ def data():
 
 
 def make_net(kind, mode, **kwargs):
-    return NeuralNetClassifier(SPECS[kind], mode=mode, max_epochs=1, train_split=False,
-                               batch_iterator_train__batch_size=32, update__learning_rate=0.05,
-                               random_state=0, **kwargs)
+    return NeuralNetClassifier(
+        SPECS[kind],
+        mode=mode,
+        max_epochs=1,
+        train_split=False,
+        batch_iterator_train__batch_size=32,
+        update__learning_rate=0.05,
+        random_state=0,
+        **kwargs,
+    )
 
 
 def weights(net):
@@ -79,8 +89,10 @@ def test_jax_dropout_is_reproducible(data):
     # PyTensor's JAX backend has no binomial sampler: dropout masks use uniform < p.
     X, y = data
     spec = [(InputLayer, {}), (DenseLayer, {"num_units": 12}), (DropoutLayer, {"p": 0.5}), (DenseLayer, {})]
-    nets = [NeuralNetClassifier(spec, mode="JAX", max_epochs=2, train_split=False, random_state=3)
-            .fit(X["mlp"], y) for _ in range(2)]
+    nets = [
+        NeuralNetClassifier(spec, mode="JAX", max_epochs=2, train_split=False, random_state=3).fit(X["mlp"], y)
+        for _ in range(2)
+    ]
     np.testing.assert_array_equal(nets[0].predict_proba(X["mlp"]), nets[1].predict_proba(X["mlp"]))
 
 

@@ -10,7 +10,6 @@ import pytensor
 import pytest
 
 from sknet import parallel_build
-from sknet.parallel_build import _compile_str, _job_key
 
 CHILD = r"""
 import json, numpy as np, pytensor, pytensor.tensor as T
@@ -18,12 +17,14 @@ import sknet
 from pytensor.link.c import cmodule
 from sknet import parallel_build
 
+# count the compiler's runs: py_module=False are the parallel pass's (this
+# wrapper is the test's own instrument, in this child process only)
 runs = []
-original = parallel_build._original_compile_str
+original = cmodule.GCC_compiler.compile_str
 def counting(*args, **kwargs):
     runs.append(kwargs.get("py_module", True))
     return original(*args, **kwargs)
-parallel_build._original_compile_str = counting
+cmodule.GCC_compiler.compile_str = counting
 
 x, y = T.matrix("x"), T.vector("y")
 out = [T.exp(x) * 3 + y, T.log1p(abs(x)).sum(axis=0), T.tanh(x).max(axis=1), T.cos(y) ** 2]
@@ -40,8 +41,9 @@ def cold_run(tmp_path_factory):
     base = tmp_path_factory.mktemp("compiledir")
     env = dict(os.environ, SKNET_COMPILE_WORKERS="2", PYTENSOR_FLAGS=f"base_compiledir={base}")
     env.pop("SKNET_PCH", None)
-    out = subprocess.run([sys.executable, "-c", CHILD], env=env, capture_output=True, text=True,
-                         check=True, timeout=600).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD], env=env, capture_output=True, text=True, check=True, timeout=600
+    ).stdout
     result = json.loads(out.strip().splitlines()[-1])
     result["pch"] = sorted(p.name for p in base.glob("compiledir_*/sknet_pch/*/*"))
     return result
@@ -69,14 +71,21 @@ def test_results_equal_numpy(cold_run):
         np.testing.assert_allclose(got, want, rtol=1e-5)
 
 
-JOB = dict(module_name="m123", src_code="int x;", include_dirs=["/inc"], lib_dirs=[], libs=["m"],
-           preargs=["-O3"], hide_symbols=True)
+JOB = dict(
+    module_name="m123",
+    src_code="int x;",
+    include_dirs=["/inc"],
+    lib_dirs=[],
+    libs=["m"],
+    preargs=["-O3"],
+    hide_symbols=True,
+)
 
 
 @pytest.fixture
 def fake_compiler(monkeypatch):
     calls = []
-    monkeypatch.setattr(parallel_build, "_original_compile_str", lambda *a: calls.append(a) or "built")
+    monkeypatch.setattr(parallel_build, "_compile", lambda job, location, py_module: calls.append(job) or "built")
     monkeypatch.setattr(parallel_build.cmodule, "dlimport", lambda path: ("imported", path))
     return calls
 
@@ -88,24 +97,20 @@ def test_finished_build_is_copied_not_rebuilt(tmp_path, fake_compiler):
     lib = f"m123.{parallel_build.cmodule.get_lib_extension()}"
     (build / lib).write_bytes(b"binary")
     (build / "mod.cpp").write_text("int x;")
-    parallel_build._built[_job_key(**JOB)] = str(build)
-    result = _compile_str(location=str(target), **JOB)
-    assert result == ("imported", str(target / lib))
+    prebuilt = parallel_build._Prebuilt(JOB, str(build))
+    assert prebuilt.get_src_code() == "int x;"
+    assert prebuilt.compile_cmodule(str(target)) == ("imported", str(target / lib))
     assert (target / lib).read_bytes() == b"binary" and (target / "__init__.py").exists()
     assert fake_compiler == []
-    assert _job_key(**JOB) not in parallel_build._built  # used once
 
 
-@pytest.mark.parametrize("change", [{"src_code": "int y;"}, {"preargs": ["-O0"]}, None])
-def test_other_source_or_flags_or_missing_build_compile_as_usual(tmp_path, fake_compiler, change):
-    build = tmp_path / "build"
-    build.mkdir()
-    if change is not None:  # a build exists, for different source or flags
-        parallel_build._built[_job_key(**JOB)] = str(build)
-    job = dict(JOB, **(change or {}))
-    assert _compile_str(location=str(tmp_path), **job) == "built"
-    assert len(fake_compiler) == 1
-    parallel_build._built.clear()
+@pytest.mark.parametrize("built", [None, "empty"])
+def test_missing_build_is_compiled_into_the_cache_directory(tmp_path, fake_compiler, built):
+    folder = tmp_path / "build"
+    folder.mkdir()  # exists, but holds no library
+    prebuilt = parallel_build._Prebuilt(JOB, None if built is None else str(folder))
+    assert prebuilt.compile_cmodule(str(tmp_path)) == "built"
+    assert fake_compiler == [JOB]
 
 
 def test_one_worker_turns_the_pass_off(monkeypatch, tmp_path):
@@ -115,3 +120,10 @@ def test_one_worker_turns_the_pass_off(monkeypatch, tmp_path):
     monkeypatch.setenv("SKNET_COMPILE_WORKERS", "1")
     x = T.matrix()
     assert parallel_build.build_modules(FunctionGraph([x], [T.sinh(x) * 7]).toposort(), str(tmp_path)) == 0
+
+
+def test_pytensor_compiler_is_not_replaced():
+    from pytensor.link.c import cmodule
+
+    # the class attribute is PyTensor's own function, as defined in its module
+    assert cmodule.GCC_compiler.__dict__["compile_str"].__func__.__module__ == "pytensor.link.c.cmodule"

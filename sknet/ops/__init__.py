@@ -2,28 +2,40 @@
 sum over batch and spatial axes, and the rectifier; and adam's step
 (:class:`~sknet.ops.adam.AdamStep`, used by :func:`sknet.updates.adam`).
 
-The correlation, pooling and sum ops have C code (PyTensor's default backend),
-numba (NUMBA mode) and JAX implementations and a numpy ``perform``;
-:data:`sknet.ops.relu.relu` is an elementwise op whose gradient reads its
-output. Importing this package registers graph rewrites. For the C backend:
-:class:`BlockSum` in place of PyTensor's sums over batch and spatial axes
-(:mod:`~sknet.ops.reduce`), a rectifier's gradient fused into the pooling
-gradient (:func:`~sknet.ops.pool.local_pool_grad_relu`), a convolution's bias
-and rectifier fused into the correlation
+The correlation, pooling and sum ops have C code (PyTensor's C backend, held
+in the ``.c`` files beside these modules), numba (NUMBA mode) and JAX
+implementations and a numpy ``perform``; :data:`sknet.ops.relu.relu` is an
+elementwise op whose gradient reads its output. The C ops share one pool of
+threads with OpenBLAS (:mod:`~sknet.ops._threads`).
+
+Importing this package changes nothing in PyTensor. sknet's graph rewrites
+(:mod:`~sknet.ops.registry`) are registered, under sknet's own tags, the
+first time a mode of :func:`sknet.backend.get_mode` compiles a function. For
+sknet's C mode: :class:`BlockSum` in place of PyTensor's sums over batch and
+spatial axes (:mod:`~sknet.ops.reduce`), a rectifier's gradient fused into the
+pooling gradient (:func:`~sknet.ops.pool.local_pool_grad_relu`), a
+convolution's bias and rectifier fused into the correlation
 (:func:`~sknet.ops.corr.local_corr_bias_relu`), and PyTensor's softmax ops
-inlined (:mod:`~sknet.ops.inline`). The C ops share one pool of threads with
-OpenBLAS (:mod:`~sknet.ops._threads`). For NUMBA and JAX: ``relu``
-computed as ``maximum(x, 0)``.
+inlined (:mod:`~sknet.ops.inline`). For sknet's NUMBA and JAX modes: ``relu``
+computed as ``maximum(x, 0)``. For all of them: adam's step in place.
 """
 
-from . import inline  # noqa: F401 - registers the C-backend inlining of softmax ops
 from .adam import AdamStep
 from .corr import CorrMM, corr2d, corr2d_grad_inputs, corr2d_grad_weights
 from .pool import Pool2D, Pool2DGrad, pool_2d
 from .reduce import BlockSum, block_sum
 from .relu import relu
 
-try:  # NUMBA mode: register the numba implementations with PyTensor
-    from . import _numba  # noqa: F401
-except ImportError:  # pragma: no cover - numba ships with pytensor
-    pass
+__all__ = [
+    "AdamStep",
+    "CorrMM",
+    "corr2d",
+    "corr2d_grad_inputs",
+    "corr2d_grad_weights",
+    "Pool2D",
+    "Pool2DGrad",
+    "pool_2d",
+    "BlockSum",
+    "block_sum",
+    "relu",
+]

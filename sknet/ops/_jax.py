@@ -1,7 +1,8 @@
 """JAX-mode implementations of sknet's ops (registered when JAX mode first compiles).
 
-Imported by :mod:`sknet.function_cache` only when a function is compiled
-with PyTensor's JAX linker, so sknet never imports jax otherwise.
+Imported by :func:`sknet.ops.registry.register` only when a mode of
+:func:`sknet.backend.get_mode` with PyTensor's JAX linker compiles a function,
+so sknet never imports jax otherwise.
 Correlation uses ``jax.lax.conv_general_dilated``, BlockSum ``jnp.sum``, pooling
 ``jax.lax.reduce_window``; the gradient ops are the vector-Jacobian products
 of the forward computations.
@@ -89,10 +90,8 @@ def _pool_forward(op):
                 ones = jnp.ones((1, 1, H, W), x.dtype)
                 count = lax.reduce_window(ones, 0.0, lax.add, window, strides, pads)
             else:
-                ones = jnp.pad(jnp.ones((1, 1, H, W), x.dtype), ((0, 0), (0, 0), (ph, ph), (pw, pw)),
-                               constant_values=1)
-                count = lax.reduce_window(ones, 0.0, lax.add, window, strides,
-                                          ((0, 0), (0, 0), (0, eh), (0, ew)))
+                ones = jnp.pad(jnp.ones((1, 1, H, W), x.dtype), ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=1)
+                count = lax.reduce_window(ones, 0.0, lax.add, window, strides, ((0, 0), (0, 0), (0, eh), (0, ew)))
             out = total / count
         return out[:, :, :oh, :ow].astype(x.dtype)
 

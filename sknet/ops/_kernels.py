@@ -8,7 +8,6 @@ import functools
 
 import numpy as np
 
-
 _NAMES = ("_window", "im2col", "col2im", "pool_kernel", "pool_grad_kernel", "corr_kernel")
 
 

@@ -1,4 +1,4 @@
-"""NUMBA-mode implementations of sknet's ops (registered on import)."""
+"""NUMBA-mode implementations of sknet's ops (registered by :func:`sknet.ops.registry.register`)."""
 
 import numpy as np
 from pytensor.link.numba.dispatch import basic as numba_basic
@@ -64,8 +64,7 @@ def _numba_pool(op, node=None, **kwargs):
         B, C, H, W = x.shape
         oh, ow = out_size(H, wh, sh, ph), out_size(W, ww, sw, pw)
         z = np.empty((B, C, oh, ow), x.dtype)
-        kernel(np.ascontiguousarray(x).reshape(B * C, H, W), z.reshape(B * C, oh, ow),
-               wh, ww, sh, sw, ph, pw, mode)
+        kernel(np.ascontiguousarray(x).reshape(B * C, H, W), z.reshape(B * C, oh, ow), wh, ww, sh, sw, ph, pw, mode)
         return z
 
     return pool
@@ -82,9 +81,18 @@ def _numba_pool_grad(op, node=None, **kwargs):
     def pool_grad(x, gz):
         B, C, H, W = x.shape
         gx = np.zeros(x.shape, x.dtype)
-        kernel(np.ascontiguousarray(x).reshape(B * C, H, W),
-               np.ascontiguousarray(gz).reshape(B * C, gz.shape[2], gz.shape[3]),
-               gx.reshape(B * C, H, W), wh, ww, sh, sw, ph, pw, mode)
+        kernel(
+            np.ascontiguousarray(x).reshape(B * C, H, W),
+            np.ascontiguousarray(gz).reshape(B * C, gz.shape[2], gz.shape[3]),
+            gx.reshape(B * C, H, W),
+            wh,
+            ww,
+            sh,
+            sw,
+            ph,
+            pw,
+            mode,
+        )
         if positive_mask:
             gx *= x > 0
         return gx

@@ -23,10 +23,11 @@ array([ 0.05, -0.1 ], dtype=float32)
 
 import numpy as np
 import pytensor.tensor as T
-from pytensor.compile import optdb
 from pytensor.graph.basic import Apply
-from pytensor.graph.rewriting.basic import dfs_rewriter, node_rewriter
+from pytensor.graph.rewriting.basic import node_rewriter
 from pytensor.link.c.op import COp
+
+from . import _csource
 
 __all__ = ["AdamStep", "local_adam_step_inplace"]
 
@@ -87,64 +88,34 @@ class AdamStep(COp):
         for storage, value in zip(output_storage, (p_new, m_new, v_new)):
             storage[0] = value
 
-    def c_headers(self, **kwargs):
-        return ["<cmath>"]
+    def c_support_code(self, **kwargs):
+        return _csource.read("adam_support.c")
 
     def c_code_cache_version(self):
-        return (1,)
+        return (2, _csource.checksum("adam_support.c", "adam.c"))
 
     def c_code(self, node, name, inp, out, sub):
-        ctype = "float" if node.outputs[0].dtype == "float32" else "double"
-        npy = "NPY_FLOAT32" if node.outputs[0].dtype == "float32" else "NPY_FLOAT64"
+        dtype = node.outputs[0].dtype
         p, m, v, g, a = inp
         zp, zm, zv = out
-        fail = sub["fail"]
-        # Each output: the input itself when in place and contiguous, else a
-        # fresh contiguous array.
-        prepare = []
-        for src, dst in ((p, zp), (m, zm), (v, zv)):
-            prepare.append(f"""
-            if ({int(self.inplace)} && PyArray_IS_C_CONTIGUOUS({src})) {{
-                if ({dst} != {src}) {{ Py_XDECREF({dst}); {dst} = {src}; Py_INCREF({dst}); }}
-            }} else {{
-                Py_XDECREF({dst});
-                {dst} = (PyArrayObject*)PyArray_EMPTY(PyArray_NDIM({src}), PyArray_DIMS({src}), {npy}, 0);
-                if (!{dst} || PyArray_CopyInto({dst}, {src}) != 0) {{ Py_XDECREF(gc); {fail} }}
-            }}""")
-        return f"""
-        {{
-            PyArrayObject* gc = NULL;
-            npy_intp n = PyArray_SIZE({p});
-            if (PyArray_SIZE({m}) != n || PyArray_SIZE({v}) != n || PyArray_SIZE({g}) != n
-                || !PyArray_SAMESHAPE({p}, {g}) || !PyArray_SAMESHAPE({p}, {m}) || !PyArray_SAMESHAPE({p}, {v})) {{
-                PyErr_SetString(PyExc_ValueError, "AdamStep: the parameter, moments and gradient differ in shape");
-                {fail}
-            }}
-            gc = PyArray_GETCONTIGUOUS({g});
-            if (!gc) {fail}
-            {"".join(prepare)}
-            {{
-                /* in double, as PyTensor's fused expression computed it (its
-                   constants are double): float32 sqrt(v) + 1e-8 loses the
-                   epsilon where v is tiny */
-                const double b1 = {self.beta1!r}, b2 = {self.beta2!r}, eps = {self.epsilon!r};
-                const double step = (double)(({ctype}*)PyArray_DATA({a}))[0];
-                const {ctype}* __restrict__ gr = (const {ctype}*)PyArray_DATA(gc);
-                {ctype}* __restrict__ P = ({ctype}*)PyArray_DATA({zp});
-                {ctype}* __restrict__ M = ({ctype}*)PyArray_DATA({zm});
-                {ctype}* __restrict__ V = ({ctype}*)PyArray_DATA({zv});
-                for (npy_intp i = 0; i < n; ++i) {{
-                    double gi = gr[i];
-                    {ctype} mi = ({ctype})(b1 * M[i] + (1 - b1) * gi);
-                    {ctype} vi = ({ctype})(b2 * V[i] + (1 - b2) * (gi * gi));
-                    M[i] = mi;
-                    V[i] = vi;
-                    P[i] = ({ctype})(P[i] - step * mi / (std::sqrt((double)vi) + eps));
-                }}
-            }}
-            Py_DECREF(gc);
-        }}
-        """
+        return _csource.block(
+            "adam.c",
+            p=p,
+            m=m,
+            v=v,
+            g=g,
+            a=a,
+            zp=zp,
+            zm=zm,
+            zv=zv,
+            fail=sub["fail"],
+            inplace=int(self.inplace),
+            b1=repr(self.beta1),
+            b2=repr(self.beta2),
+            eps=repr(self.epsilon),
+            T="float" if dtype == "float32" else "double",
+            npy="NPY_FLOAT32" if dtype == "float32" else "NPY_FLOAT64",
+        )
 
 
 @node_rewriter([AdamStep], inplace=True)
@@ -154,7 +125,3 @@ def local_adam_step_inplace(fgraph, node):
     if op.inplace:
         return False
     return AdamStep(op.beta1, op.beta2, op.epsilon, inplace=True).make_node(*node.inputs).outputs
-
-
-optdb.register("sknet_adam_step_inplace", dfs_rewriter(local_adam_step_inplace, ignore_newtrees=True),
-               "fast_run", "inplace", position=50.9)

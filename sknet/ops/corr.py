@@ -15,8 +15,6 @@ backend, BLAS ``?gemm_`` through PyTensor's BLAS flags), numba (NUMBA mode) and
 numpy (``perform``).
 """
 
-import zlib
-
 import numpy as np
 import pytensor.scalar as ps
 import pytensor.tensor as T
@@ -26,13 +24,19 @@ from pytensor.graph.rewriting.basic import node_rewriter
 from pytensor.link.c.op import COp
 from pytensor.tensor.blas import blas_header_text
 from pytensor.tensor.elemwise import DimShuffle, Elemwise
-from pytensor.tensor.rewriting.basic import register_specialize
 
-from . import _threads
+from . import _csource, _threads
 from .relu import relu
 
-__all__ = ["CorrMM", "CorrMMBiasRelu", "corr2d", "corr2d_grad_weights", "corr2d_grad_inputs",
-           "conv_out_size", "local_corr_bias_relu"]
+__all__ = [
+    "CorrMM",
+    "CorrMMBiasRelu",
+    "corr2d",
+    "corr2d_grad_weights",
+    "corr2d_grad_inputs",
+    "conv_out_size",
+    "local_corr_bias_relu",
+]
 
 _DIRECTIONS = ("forward", "weights", "inputs")
 
@@ -178,242 +182,45 @@ class CorrMM(_threads.ThreadedCOp, COp):
             oh, ow = top.shape[2:]
             cols = np.tensordot(top, kern, axes=([1], [0]))  # (B, oh, ow, C, kh, kw)
             padded = np.zeros(
-                (top.shape[0], kern.shape[1], max(H + 2 * ph, (oh - 1) * sh + kh),
-                 max(W + 2 * pw, (ow - 1) * sw + kw)), dtype)
+                (top.shape[0], kern.shape[1], max(H + 2 * ph, (oh - 1) * sh + kh), max(W + 2 * pw, (ow - 1) * sw + kw)),
+                dtype,
+            )
             for u in range(kh):
                 for v in range(kw):
-                    padded[:, :, u:u + sh * oh:sh, v:v + sw * ow:sw] += cols[..., u, v].transpose(0, 3, 1, 2)
-            out = padded[:, :, ph:ph + H, pw:pw + W]
+                    padded[:, :, u : u + sh * oh : sh, v : v + sw * ow : sw] += cols[..., u, v].transpose(0, 3, 1, 2)
+            out = padded[:, :, ph : ph + H, pw : pw + W]
         output_storage[0][0] = np.ascontiguousarray(out, dtype=dtype)
 
     # -- C ------------------------------------------------------------------------
 
     def c_support_code(self, **kwargs):
-        return blas_header_text() + _threads.C_SUPPORT + _C_SUPPORT
+        return blas_header_text() + _threads.C_SUPPORT + _csource.read("corr_support.c")
 
     def c_code_cache_version(self):
-        # the code's checksum: an edit rebuilds the module even if the version is not bumped
-        return (7, zlib.crc32((_C_SUPPORT + _C_CODE).encode()), _BUFFER_ELEMENTS) + _threads.cache_version()
+        return (8, _csource.checksum("corr_support.c", "corr.c"), _BUFFER_ELEMENTS) + _threads.cache_version()
 
     def c_code(self, node, name, inp, out, sub):
         dtype = node.outputs[0].dtype
         ctype = "float" if dtype == "float32" else "double"
-        d = dict(
-            a=inp[0], b=inp[1], z=out[0], fail=sub["fail"], T=ctype,
+        return _csource.block(
+            "corr.c",
+            a=inp[0],
+            b=inp[1],
+            z=out[0],
+            fail=sub["fail"],
+            T=ctype,
             gemm="sgemm_" if dtype == "float32" else "dgemm_",
             npy="NPY_FLOAT32" if dtype == "float32" else "NPY_FLOAT64",
-            sh=self.stride[0], sw=self.stride[1], ph=self.pad[0], pw=self.pad[1],
+            sh=self.stride[0],
+            sw=self.stride[1],
+            ph=self.pad[0],
+            pw=self.pad[1],
             shp=inp[2] if self.direction != "forward" else "NULL",
             direction=_DIRECTIONS.index(self.direction),
             budget=_BUFFER_ELEMENTS,
             has_bias=int(self.direction == "forward" and len(inp) > 2),
             bias=inp[2] if self.direction == "forward" and len(inp) > 2 else "NULL",
         )
-        return _C_CODE % d
-
-
-# im2col / col2im for one image (C, H, W) <-> (C*kh*kw, oh*ow), as templates on
-# the element type. Each (channel, kernel offset) row is copied image row by
-# image row: the columns that fall in the padding are found once per row, so
-# the inner loops are branch-free copies (memcpy at stride 1). col2im adds
-# rows in fixed 32-byte blocks, one vector instruction each: rows are short (8
-# columns in the tutorial CNN's second layer) and the compiler's loop for a
-# variable length spent more on its set-up than on the adds (that layer's
-# input gradient 3.7-4.3 -> 2.8-2.9 ms).
-_C_SUPPORT = r"""
-static inline int sknet_ceildiv(int a, int b) { return a <= 0 ? -((-a) / b) : (a + b - 1) / b; }
-
-/* Output columns j in [*j0, *j1) read input column j*sw - pw + v inside [0, W). */
-static inline void sknet_valid_cols(int W, int pw, int sw, int v, int ow, int* j0, int* j1) {
-    int a = sknet_ceildiv(pw - v, sw), b = sknet_ceildiv(W + pw - v, sw);
-    *j0 = a < 0 ? 0 : (a > ow ? ow : a);
-    *j1 = b > ow ? ow : b;
-    if (*j1 < *j0) *j1 = *j0;
-}
-
-#define SKNET_IM2COL(T)                                                        \
-static inline void sknet_rowadd_##T(T* __restrict__ d, const T* __restrict__ s, int n) { \
-    const int V = 32 / sizeof(T);                                            \
-    int j = 0;                                                               \
-    for (; j + V <= n; j += V)                                               \
-        for (int k = 0; k < V; ++k) d[j + k] += s[j + k];                    \
-    for (; j < n; ++j) d[j] += s[j];                                         \
-}                                                                            \
-static void sknet_im2col_##T(const T* im, int C, int H, int W, int kh, int kw, \
-        int ph, int pw, int sh, int sw, int oh, int ow, T* col, npy_intp ld) { \
-    for (int v = 0; v < kw; ++v) {                                           \
-        int j0, j1;                                                          \
-        sknet_valid_cols(W, pw, sw, v, ow, &j0, &j1);                        \
-        int x0 = j0 * sw - pw + v, n = j1 - j0;                              \
-        for (int c = 0; c < C; ++c) for (int u = 0; u < kh; ++u) {          \
-            T* dst = col + (((npy_intp)c * kh + u) * kw + v) * ld;           \
-            const T* src = im + (npy_intp)c * H * W + x0;                    \
-            for (int i = 0; i < oh; ++i) {                                   \
-                int y = i * sh - ph + u;                                     \
-                T* d = dst + (npy_intp)i * ow;                               \
-                if (y < 0 || y >= H) { memset(d, 0, sizeof(T) * ow); continue; } \
-                if (j0 > 0) memset(d, 0, sizeof(T) * j0);                    \
-                if (j1 < ow) memset(d + j1, 0, sizeof(T) * (ow - j1));       \
-                const T* s = src + (npy_intp)y * W;                          \
-                if (sw == 1) memcpy(d + j0, s, sizeof(T) * n);               \
-                else for (int j = 0; j < n; ++j) d[j0 + j] = s[j * sw];      \
-            }                                                                \
-        }                                                                    \
-    }                                                                        \
-}                                                                            \
-static void sknet_col2im_##T(const T* col, int C, int H, int W, int kh, int kw, \
-        int ph, int pw, int sh, int sw, int oh, int ow, T* im, npy_intp ld) { \
-    for (int c = 0; c < C; ++c) for (int u = 0; u < kh; ++u)                 \
-    for (int v = 0; v < kw; ++v) {                                           \
-        int j0, j1;                                                          \
-        sknet_valid_cols(W, pw, sw, v, ow, &j0, &j1);                        \
-        int x0 = j0 * sw - pw + v, n = j1 - j0;                              \
-        const T* src = col + (((npy_intp)c * kh + u) * kw + v) * ld + j0;    \
-        T* dst = im + (npy_intp)c * H * W + x0;                              \
-        for (int i = 0; i < oh; ++i) {                                       \
-            int y = i * sh - ph + u;                                         \
-            if (y < 0 || y >= H) continue;                                   \
-            T* __restrict__ r = dst + (npy_intp)y * W;                       \
-            const T* __restrict__ s = src + (npy_intp)i * ow;                \
-            if (sw == 1) sknet_rowadd_##T(r, s, n);                          \
-            else for (int j = 0; j < n; ++j) r[j * sw] += s[j];              \
-        }                                                                    \
-    }                                                                        \
-}
-SKNET_IM2COL(float)
-SKNET_IM2COL(double)
-"""
-
-_C_CODE = r"""
-{
-    const int direction = %(direction)s;
-    const int sh = %(sh)s, sw = %(sw)s, ph = %(ph)s, pw = %(pw)s;
-    PyArrayObject* A = PyArray_GETCONTIGUOUS(%(a)s);
-    PyArrayObject* Bm = PyArray_GETCONTIGUOUS(%(b)s);
-    npy_intp* ad = PyArray_DIMS(A);
-    npy_intp* bd = PyArray_DIMS(Bm);
-    npy_intp B, C, H, W, F, kh, kw, oh, ow;
-    npy_intp zd[4];
-    int ok = 1;
-    if (direction == 0) {          /* img, kern */
-        B = ad[0]; C = ad[1]; H = ad[2]; W = ad[3];
-        F = bd[0]; kh = bd[2]; kw = bd[3];
-        oh = (H + 2 * ph - kh) / sh + 1; ow = (W + 2 * pw - kw) / sw + 1;
-        ok = (bd[1] == C) && (H + 2 * ph >= kh) && (W + 2 * pw >= kw);
-        zd[0] = B; zd[1] = F; zd[2] = oh; zd[3] = ow;
-    } else {
-        npy_int64* shp = (npy_int64*)PyArray_DATA(%(shp)s);
-        ok = PyArray_DIMS(%(shp)s)[0] == 2;
-        if (direction == 1) {      /* img, topgrad -> kern */
-            B = ad[0]; C = ad[1]; H = ad[2]; W = ad[3];
-            F = bd[1]; oh = bd[2]; ow = bd[3]; kh = shp[0]; kw = shp[1];
-            zd[0] = F; zd[1] = C; zd[2] = kh; zd[3] = kw;
-            ok = ok && bd[0] == B;
-        } else {                   /* kern, topgrad -> img */
-            F = ad[0]; C = ad[1]; kh = ad[2]; kw = ad[3];
-            B = bd[0]; oh = bd[2]; ow = bd[3]; H = shp[0]; W = shp[1];
-            zd[0] = B; zd[1] = C; zd[2] = H; zd[3] = W;
-            ok = ok && bd[1] == F;
-        }
-        ok = ok && oh == (H + 2 * ph - kh) / sh + 1 && ow == (W + 2 * pw - kw) / sw + 1
-             && H + 2 * ph >= kh && W + 2 * pw >= kw;
-    }
-    PyArrayObject* Bias = %(has_bias)s ? PyArray_GETCONTIGUOUS((PyArrayObject*)%(bias)s) : NULL;
-    ok = ok && (!Bias || (PyArray_NDIM(Bias) == 1 && PyArray_DIMS(Bias)[0] == F));
-    if (!ok) {
-        Py_XDECREF(A); Py_XDECREF(Bm); Py_XDECREF(Bias);
-        PyErr_Format(PyExc_ValueError, "CorrMM: incompatible shapes (direction %%d)", direction);
-        %(fail)s
-    }
-    if (!%(z)s || PyArray_NDIM(%(z)s) != 4 || !PyArray_IS_C_CONTIGUOUS(%(z)s)
-        || PyArray_DIMS(%(z)s)[0] != zd[0] || PyArray_DIMS(%(z)s)[1] != zd[1]
-        || PyArray_DIMS(%(z)s)[2] != zd[2] || PyArray_DIMS(%(z)s)[3] != zd[3]) {
-        Py_XDECREF(%(z)s);
-        %(z)s = (PyArrayObject*)PyArray_EMPTY(4, zd, %(npy)s, 0);
-        if (!%(z)s) { Py_XDECREF(A); Py_XDECREF(Bm); Py_XDECREF(Bias); %(fail)s }
-    }
-    {
-        /* Images go through GEMM in chunks: the column matrix of a chunk is
-           (K, nb * N), so each chunk costs one GEMM, and a chunk's scratch
-           fits in the budget (sized to stay in cache between the im2col
-           that writes it and the GEMM that reads it). The chunks are shared
-           among the threads (sknet.ops._threads), each with its own scratch
-           and single-threaded GEMMs; for the weight gradient each thread
-           but the first sums into its own copy, added up at the end. */
-        npy_intp K = C * kh * kw, N = oh * ow;
-        npy_intp chunk = N > 0 && K > 0 ? (npy_intp)(%(budget)s / (K * N + F * N)) : B;
-        if (chunk < 1) chunk = 1;
-        if (chunk > B) chunk = B;
-        npy_intp nchunks = B > 0 ? (B + chunk - 1) / chunk : 0;
-        int nt = sknet_threads_for(nchunks);
-        size_t colsz = (size_t)(K * N * chunk + 1), tmpsz = (size_t)(F * N * chunk + 1);
-        %(T)s* col = (%(T)s*)malloc(sizeof(%(T)s) * colsz * nt);
-        %(T)s* tmp = (%(T)s*)malloc(sizeof(%(T)s) * tmpsz * nt);
-        %(T)s* acc = direction == 1 && nt > 1
-            ? (%(T)s*)calloc((size_t)(F * K) * (nt - 1), sizeof(%(T)s)) : NULL;
-        %(T)s* a = (%(T)s*)PyArray_DATA(A);
-        %(T)s* b = (%(T)s*)PyArray_DATA(Bm);
-        %(T)s* z = (%(T)s*)PyArray_DATA(%(z)s);
-        const %(T)s* bias = Bias ? (const %(T)s*)PyArray_DATA(Bias) : NULL;
-        if (!col || !tmp || (direction == 1 && nt > 1 && !acc)) {
-            free(col); free(tmp); free(acc);
-            Py_XDECREF(A); Py_XDECREF(Bm); Py_XDECREF(Bias);
-            PyErr_NoMemory();
-            %(fail)s
-        }
-        if (direction != 0) memset(z, 0, sizeof(%(T)s) * PyArray_SIZE(%(z)s));
-        int blas_threads = sknet_blas_serial_begin(nt);
-        sknet_parallel_for(nchunks, nt, [&](npy_intp ci, int t) {
-            %(T)s one = 1, zero = 0;
-            char nn = 'N', tt = 'T';
-            %(T)s* colt = col + t * colsz;
-            %(T)s* tmpt = tmp + t * tmpsz;
-            npy_intp n0 = ci * chunk;
-            npy_intp nb = B - n0 < chunk ? B - n0 : chunk;
-            int L = (int)(nb * N), Ki = (int)K, Fi = (int)F;
-            if (direction != 2)
-                for (npy_intp n = 0; n < nb; ++n)
-                    sknet_im2col_%(T)s(a + (n0 + n) * C * H * W, C, H, W, kh, kw, ph, pw,
-                                       sh, sw, oh, ow, colt + n * N, L);
-            if (direction != 0)  /* topgrad (nb, F, N) -> tmp (F, nb * N) */
-                for (npy_intp n = 0; n < nb; ++n)
-                    for (npy_intp f = 0; f < F; ++f)
-                        memcpy(tmpt + f * L + n * N, b + ((n0 + n) * F + f) * N, sizeof(%(T)s) * N);
-            if (direction == 0) {
-                /* tmp (F, L) = kern (F, K) . col (K, L), then tmp -> z (nb, F, N) */
-                %(gemm)s(&nn, &nn, &L, &Fi, &Ki, &one, colt, &L, b, &Ki, &zero, tmpt, &L);
-                for (npy_intp n = 0; n < nb; ++n)
-                    for (npy_intp f = 0; f < F; ++f) {
-                        %(T)s* __restrict__ zr = z + ((n0 + n) * F + f) * N;
-                        const %(T)s* __restrict__ tr = tmpt + f * L + n * N;
-                        if (!bias) { memcpy(zr, tr, sizeof(%(T)s) * N); continue; }
-                        /* fused bias and rectifier, as ScalarRelu: NaN stays NaN */
-                        const %(T)s bf = bias[f];
-                        for (npy_intp j = 0; j < N; ++j) {
-                            %(T)s v = tr[j] + bf;
-                            zr[j] = !(v <= 0) ? v : 0;
-                        }
-                    }
-            } else if (direction == 1) {
-                /* dkern (F, K) += tmp (F, L) . col (K, L)^T */
-                %(T)s* zt = t > 0 ? acc + (npy_intp)(t - 1) * F * K : z;
-                %(gemm)s(&tt, &nn, &Ki, &Fi, &L, &one, colt, &L, tmpt, &L, &one, zt, &Ki);
-            } else {
-                /* col (K, L) = kern (F, K)^T . tmp (F, L), then scatter into the images */
-                %(gemm)s(&nn, &tt, &L, &Ki, &Fi, &one, tmpt, &L, a, &Ki, &zero, colt, &L);
-                for (npy_intp n = 0; n < nb; ++n)
-                    sknet_col2im_%(T)s(colt + n * N, C, H, W, kh, kw, ph, pw, sh, sw, oh, ow,
-                                       z + (n0 + n) * C * H * W, L);
-            }
-        });
-        sknet_blas_serial_end(blas_threads);
-        for (int t = 1; t < nt && acc; ++t)
-            for (npy_intp i = 0; i < F * K; ++i) z[i] += acc[(npy_intp)(t - 1) * F * K + i];
-        free(col); free(tmp); free(acc);
-    }
-    Py_XDECREF(A); Py_XDECREF(Bm); Py_XDECREF(Bias);
-}
-"""
 
 
 def corr2d(img, kern, stride=(1, 1), pad=(0, 0)):
@@ -523,7 +330,6 @@ class CorrMMBiasRelu(CorrMM):
         output_storage[0][0] = np.where(out <= 0, 0, out).astype(node.outputs[0].dtype)
 
 
-@register_specialize("cxx_only")
 @node_rewriter([relu])
 def local_corr_bias_relu(fgraph, node):
     """``relu(CorrMM_forward(x, w) + b.dimshuffle('x', 0, 'x', 'x'))`` -> ``CorrMMBiasRelu(x, w, b)``.

@@ -24,19 +24,15 @@ False
 
 from pytensor.compile.builders import SymbolicOp
 from pytensor.graph.rewriting.basic import copy_stack_trace, node_rewriter
-from pytensor.tensor.rewriting.basic import register_specialize
 
 __all__ = ["local_inline_symbolic_op"]
 
 
-@register_specialize("cxx_only")
 @node_rewriter([SymbolicOp])
 def local_inline_symbolic_op(fgraph, node):
     """Replace a ``SymbolicOp`` node by the graph its op builds from the inputs."""
     outputs = node.op.build_inner_graph(*node.inputs)
-    if len(outputs) != len(node.outputs) or any(
-        new.type != old.type for new, old in zip(outputs, node.outputs)
-    ):
+    if len(outputs) != len(node.outputs) or any(new.type != old.type for new, old in zip(outputs, node.outputs)):
         return None
     copy_stack_trace(node.outputs, outputs)
     return outputs

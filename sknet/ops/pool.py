@@ -20,8 +20,6 @@ Examples
 [True]
 """
 
-import zlib
-
 import numpy as np
 import pytensor.scalar as ps
 import pytensor.tensor as T
@@ -30,10 +28,9 @@ from pytensor.graph.rewriting.basic import node_rewriter
 from pytensor.link.c.op import COp
 from pytensor.tensor.elemwise import Elemwise
 from pytensor.tensor.math import gt, mul
-from pytensor.tensor.rewriting.basic import register_specialize
 
-from . import _threads
-from ._kernels import jit, pool_kernel, pool_grad_kernel
+from . import _csource, _threads
+from ._kernels import jit, pool_grad_kernel, pool_kernel
 
 __all__ = ["Pool2D", "Pool2DGrad", "pool_2d", "pool_out_size", "POOL_MODES", "local_pool_grad_relu"]
 
@@ -88,22 +85,33 @@ class _PoolBase(_threads.ThreadedCOp, COp):
         return (*self.ws, *self.stride, *self.pad, POOL_MODES.index(self.mode))
 
     def c_code_cache_version(self):
-        return (4, zlib.crc32((_C_SUPPORT + _C_CODE).encode())) + _threads.cache_version()
+        return (5, _csource.checksum("pool_support.c", "pool.c")) + _threads.cache_version()
 
     def c_support_code(self, **kwargs):
-        return _threads.C_SUPPORT + _C_SUPPORT
+        return _threads.C_SUPPORT + _csource.read("pool_support.c")
 
     def c_code(self, node, name, inp, out, sub):
         dtype = node.inputs[0].dtype
         wh, ww, sh, sw, ph, pw, mode = self._params()
-        d = dict(
-            x=inp[0], z=out[0], fail=sub["fail"], wh=wh, ww=ww, sh=sh, sw=sw, ph=ph, pw=pw,
-            mode=mode, ib=int(self.ignore_border), T="float" if dtype == "float32" else "double",
+        return _csource.block(
+            "pool.c",
+            x=inp[0],
+            z=out[0],
+            fail=sub["fail"],
+            wh=wh,
+            ww=ww,
+            sh=sh,
+            sw=sw,
+            ph=ph,
+            pw=pw,
+            mode=mode,
+            ib=int(self.ignore_border),
+            T="float" if dtype == "float32" else "double",
             npy="NPY_FLOAT32" if dtype == "float32" else "NPY_FLOAT64",
-            gz=inp[1] if len(inp) > 1 else "NULL", grad=int(len(inp) > 1),
+            gz=inp[1] if len(inp) > 1 else "NULL",
+            grad=int(len(inp) > 1),
             mask=int(getattr(self, "positive_mask", False)),
         )
-        return _C_CODE % d
 
 
 class Pool2D(_PoolBase):
@@ -153,8 +161,7 @@ class Pool2D(_PoolBase):
         (x,) = inputs
         oh, ow = self.out_shape(*x.shape[2:])
         out = np.empty(x.shape[:2] + (oh, ow), x.dtype)
-        jit(pool_kernel)(np.ascontiguousarray(x).reshape(-1, *x.shape[2:]),
-                         out.reshape(-1, oh, ow), *self._params())
+        jit(pool_kernel)(np.ascontiguousarray(x).reshape(-1, *x.shape[2:]), out.reshape(-1, oh, ow), *self._params())
         output_storage[0][0] = out
 
 
@@ -177,8 +184,7 @@ class Pool2DGrad(_PoolBase):
 
     __props__ = _PoolBase.__props__ + ("positive_mask",)
 
-    def __init__(self, ws, stride=None, pad=(0, 0), ignore_border=True, mode="max",
-                 positive_mask=False):
+    def __init__(self, ws, stride=None, pad=(0, 0), ignore_border=True, mode="max", positive_mask=False):
         super().__init__(ws, stride, pad, ignore_border, mode)
         self.positive_mask = bool(positive_mask)
 
@@ -195,9 +201,12 @@ class Pool2DGrad(_PoolBase):
     def perform(self, node, inputs, output_storage):
         x, gz = inputs
         gx = np.zeros_like(x)
-        jit(pool_grad_kernel)(np.ascontiguousarray(x).reshape(-1, *x.shape[2:]),
-                              np.ascontiguousarray(gz).reshape(-1, *gz.shape[2:]),
-                              gx.reshape(-1, *x.shape[2:]), *self._params())
+        jit(pool_grad_kernel)(
+            np.ascontiguousarray(x).reshape(-1, *x.shape[2:]),
+            np.ascontiguousarray(gz).reshape(-1, *gz.shape[2:]),
+            gx.reshape(-1, *x.shape[2:]),
+            *self._params(),
+        )
         if self.positive_mask:
             gx *= x > 0
         output_storage[0][0] = gx
@@ -223,7 +232,6 @@ def pool_2d(x, ws, stride=None, pad=(0, 0), ignore_border=True, mode="max"):
     return Pool2D(ws, stride, pad, ignore_border, mode)(x)
 
 
-@register_specialize("cxx_only")
 @node_rewriter([mul])
 def local_pool_grad_relu(fgraph, node):
     """``Pool2DGrad(x, gz) * cast(x > 0)`` -> ``Pool2DGrad(positive_mask=True)(x, gz)``.
@@ -255,177 +263,3 @@ def local_pool_grad_relu(fgraph, node):
         out = masked(*grad.owner.inputs)
         return [T.cast(out, node.outputs[0].dtype)] if out.dtype != node.outputs[0].dtype else [out]
     return None
-
-
-_C_SUPPORT = r"""
-/* The windows j0 <= j < j1 of one output row, all wholly inside the image;
-   row points at the window row's first input row (column 0 minus the
-   padding), drow likewise into the gradient, out at the row's outputs (or,
-   for the gradient, its incoming gradients). Each window is copied into a
-   small array, worked on there and stored back: with the window shape as
-   template constants the array lives in registers and the loops unroll.
-   (Written with strided loads and stores instead, the compiler turns them
-   into vector gathers and scatters, ten times slower.) TILES: the windows
-   tile the image, so each gradient cell is assigned once instead of
-   accumulated. MASK: a cell's gradient is kept only where its input is > 0
-   (a rectifier's gradient, fused in). */
-template <typename T, int wh, int ww, int sw, int mode, int grad, int tiles, int mask>
-static void sknet_pool_interior(const T* __restrict__ row, T* __restrict__ drow,
-                                T* __restrict__ out, const T* __restrict__ gout,
-                                npy_intp W, int j0, int j1) {
-    for (int j = j0; j < j1; ++j) {
-        const T* q = row + (npy_intp)j * sw;
-        T v[wh * ww];
-        for (int r = 0; r < wh; ++r)
-            for (int c = 0; c < ww; ++c) v[r * ww + c] = q[r * W + c];
-        if (mode == 0) {
-            T m = v[0];
-            for (int k = 1; k < wh * ww; ++k) m = v[k] > m ? v[k] : m;
-            if (!grad) { out[j] = m; continue; }
-            /* The first maximum takes the gradient, chosen with arithmetic
-               rather than branches: data-dependent branches mispredict, and
-               v == m would compile to two (it must also test for NaN). */
-            int done = 0;
-            /* only the maximum's cell gets gradient: its input is m */
-            T g = mask ? gout[j] * (T)(m > 0) : gout[j];
-            for (int k = 0; k < wh * ww; ++k) {
-                int hit = !done & (v[k] >= m);
-                v[k] = g * (T)hit;
-                done |= hit;
-            }
-        } else if (grad) {
-            T g = gout[j] / (wh * ww);
-            for (int k = 0; k < wh * ww; ++k) v[k] = mask ? g * (T)(v[k] > 0) : g;
-        } else {
-            T s = 0;
-            for (int k = 0; k < wh * ww; ++k) s += v[k];
-            out[j] = s / (wh * ww);
-            continue;
-        }
-        T* d = drow + (npy_intp)j * sw;
-        for (int r = 0; r < wh; ++r)
-            for (int c = 0; c < ww; ++c) {
-                if (tiles) d[r * W + c] = v[r * ww + c];
-                else d[r * W + c] += v[r * ww + c];
-            }
-    }
-}
-
-/* Window [s, e) along one axis in padded coordinates, and its part [vs, ve)
-   inside the image. */
-static inline void sknet_window(int i, int st, int ws, int pad, int n, int* s, int* e,
-                                int* vs, int* ve) {
-    *s = i * st - pad;
-    *e = *s + ws;
-    if (*e > n + pad) *e = n + pad;
-    *vs = *s < 0 ? 0 : *s;
-    *ve = *e > n ? n : *e;
-}
-"""
-
-_C_CODE = r"""
-{
-    const int wh = %(wh)s, ww = %(ww)s, sh = %(sh)s, sw = %(sw)s, ph = %(ph)s, pw = %(pw)s;
-    const int mode = %(mode)s, ignore_border = %(ib)s, grad = %(grad)s, mask = %(mask)s;
-    PyArrayObject* X = PyArray_GETCONTIGUOUS(%(x)s);
-    PyArrayObject* G = grad ? PyArray_GETCONTIGUOUS((PyArrayObject*)%(gz)s) : NULL;
-    npy_intp* xd = PyArray_DIMS(X);
-    int H = (int)xd[2], W = (int)xd[3], oh, ow;
-    npy_intp planes = xd[0] * xd[1];
-    npy_intp zd[4];
-    if (ignore_border) {
-        oh = (H + 2 * ph - wh) / sh + 1; ow = (W + 2 * pw - ww) / sw + 1;
-    } else {
-        oh = sh >= wh ? (H + sh - 1) / sh : ((H - wh + sh - 1) / sh > 0 ? (H - wh + sh - 1) / sh : 0) + 1;
-        ow = sw >= ww ? (W + sw - 1) / sw : ((W - ww + sw - 1) / sw > 0 ? (W - ww + sw - 1) / sw : 0) + 1;
-    }
-    if (oh < 0) oh = 0;
-    if (ow < 0) ow = 0;
-    if (grad) {
-        npy_intp* gd = PyArray_DIMS(G);
-        if (gd[0] != xd[0] || gd[1] != xd[1] || gd[2] != oh || gd[3] != ow) {
-            Py_XDECREF(X); Py_XDECREF(G);
-            PyErr_SetString(PyExc_ValueError, "Pool2DGrad: gz has the wrong shape");
-            %(fail)s
-        }
-        zd[0] = xd[0]; zd[1] = xd[1]; zd[2] = H; zd[3] = W;
-    } else {
-        zd[0] = xd[0]; zd[1] = xd[1]; zd[2] = oh; zd[3] = ow;
-    }
-    if (!%(z)s || !PyArray_IS_C_CONTIGUOUS(%(z)s)
-        || PyArray_DIMS(%(z)s)[0] != zd[0] || PyArray_DIMS(%(z)s)[1] != zd[1]
-        || PyArray_DIMS(%(z)s)[2] != zd[2] || PyArray_DIMS(%(z)s)[3] != zd[3]) {
-        Py_XDECREF(%(z)s);
-        %(z)s = (PyArrayObject*)PyArray_EMPTY(4, zd, %(npy)s, 0);
-        if (!%(z)s) { Py_XDECREF(X); Py_XDECREF(G); %(fail)s }
-    }
-    {
-        const %(T)s* x = (const %(T)s*)PyArray_DATA(X);
-        const %(T)s* g = grad ? (const %(T)s*)PyArray_DATA(G) : NULL;
-        %(T)s* z = (%(T)s*)PyArray_DATA(%(z)s);
-        /* Windows [j0, j1) along the columns lie wholly inside the image and
-           go to sknet_pool_interior; the others, at the borders, clip their
-           ranges here. */
-        int j0 = pw > 0 ? (pw + sw - 1) / sw : 0, j1 = 0;
-        while (j1 < ow && j1 * sw - pw + ww <= W) ++j1;
-        if (j0 > j1) j0 = j1;
-        /* Non-overlapping windows that cover the image assign every gradient
-           cell once; otherwise the gradient accumulates into zeros. */
-        const int tiles = sh == wh && sw == ww && ph == 0 && pw == 0 && oh * sh == H && ow * sw == W;
-        if (grad && !tiles) memset(z, 0, sizeof(%(T)s) * PyArray_SIZE(%(z)s));
-        /* planes (image, channel) are independent: shared among the threads */
-        sknet_parallel_for(planes, sknet_threads_for(planes), [&](npy_intp p, int) {
-            const %(T)s* __restrict__ xp = x + p * H * W;
-            %(T)s* __restrict__ zp = z + (grad ? p * H * W : p * oh * ow);
-            const %(T)s* __restrict__ gp = grad ? g + p * oh * ow : NULL;
-            for (int i = 0; i < oh; ++i) {
-                int rs, re, rvs, rve;
-                sknet_window(i, sh, wh, ph, H, &rs, &re, &rvs, &rve);
-                int full_rows = rvs == rs && rve == rs + wh;
-                for (int j = 0; j < ow; ++j) {
-                    int cs, ce, cvs, cve;
-                    if (full_rows && j == j0 && j1 > j0) {
-                        const %(T)s* row = xp + (npy_intp)rs * W - pw;
-                        %(T)s* drow = grad ? zp + (npy_intp)rs * W - pw : NULL;
-                        %(T)s* out = grad ? NULL : zp + (npy_intp)i * ow;
-                        const %(T)s* gout = grad ? gp + (npy_intp)i * ow : NULL;
-                        if (tiles)
-                            sknet_pool_interior<%(T)s, %(wh)s, %(ww)s, %(sw)s, %(mode)s, %(grad)s, 1, %(mask)s>(
-                                row, drow, out, gout, W, j0, j1);
-                        else
-                            sknet_pool_interior<%(T)s, %(wh)s, %(ww)s, %(sw)s, %(mode)s, %(grad)s, 0, %(mask)s>(
-                                row, drow, out, gout, W, j0, j1);
-                        j = j1;
-                        if (j >= ow) break;
-                    }
-                    sknet_window(j, sw, ww, pw, W, &cs, &ce, &cvs, &cve);
-                    npy_intp o = (npy_intp)i * ow + j;
-                    if (mode == 0) {
-                        int best = -1;
-                        %(T)s m = 0;
-                        for (int r = rvs; r < rve; ++r)
-                            for (int c = cvs; c < cve; ++c)
-                                if (best < 0 || xp[r * W + c] > m) { m = xp[r * W + c]; best = r * W + c; }
-                        if (grad) { if (best >= 0 && (!mask || xp[best] > 0)) zp[best] += gp[o]; }
-                        else zp[o] = m;
-                    } else {
-                        int count = mode == 1 ? (re - rs) * (ce - cs) : (rve - rvs) * (cve - cvs);
-                        if (grad) {
-                            %(T)s v = count > 0 ? gp[o] / count : 0;
-                            for (int r = rvs; r < rve; ++r)
-                                for (int c = cvs; c < cve; ++c)
-                                    if (!mask || xp[r * W + c] > 0) zp[r * W + c] += v;
-                        } else {
-                            %(T)s s = 0;
-                            for (int r = rvs; r < rve; ++r)
-                                for (int c = cvs; c < cve; ++c) s += xp[r * W + c];
-                            zp[o] = count > 0 ? s / count : 0;
-                        }
-                    }
-                }
-            }
-        });
-    }
-    Py_XDECREF(X); Py_XDECREF(G);
-}
-"""

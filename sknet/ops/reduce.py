@@ -10,15 +10,14 @@ and sums contiguous runs of ``inner`` elements in vector lanes. A graph rewrite
 every such ``Sum``.
 """
 
-import zlib
-
 import numpy as np
 import pytensor.tensor as T
 from pytensor.graph.basic import Apply
 from pytensor.graph.rewriting.basic import node_rewriter
 from pytensor.link.c.op import COp
 from pytensor.tensor.math import Sum
-from pytensor.tensor.rewriting.basic import register_specialize
+
+from . import _csource
 
 __all__ = ["BlockSum", "block_sum"]
 
@@ -57,14 +56,14 @@ class BlockSum(COp):
             raise TypeError(f"BlockSum takes float32 or float64, got {x.dtype}")
         if self.stop > x.ndim:
             raise ValueError(f"axes [{self.start}, {self.stop}) do not fit a {x.ndim}-d input")
-        out = T.tensor(dtype=x.dtype, shape=x.type.shape[self.start:self.stop])
+        out = T.tensor(dtype=x.dtype, shape=x.type.shape[self.start : self.stop])
         return Apply(self, [x], [out])
 
     def _axes(self, ndim):
         return tuple(i for i in range(ndim) if not self.start <= i < self.stop)
 
     def infer_shape(self, fgraph, node, shapes):
-        return [tuple(shapes[0][self.start:self.stop])]
+        return [tuple(shapes[0][self.start : self.stop])]
 
     def pullback(self, inputs, outputs, output_grads):
         (x,), (g,) = inputs, output_grads
@@ -78,60 +77,22 @@ class BlockSum(COp):
         output_storage[0][0] = np.asarray(out, dtype=node.outputs[0].dtype)
 
     def c_code_cache_version(self):
-        return (1, zlib.crc32(_C_CODE.encode()))
+        return (2, _csource.checksum("reduce.c"))
 
     def c_code(self, node, name, inp, out, sub):
         dtype = node.inputs[0].dtype
-        return _C_CODE % dict(
-            x=inp[0], z=out[0], fail=sub["fail"], start=self.start, stop=self.stop,
-            ndim=node.inputs[0].ndim, T="float" if dtype == "float32" else "double",
+        return _csource.block(
+            "reduce.c",
+            x=inp[0],
+            z=out[0],
+            fail=sub["fail"],
+            start=self.start,
+            stop=self.stop,
+            ndim=node.inputs[0].ndim,
+            T="float" if dtype == "float32" else "double",
             A="double" if self.acc_dtype == "float64" else "float",
             npy="NPY_FLOAT32" if dtype == "float32" else "NPY_FLOAT64",
         )
-
-
-_C_CODE = r"""
-{
-    const int start = %(start)s, stop = %(stop)s, nd = %(ndim)s;
-    PyArrayObject* X = PyArray_GETCONTIGUOUS(%(x)s);
-    npy_intp* d = PyArray_DIMS(X);
-    npy_intp outer = 1, mid = 1, inner = 1;
-    for (int i = 0; i < nd; ++i) {
-        if (i < start) outer *= d[i];
-        else if (i < stop) mid *= d[i];
-        else inner *= d[i];
-    }
-    if (!%(z)s || PyArray_NDIM(%(z)s) != stop - start || !PyArray_IS_C_CONTIGUOUS(%(z)s)
-        || !PyArray_CompareLists(PyArray_DIMS(%(z)s), d + start, stop - start)) {
-        Py_XDECREF(%(z)s);
-        %(z)s = (PyArrayObject*)PyArray_EMPTY(stop - start, d + start, %(npy)s, 0);
-        if (!%(z)s) { Py_XDECREF(X); %(fail)s }
-    }
-    {
-        const %(T)s* x = (const %(T)s*)PyArray_DATA(X);
-        %(T)s* z = (%(T)s*)PyArray_DATA(%(z)s);
-        %(A)s* acc = (%(A)s*)calloc(mid > 0 ? mid : 1, sizeof(%(A)s));
-        if (!acc) { Py_XDECREF(X); PyErr_NoMemory(); %(fail)s }
-        for (npy_intp o = 0; o < outer; ++o)
-            for (npy_intp m = 0; m < mid; ++m) {
-                /* eight independent lanes: the loop vectorises without
-                   reordering any single lane's additions */
-                const %(T)s* p = x + (o * mid + m) * inner;
-                %(A)s lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-                npy_intp i = 0;
-                for (; i + 8 <= inner; i += 8)
-                    for (int k = 0; k < 8; ++k) lane[k] += p[i + k];
-                %(A)s s = 0;
-                for (; i < inner; ++i) s += p[i];
-                for (int k = 0; k < 8; ++k) s += lane[k];
-                acc[m] += s;
-            }
-        for (npy_intp m = 0; m < mid; ++m) z[m] = (%(T)s)acc[m];
-        free(acc);
-    }
-    Py_XDECREF(X);
-}
-"""
 
 
 def block_sum(x, start, stop, acc_dtype="float64"):
@@ -146,7 +107,6 @@ def block_sum(x, start, stop, acc_dtype="float64"):
     return BlockSum(start, stop, acc_dtype)(x)
 
 
-@register_specialize("cxx_only")
 @node_rewriter([Sum])
 def local_block_sum(fgraph, node):
     """Replace a float ``Sum`` over leading and trailing axes by :class:`BlockSum`.

@@ -16,8 +16,7 @@ built by then and stays as it is).
 import numpy as np
 import pytensor.scalar as ps
 import pytensor.tensor as T
-from pytensor.compile import optdb
-from pytensor.graph.rewriting.basic import dfs_rewriter, node_rewriter
+from pytensor.graph.rewriting.basic import node_rewriter
 from pytensor.tensor.elemwise import Elemwise
 
 __all__ = ["ScalarRelu", "relu"]
@@ -61,8 +60,3 @@ def local_relu_to_maximum(fgraph, node):
     (x,) = node.inputs
     out = T.maximum(x, np.asarray(0, dtype=node.outputs[0].dtype))
     return [T.cast(out, node.outputs[0].dtype)]
-
-
-# The C linker includes neither tag; NUMBA requires 'numba', JAX 'jax'.
-optdb.register("sknet_relu_to_maximum", dfs_rewriter(local_relu_to_maximum),
-               "numba", "jax", position=0.9)

@@ -14,7 +14,7 @@ def corr2d_ref(x, w, stride=(1, 1), pad=(0, 0)):
     out = np.zeros((x.shape[0], w.shape[0], oh, ow))
     for i in range(oh):
         for j in range(ow):
-            patch = xp[:, :, i * sh:i * sh + kh, j * sw:j * sw + kw]
+            patch = xp[:, :, i * sh : i * sh + kh, j * sw : j * sw + kw]
             out[:, :, i, j] = np.einsum("bcuv,fcuv->bf", patch, w)
     return out
 

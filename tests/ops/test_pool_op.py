@@ -57,8 +57,13 @@ def test_verify_grad(mode_name, mode):
     rng = np.random.default_rng(1)
     # distinct values so that max pooling has no ties near the test point
     x = rng.permutation(2 * 2 * 5 * 5).reshape(2, 2, 5, 5) / 10.0
-    verify_grad(lambda v: pool_2d(v, (3, 2), (2, 2), (1, 1), True, mode_name), [x],
-                rng=np.random.default_rng(2), mode=mode, eps=1e-4)
+    verify_grad(
+        lambda v: pool_2d(v, (3, 2), (2, 2), (1, 1), True, mode_name),
+        [x],
+        rng=np.random.default_rng(2),
+        mode=mode,
+        eps=1e-4,
+    )
 
 
 def test_output_shapes():
@@ -70,8 +75,12 @@ def test_output_shapes():
 
 @pytest.mark.parametrize(
     "kwargs",
-    [dict(ws=(2, 2), pad=(2, 0)), dict(ws=(2, 2), pad=(1, 0), ignore_border=False),
-     dict(ws=(2, 2), mode="sum"), dict(ws=(0, 2))],
+    [
+        dict(ws=(2, 2), pad=(2, 0)),
+        dict(ws=(2, 2), pad=(1, 0), ignore_border=False),
+        dict(ws=(2, 2), mode="sum"),
+        dict(ws=(0, 2)),
+    ],
 )
 def test_bad_arguments_raise(kwargs):
     with pytest.raises(ValueError):
@@ -85,14 +94,14 @@ def _pool_grad_ref(x, g, ws, stride, mode):
     (wh, ww), (sh, sw) = ws, stride
     for i in range(g.shape[2]):
         for j in range(g.shape[3]):
-            win = x[:, :, i * sh:i * sh + wh, j * sw:j * sw + ww].reshape(x.shape[0], x.shape[1], -1)
+            win = x[:, :, i * sh : i * sh + wh, j * sw : j * sw + ww].reshape(x.shape[0], x.shape[1], -1)
             for b in range(x.shape[0]):
                 for c in range(x.shape[1]):
                     if mode == "max":
                         r, q = divmod(int(np.argmax(win[b, c])), ww)
                         gx[b, c, i * sh + r, j * sw + q] += g[b, c, i, j]
                     else:
-                        gx[b, c, i * sh:i * sh + wh, j * sw:j * sw + ww] += g[b, c, i, j] / (wh * ww)
+                        gx[b, c, i * sh : i * sh + wh, j * sw : j * sw + ww] += g[b, c, i, j] / (wh * ww)
     return gx
 
 
@@ -126,8 +135,13 @@ def test_interior_windows_and_first_maximum(compiled_interior, pool_ref, ties):
     results = compiled_interior(x, *gs)
     for k, (((ws, stride), m), ref, g) in enumerate(zip(INTERIOR_CASES, refs, gs)):
         np.testing.assert_allclose(results[2 * k], ref, rtol=1e-5, atol=1e-6, err_msg=str(INTERIOR_CASES[k]))
-        np.testing.assert_allclose(results[2 * k + 1], _pool_grad_ref(x, g, ws, stride, m),
-                                   rtol=1e-5, atol=1e-6, err_msg=str(INTERIOR_CASES[k]))
+        np.testing.assert_allclose(
+            results[2 * k + 1],
+            _pool_grad_ref(x, g, ws, stride, m),
+            rtol=1e-5,
+            atol=1e-6,
+            err_msg=str(INTERIOR_CASES[k]),
+        )
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +151,7 @@ def relu_pool_grads(mode):
     from sknet.nonlinearities import rectify
 
     a = T.tensor4("a")
-    gs, outs, ops = [], [], []
+    gs, outs = [], []
     for (ws, stride, pad, ib), m in CASES + [(((2, 2), None, (0, 0), True), "max")]:
         y = pool_2d(rectify(a), ws, stride, pad, ib, m)
         g = T.tensor4()
@@ -170,6 +184,7 @@ def test_fused_rectifier_gradient_values(relu_pool_grads, pool_ref):
     refs = [pool_ref(x, ws, stride or ws, pad, ib, m) for (ws, stride, pad, ib), m in cases]
     gs = [rng.normal(size=r.shape).astype("float32") for r in refs]
     for k, (((ws, stride, pad, ib), m), g, got) in enumerate(zip(cases, gs, f(a, *gs))):
-        gx = pytensor.function([], Pool2DGrad(ws, stride, pad, ib, m)(x, g),
-                               mode=pytensor.compile.mode.Mode("py", "fast_compile"))()
+        gx = pytensor.function(
+            [], Pool2DGrad(ws, stride, pad, ib, m)(x, g), mode=pytensor.compile.mode.Mode("py", "fast_compile")
+        )()
         np.testing.assert_allclose(got, gx * (x > 0), rtol=1e-5, atol=1e-6, err_msg=str(cases[k]))

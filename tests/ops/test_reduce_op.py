@@ -12,8 +12,14 @@ from sknet.ops.reduce import BlockSum
 
 # (shape, summed axes): the conv bias gradient, batch norm over a 3-d input, a
 # trailing block kept, and sizes around the 8-lane loop's tail.
-CASES = [((4, 3, 5, 7), (0, 2, 3)), ((5, 6, 9), (0, 2)), ((2, 3, 4, 5), (0, 1)),
-         ((3, 2, 1, 13), (0, 2, 3)), ((1, 4, 8), (0, 2)), ((2, 3, 4, 5), (0, 2))]
+CASES = [
+    ((4, 3, 5, 7), (0, 2, 3)),
+    ((5, 6, 9), (0, 2)),
+    ((2, 3, 4, 5), (0, 1)),
+    ((3, 2, 1, 13), (0, 2, 3)),
+    ((1, 4, 8), (0, 2)),
+    ((2, 3, 4, 5), (0, 2)),
+]
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +33,9 @@ def test_sums_match_numpy(compiled):
     xs = [rng.normal(size=shape).astype("float32") for shape, _ in CASES]
     for x, (shape, axes), out in zip(xs, CASES, compiled(*xs)):
         assert out.dtype == np.float32
-        np.testing.assert_allclose(out, x.astype(np.float64).sum(axis=axes), rtol=1e-5, atol=1e-5,
-                                   err_msg=str((shape, axes)))
+        np.testing.assert_allclose(
+            out, x.astype(np.float64).sum(axis=axes), rtol=1e-5, atol=1e-5, err_msg=str((shape, axes))
+        )
 
 
 def test_rewrite_in_c_backend_only(compiled):
@@ -52,8 +59,9 @@ def test_accumulates_in_float64():
 
 def test_verify_grad(mode):
     rng = np.random.default_rng(1)
-    verify_grad(lambda v: BlockSum(1, 3)(v) ** 2, [rng.normal(size=(2, 3, 2, 4))],
-                rng=np.random.default_rng(2), mode=mode)
+    verify_grad(
+        lambda v: BlockSum(1, 3)(v) ** 2, [rng.normal(size=(2, 3, 2, 4))], rng=np.random.default_rng(2), mode=mode
+    )
 
 
 @pytest.mark.parametrize("args", [(2, 1), (-1, 2)])

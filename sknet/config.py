@@ -1,0 +1,184 @@
+"""The ``SKNET_*`` environment variables, all read here.
+
+Each variable has one function below that reads and parses it when called
+(so a test or a script may set it before the first use); the rest of sknet
+asks these functions and never reads ``os.environ`` itself. The table in
+``docs/configuration.md`` lists the same variables (:data:`VARIABLES`; a test
+keeps the two in step).
+
+Examples
+--------
+>>> from sknet import config
+>>> sorted(VARIABLES)[:2]
+['SKNET_BENCH_MODE', 'SKNET_BLAS']
+>>> config.compile_workers() >= 1
+True
+"""
+
+import os
+from pathlib import Path
+
+__all__ = [
+    "VARIABLES",
+    "data_dir",
+    "blas_enabled",
+    "blas_threads",
+    "openmp_enabled",
+    "compile_workers",
+    "pch_enabled",
+    "function_cache_enabled",
+    "mode_for_tests",
+    "bench_mode",
+    "example_mode",
+]
+
+#: Every variable sknet reads, with its default in words.
+VARIABLES = {
+    "SKNET_DATA": "unset: datasets are looked for in data_home, then ~/sknet_data",
+    "SKNET_BLAS": "1: link PyTensor's C code to the scipy-openblas32 wheel",
+    "SKNET_BLAS_THREADS": "unset: OpenBLAS's own thread count",
+    "SKNET_OPENMP": "1: sknet's C ops share OpenBLAS's OpenMP threads",
+    "SKNET_COMPILE_WORKERS": "os.cpu_count(): parallel g++ builds of a new function's C modules",
+    "SKNET_PCH": "1: a precompiled header of the Python/NumPy includes (g++)",
+    "SKNET_FUNCTION_CACHE": "1: reuse compiled functions across clones (read when sknet is imported)",
+    "SKNET_TEST_MODE": "CVM: the compile mode of the test suite and doctests",
+    "SKNET_BENCH_MODE": "CVM: the compile mode of bench/bench_cnn.py",
+    "SKNET_MODE": "CVM: the compile mode of examples/mnist_cnn_loop.py",
+}
+
+_OFF = ("0", "false", "no", "off")
+
+
+def _get(name):
+    return os.environ.get(name, "").strip()
+
+
+def _switch(name):
+    """A switch that is on unless the variable says 0, false, no or off."""
+    return _get(name).lower() not in _OFF
+
+
+def data_dir():
+    """``SKNET_DATA`` as a Path, or None when unset or empty.
+
+    Examples
+    --------
+    >>> data_dir() is None or isinstance(data_dir(), Path)
+    True
+    """
+    value = _get("SKNET_DATA")
+    return Path(value) if value else None
+
+
+def blas_enabled():
+    """False when ``SKNET_BLAS`` is 0: PyTensor's C code then uses numpy's dot.
+
+    Examples
+    --------
+    >>> blas_enabled() in (True, False)
+    True
+    """
+    return _switch("SKNET_BLAS")
+
+
+def blas_threads():
+    """``SKNET_BLAS_THREADS`` as an int, or None when unset.
+
+    Examples
+    --------
+    >>> blas_threads() is None or blas_threads() >= 1
+    True
+    """
+    value = _get("SKNET_BLAS_THREADS")
+    if not value:
+        return None
+    try:
+        n = int(value)
+    except ValueError:
+        raise ValueError(f"SKNET_BLAS_THREADS must be a positive integer, got {value!r}") from None
+    if n < 1:
+        raise ValueError(f"SKNET_BLAS_THREADS must be a positive integer, got {value!r}")
+    return n
+
+
+def openmp_enabled():
+    """False when ``SKNET_OPENMP`` is 0: sknet's C ops then run on one thread.
+
+    Examples
+    --------
+    >>> openmp_enabled() in (True, False)
+    True
+    """
+    return _switch("SKNET_OPENMP")
+
+
+def compile_workers():
+    """``SKNET_COMPILE_WORKERS`` (default ``os.cpu_count()``), at least 1.
+
+    1 turns the parallel build of C modules off.
+
+    Examples
+    --------
+    >>> compile_workers() >= 1
+    True
+    """
+    value = _get("SKNET_COMPILE_WORKERS")
+    try:
+        return max(1, int(value)) if value else max(1, os.cpu_count() or 1)
+    except ValueError:
+        raise ValueError(f"SKNET_COMPILE_WORKERS must be an integer, got {value!r}") from None
+
+
+def pch_enabled():
+    """False when ``SKNET_PCH`` is 0 (no precompiled header for C modules).
+
+    Examples
+    --------
+    >>> pch_enabled() in (True, False)
+    True
+    """
+    return _switch("SKNET_PCH")
+
+
+def function_cache_enabled():
+    """False when ``SKNET_FUNCTION_CACHE`` is 0 (see :mod:`sknet.function_cache`).
+
+    Examples
+    --------
+    >>> function_cache_enabled() in (True, False)
+    True
+    """
+    return _switch("SKNET_FUNCTION_CACHE")
+
+
+def mode_for_tests():
+    """``SKNET_TEST_MODE`` upper-cased (default ``'CVM'``): the test suite's compile mode.
+
+    Examples
+    --------
+    >>> isinstance(mode_for_tests(), str)
+    True
+    """
+    return (_get("SKNET_TEST_MODE") or "CVM").upper()
+
+
+def bench_mode():
+    """``SKNET_BENCH_MODE`` upper-cased, or None (sknet's default mode).
+
+    Examples
+    --------
+    >>> bench_mode() is None or isinstance(bench_mode(), str)
+    True
+    """
+    return _get("SKNET_BENCH_MODE").upper() or None
+
+
+def example_mode():
+    """``SKNET_MODE`` upper-cased, or None (sknet's default mode): the examples' compile mode.
+
+    Examples
+    --------
+    >>> example_mode() is None or isinstance(example_mode(), str)
+    True
+    """
+    return _get("SKNET_MODE").upper() or None
