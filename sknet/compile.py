@@ -5,6 +5,7 @@ layers; ``build_loss`` and ``compile_*`` turn layers into PyTensor functions.
 """
 
 import copy
+import importlib
 import inspect
 import time
 from collections import OrderedDict
@@ -29,6 +30,9 @@ from .layers import (
 )
 
 __all__ = [
+    "Layers",
+    "grad_scale",
+    "resolve_layer_class",
     "default_layer_name",
     "spec_form",
     "spec_layer_names",
@@ -46,6 +50,63 @@ __all__ = [
     "compile_count",
     "cache_info",
 ]
+
+
+class Layers(OrderedDict):
+    """The ordered ``{name: layer}`` dict of a built net; also indexable by position and slice (as nolearn's).
+
+    Examples
+    --------
+    >>> ls = build_layers([(InputLayer, {'shape': (None, 2)}), (DenseLayer, {'num_units': 1})])
+    >>> ls['dense1'] is ls[1] is ls[-1], list(ls[:1])
+    (True, ['input0'])
+    """
+
+    def __getitem__(self, key):
+        if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
+            return list(self.values())[key]
+        if isinstance(key, slice):
+            return Layers(list(self.items())[key])
+        return super().__getitem__(key)
+
+
+def resolve_layer_class(factory):
+    """A layer class given as a dotted string (``'sknet.layers.DenseLayer'``); others pass through.
+
+    ``'lasagne.*'`` names resolve to sknet's modules of the same name, so
+    nolearn specs written with Lasagne's paths build sknet layers.
+
+    Examples
+    --------
+    >>> resolve_layer_class('lasagne.layers.DenseLayer') is DenseLayer
+    True
+    """
+    if not isinstance(factory, str):
+        return factory
+    path = "sknet" + factory[len("lasagne"):] if factory.split(".")[0] == "lasagne" else factory
+    module, _, attr = path.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError, ValueError):
+        raise ValueError(f"Could not find the layer class {factory!r} (looked for {attr!r} in {module!r})") from None
+
+
+def grad_scale(layer, scale):
+    """Multiply the gradients of ``layer``'s trainable parameters by ``scale`` in training; returns the layer.
+
+    Tags the parameters (``param.tag.grad_scale``, as nolearn does); the
+    train function multiplies each tagged gradient before the update rule
+    sees it. Use it as ``layer_wrapper`` or on a built layer.
+
+    Examples
+    --------
+    >>> layer = grad_scale(DenseLayer(InputLayer((None, 2)), 1), 0.5)
+    >>> float(layer.W.tag.grad_scale)
+    0.5
+    """
+    for param in layer.get_params(trainable=True):
+        param.tag.grad_scale = np.float32(scale)
+    return layer
 
 
 def default_layer_name(factory, index):
@@ -80,10 +141,10 @@ def spec_form(spec):
     if isinstance(spec, (list, tuple)) and spec:
         first = spec[0]
         if isinstance(first, (list, tuple)) and len(first) == 2:
+            if (callable(first[0]) or isinstance(first[0], str)) and isinstance(first[1], dict):
+                return "class_kwargs"
             if isinstance(first[0], str):
                 return "name_class"
-            if callable(first[0]) and isinstance(first[1], dict):
-                return "class_kwargs"
     elif callable(spec):
         return "callable"
     raise ValueError(
@@ -93,7 +154,7 @@ def spec_form(spec):
 
 
 def _named_layers(output_layer):
-    names = OrderedDict()
+    names = Layers()
     for i, layer in enumerate(get_all_layers(output_layer)):
         name = layer.name or default_layer_name(type(layer), i)
         if name in names:
@@ -112,7 +173,7 @@ def spec_layer_names(spec):
     """
     form = spec_form(spec)
     if form == "class_kwargs":
-        return [kw.get("name", default_layer_name(f, i)) for i, (f, kw) in enumerate(spec)]
+        return [kw.get("name", default_layer_name(resolve_layer_class(f), i)) for i, (f, kw) in enumerate(spec)]
     if form == "name_class":
         return [name for name, _ in spec]
     if form == "layer":
@@ -121,7 +182,25 @@ def spec_layer_names(spec):
 
 
 def _is_input(factory):
+    factory = resolve_layer_class(factory)
     return isinstance(factory, type) and issubclass(factory, InputLayer)
+
+
+# Keyword arguments that may name an earlier layer of the spec (nolearn's mask_input and more).
+_LAYER_REFERENCES = ("mask_input", "hid_init", "cell_init")
+
+
+def _resolve_references(kwargs, layers):
+    """Replace layer names by layers: ``mask_input='mask'``; ``W='dense1'`` shares that layer's W (as ``b=``)."""
+    for key in _LAYER_REFERENCES:
+        if isinstance(kwargs.get(key), str):
+            kwargs[key] = layers[kwargs[key]]
+    for key in ("W", "b"):
+        if isinstance(kwargs.get(key), str):
+            source = layers[kwargs[key]]
+            if getattr(source, key, None) is None:
+                raise ValueError(f"{key}={kwargs[key]!r}: layer {kwargs[key]!r} has no parameter {key} to share")
+            kwargs[key] = getattr(source, key)
 
 
 def _is_merge(factory):
@@ -180,20 +259,24 @@ def build_layers(spec, layer_params=None, callable_params=None, input_shapes=Non
     unknown = set(layer_params) - set(spec_layer_names(spec))
     if unknown:
         raise ValueError(f"Parameters routed to unknown layers: {sorted(unknown)}")
-    layers = OrderedDict()
+    layers = Layers()
     last = None
     for index, item in enumerate(spec):
         if form == "class_kwargs":
-            factory, kwargs = item[0], dict(item[1])
+            factory, kwargs = resolve_layer_class(item[0]), dict(item[1])
             name = kwargs.pop("name", default_layer_name(factory, index))
         else:
-            name, factory = item
+            name, factory = item[0], resolve_layer_class(item[1])
             kwargs = {}
+        if name in layers:
+            raise ValueError(f"Two layers are named {name!r}; layer names must be unique")
         kwargs.update(layer_params.get(name, {}))
+        wrapper = kwargs.pop("layer_wrapper", None)
         if index == len(spec) - 1 and isinstance(factory, type) and issubclass(factory, DenseLayer):
             if "num_units" not in kwargs and output_units is not None:
                 kwargs["num_units"] = output_units
         try:
+            _resolve_references(kwargs, layers)
             if _is_input(factory):
                 if "shape" not in kwargs:
                     if name not in input_shapes and None in input_shapes:
@@ -223,6 +306,11 @@ def build_layers(spec, layer_params=None, callable_params=None, input_shapes=Non
         except TypeError as exc:
             raise ValueError(f"Could not build layer {name!r} ({getattr(factory, '__name__', factory)}): {exc}") from exc
         layers[name] = layer
+        if wrapper is not None:
+            # nolearn's convention: the wrapped layer is kept as LW_<name> and feeds the next layer.
+            layer = wrapper(layer)
+            if layer is not layers[name]:
+                layers[f"LW_{name}"] = layer
         last = layer
     return layers
 
@@ -412,7 +500,12 @@ def compile_train(layers, target, loss_function, update, update_params, weights=
     output_layer = next(reversed(layers.values()))
     loss, predictions = build_loss(output_layer, target, loss_function, weights, False, l1, l2, loss_kwargs)
     params = get_all_params(output_layer, trainable=True)
-    updates = update(loss, params, **update_params)
+    scales = [getattr(p.tag, "grad_scale", 1) for p in params]
+    if any(scale != 1 for scale in scales):
+        grads = [g * s if s != 1 else g for g, s in zip(pytensor.grad(loss, params), scales)]
+        updates = update(grads, params, **update_params)
+    else:
+        updates = update(loss, params, **update_params)
     inputs = [layer.input_var for _, layer in input_layers(layers)] + [target]
     if weights is not None:
         inputs.append(weights)

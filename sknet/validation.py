@@ -128,7 +128,8 @@ def check_input_shapes(inputs, X):
         if name not in X:
             raise ValueError(f"X has no array for input layer {name!r} (keys: {sorted(X)})")
         shape, expected = np.shape(X[name]), layer.shape
-        ok = len(shape) == len(expected) and all(e is None or e == s for e, s in zip(expected, shape))
+        # Axis 0 is the batch: a fixed batch size in the spec (nolearn-era code) accepts any number of samples.
+        ok = len(shape) == len(expected) and all(e is None or e == s for e, s in zip(expected[1:], shape[1:]))
         if not ok:
             raise ValueError(
                 f"Input layer {name!r} expects data of shape {expected} "
