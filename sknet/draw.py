@@ -47,7 +47,7 @@ def _family(layer):
 
 def _layers(net):
     """``{name: layer}`` of a net (fitted), an output layer, a list or a dict of layers."""
-    if hasattr(net, "get_all_layers") and hasattr(net, "layers_"):
+    if hasattr(net, "get_all_layers"):
         if getattr(net, "layers_", None) is None:
             raise ValueError("draw the net after fit (or initialize()): its layers are not built yet")
         return _named(net.layers_)
