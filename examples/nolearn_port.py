@@ -37,6 +37,10 @@ from sknet.updates import nesterov_momentum
 from sknet.callbacks import EpochScoring  # nolearn: custom_scores=[...] (planned; see below)
 
 
+# nolearn's classic settings: Nesterov momentum, as in its tutorials.
+NESTEROV = dict(update=nesterov_momentum, update_learning_rate=0.01, update_momentum=0.9)
+
+
 class StopWhenNoBetter:
     """nolearn-style early stopping: a plain callable raising StopIteration.
 
@@ -76,9 +80,7 @@ def mnist_mlp(X, y, num_epochs, out_dir, verbose=1, patience=5):
         dropout_p=0.5,
         output_num_units=10,
         output_nonlinearity=softmax,
-        update=nesterov_momentum,
-        update_learning_rate=0.01,
-        update_momentum=0.9,
+        **NESTEROV,
         batch_iterator_train=BatchIterator(batch_size=128, shuffle=True, seed=42),
         train_split=TrainSplit(eval_size=0.2),
         on_epoch_finished=[
@@ -86,7 +88,7 @@ def mnist_mlp(X, y, num_epochs, out_dir, verbose=1, patience=5):
             SaveWeights(os.path.join(out_dir, "mlp-best.npz"), only_best=True, verbose=verbose),
         ],
         # nolearn: custom_scores=[("valid f1", lambda y, proba: f1_score(y, proba.argmax(1), average="macro"))]
-        callbacks=[("valid_f1", EpochScoring("f1_macro", name="valid_f1"))],
+        callbacks=[("valid_f1", EpochScoring("f1_macro", name="valid_f1"))],  # nolearn: custom_scores (above)
         max_epochs=num_epochs,
         random_state=0,
         verbose=verbose,
@@ -109,12 +111,8 @@ def diabetes_regression(num_epochs, verbose=1):
         hidden_num_units=32,
         output_num_units=1,
         output_nonlinearity=None,
-        update=nesterov_momentum,
-        update_learning_rate=0.01,
-        update_momentum=0.9,
-        max_epochs=num_epochs,
-        random_state=0,
-        verbose=verbose,
+        **NESTEROV,
+        max_epochs=num_epochs, random_state=0, verbose=verbose,
     )
     return net.fit(X, y), X, y
 
@@ -128,11 +126,9 @@ def two_outputs(num_epochs, verbose=1):
     trunk = DenseLayer(l_in, 32, name="trunk")
     head_a = DenseLayer(trunk, 1, nonlinearity=None, name="progression")
     head_b = DenseLayer(trunk, 1, nonlinearity=None, name="pressure")
-    net = NeuralNetRegressor(
+    net = NeuralNetRegressor(  # nolearn: NeuralNet(..., regression=True,
         layers=ConcatLayer([head_a, head_b], name="both"),  # nolearn: layers=[head_a, head_b] (predict gives a tuple)
-        update=nesterov_momentum,
-        update_learning_rate=0.01,
-        update_momentum=0.9,
+        **NESTEROV,
         max_epochs=num_epochs,
         random_state=0,
         verbose=verbose,
