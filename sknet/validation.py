@@ -187,8 +187,8 @@ def check_learning_rates(routed):
     for key, value in routed.items():
         if key.endswith("learning_rate") and np.ndim(value) == 0 and not isinstance(value, bool):
             try:
-                positive = value > 0
-            except TypeError:  # a shared variable or an expression
+                positive = bool(value > 0)
+            except TypeError:  # a shared variable or an expression (nolearn's theano.shared learning rates)
                 continue
             if not positive:
                 raise ValueError(f"{key} must be positive, got {value!r}")

@@ -117,3 +117,22 @@ def test_layers_indexable_by_name_position_and_slice():
     # a prebuilt network's layers too
     out = DenseLayer(InputLayer((None, 3), name="in"), 2, name="out")
     assert NeuralNet(out).initialize().layers_[-1].name == "out"
+
+
+def test_shared_learning_rate_changed_by_a_hook():
+    # nolearn tutorials' AdjustVariable: the learning rate is a shared variable that a hook sets
+    import pytensor
+
+    lr = pytensor.shared(np.float32(0.1))
+    seen = []
+
+    def adjust(net, history):
+        seen.append(net.layers_["dense1"].W.get_value())
+        lr.set_value(np.float32(0.0))
+
+    net = NeuralNet([(InputLayer, {"shape": (None, 2)}), (DenseLayer, {"num_units": 1, "nonlinearity": None})],
+                    update_learning_rate=lr, max_epochs=3, train_split=False, on_epoch_finished=[adjust])
+    net.fit(np.ones((10, 2), "float32"), np.zeros((10, 1), "float32"))
+    assert not np.array_equal(seen[0], np.zeros_like(seen[0])) and len(seen) == 3
+    np.testing.assert_array_equal(seen[1], seen[0])  # the rate set to 0 by the hook stopped the updates
+    np.testing.assert_array_equal(seen[2], seen[0])
