@@ -526,14 +526,25 @@ class PrintLayerInfo(Callback):
     def on_train_begin(self, net, **kwargs):
         if getattr(self, "printed_", False):
             return
-        if getattr(net, "verbose", 0) >= 2 and getattr(net, "layers_", None) is not None:
+        layers = _built_layers(net) if getattr(net, "verbose", 0) >= 2 else None
+        if layers is not None:
             from .summary import summary
 
             # nolearn's detailed table: capacity and coverage columns (for nets with conv/pool layers).
-            self.sink(summary(net.layers_, capacity=True))
+            self.sink(summary(layers, capacity=True))
         else:
             self.sink(net.summary())
         self.printed_ = True
+
+
+def _built_layers(net):
+    """The net's layers, or None before they are built."""
+    from sklearn.exceptions import NotFittedError
+
+    try:
+        return net.get_all_layers()
+    except (NotFittedError, AttributeError):
+        return None
 
 
 from .progress import ProgressBar  # noqa: E402  (it subclasses Callback, defined above)

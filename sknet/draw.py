@@ -8,6 +8,7 @@ still written.
 
 import os
 
+from .callbacks import _built_layers
 from .layers.conv import BaseConvLayer
 from .layers.pool import Pool1DLayer, Pool2DLayer
 from .persistence import atomic_write
@@ -48,9 +49,10 @@ def _family(layer):
 def _layers(net):
     """``{name: layer}`` of a net (fitted), an output layer, a list or a dict of layers."""
     if hasattr(net, "get_all_layers"):
-        if getattr(net, "layers_", None) is None:
+        layers = _built_layers(net)
+        if layers is None:
             raise ValueError("draw the net after fit (or initialize()): its layers are not built yet")
-        return _named(net.layers_)
+        return _named(layers)
     return _named(net)
 
 

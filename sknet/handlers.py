@@ -9,7 +9,9 @@ for :class:`WeightLog`) runs unchanged.
 
 import csv
 import io
+import itertools
 import pickle
+import weakref
 from datetime import datetime
 
 import numpy as np
@@ -18,6 +20,11 @@ from .callbacks import Callback
 from .persistence import atomic_write
 
 __all__ = ["SaveWeights", "RememberBestWeights", "RestoreBestWeights", "WeightLog"]
+
+# {net: [RememberBestWeights that saw it]}: how RestoreBestWeights finds its partner without reading
+# the net's attributes (a callbacks= entry is a clone the user never sees).
+_REMEMBERED = weakref.WeakKeyDictionary()
+_UPDATES = itertools.count()
 
 
 class _Handler(Callback):
@@ -142,6 +149,10 @@ class RememberBestWeights(_Handler):
             self.best_weights = net.get_all_params_values()
             self.best_weights_loss = value
             self.best_weights_epoch = record["epoch"]
+            self.updated_ = next(_UPDATES)
+            seen = _REMEMBERED.setdefault(net, [])
+            if not any(r is self for r in seen):
+                seen.append(self)
 
 
 class RestoreBestWeights(_Handler):
@@ -168,18 +179,15 @@ class RestoreBestWeights(_Handler):
         """Nothing: the weights are restored when training ends."""
 
     def _find(self, net):
-        hooks = getattr(net, "on_epoch_finished", None) or []
-        hooks = [hooks] if callable(hooks) else list(hooks)
-        found = [cb for cb in list(getattr(net, "callbacks_", {}).values()) + hooks
-                 if isinstance(cb, RememberBestWeights)]
+        found = list(_REMEMBERED.get(net, []))
         if self.remember is not None:
             # A callbacks= entry is a clone of the one given: match it by its settings.
-            found = [self.remember] + [cb for cb in found if cb.get_params() == self.remember.get_params()]
-        found = [cb for cb in found if cb.best_weights is not None]
+            found = [self.remember] + [r for r in found if r.get_params() == self.remember.get_params()]
+        found = [r for r in found if r.best_weights is not None]
         if not found:
             raise ValueError("RestoreBestWeights found no RememberBestWeights that saw an epoch; add one "
                              "to callbacks (or on_epoch_finished)")
-        return found[0]
+        return max(found, key=lambda r: r.updated_)  # this fit's, not an earlier fit's
 
     def on_train_end(self, net, **kwargs):
         remember = self._find(net)

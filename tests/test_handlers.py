@@ -80,6 +80,11 @@ def test_remember_best_score_as_callbacks(digits, make_classifier):
     best = int(np.argmax(accuracies))  # the first of equal bests, as nolearn (strictly better replaces)
     _assert_weights_equal(net.get_all_params_values(), seen[best])
     assert remember.best_weights is None  # the net worked on a clone
+    # a second fit restores its own best, not the first fit's
+    seen.clear()
+    net.set_params(update__learning_rate=0.05, max_epochs=4).fit(X, y)
+    best = int(np.argmax([r["valid_accuracy"] for r in net.history_]))
+    _assert_weights_equal(net.get_all_params_values(), seen[best])
 
 
 def test_weight_log_writes_means_and_changes(digits, tmp_path, make_classifier):
