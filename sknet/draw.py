@@ -140,6 +140,14 @@ def draw_to_notebook(net, output_shape=True, verbose=False):
     """The network diagram as a PNG image that a notebook displays (``IPython.display.Image``).
 
     Needs IPython and Graphviz's ``dot`` program.
+
+    Examples
+    --------
+    >>> import shutil
+    >>> from sknet.layers import InputLayer, DenseLayer
+    >>> net = DenseLayer(InputLayer((None, 3)), 2)
+    >>> shutil.which('dot') is None or draw_to_notebook(net).data[1:4] == b'PNG'
+    True
     """
     graphviz = _graphviz()
     from IPython.display import Image
