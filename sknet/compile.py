@@ -5,7 +5,6 @@ layers; ``build_loss`` and ``compile_*`` turn layers into PyTensor functions.
 """
 
 import copy
-import importlib
 import inspect
 import time
 from collections import OrderedDict
@@ -19,6 +18,7 @@ from . import function_cache
 from . import random as sknet_random
 from .backend import FLOATX
 from .function_cache import cache_info, compile_count
+from .layer_spec import Layers, grad_scale, resolve_layer_class, resolve_references
 from .layers import (
     DenseLayer,
     InputLayer,
@@ -50,63 +50,6 @@ __all__ = [
     "compile_count",
     "cache_info",
 ]
-
-
-class Layers(OrderedDict):
-    """The ordered ``{name: layer}`` dict of a built net; also indexable by position and slice (as nolearn's).
-
-    Examples
-    --------
-    >>> ls = build_layers([(InputLayer, {'shape': (None, 2)}), (DenseLayer, {'num_units': 1})])
-    >>> ls['dense1'] is ls[1] is ls[-1], list(ls[:1])
-    (True, ['input0'])
-    """
-
-    def __getitem__(self, key):
-        if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
-            return list(self.values())[key]
-        if isinstance(key, slice):
-            return Layers(list(self.items())[key])
-        return super().__getitem__(key)
-
-
-def resolve_layer_class(factory):
-    """A layer class given as a dotted string (``'sknet.layers.DenseLayer'``); others pass through.
-
-    ``'lasagne.*'`` names resolve to sknet's modules of the same name, so
-    nolearn specs written with Lasagne's paths build sknet layers.
-
-    Examples
-    --------
-    >>> resolve_layer_class('lasagne.layers.DenseLayer') is DenseLayer
-    True
-    """
-    if not isinstance(factory, str):
-        return factory
-    path = "sknet" + factory[len("lasagne"):] if factory.split(".")[0] == "lasagne" else factory
-    module, _, attr = path.rpartition(".")
-    try:
-        return getattr(importlib.import_module(module), attr)
-    except (ImportError, AttributeError, ValueError):
-        raise ValueError(f"Could not find the layer class {factory!r} (looked for {attr!r} in {module!r})") from None
-
-
-def grad_scale(layer, scale):
-    """Multiply the gradients of ``layer``'s trainable parameters by ``scale`` in training; returns the layer.
-
-    Tags the parameters (``param.tag.grad_scale``, as nolearn does); the
-    train function multiplies each tagged gradient before the update rule
-    sees it. Use it as ``layer_wrapper`` or on a built layer.
-
-    Examples
-    --------
-    >>> layer = grad_scale(DenseLayer(InputLayer((None, 2)), 1), 0.5)
-    >>> float(layer.W.tag.grad_scale)
-    0.5
-    """
-    for param in layer.get_params(trainable=True):
-        param.tag.grad_scale = np.float32(scale)
-    return layer
 
 
 def default_layer_name(factory, index):
@@ -186,23 +129,6 @@ def _is_input(factory):
     return isinstance(factory, type) and issubclass(factory, InputLayer)
 
 
-# Keyword arguments that may name an earlier layer of the spec (nolearn's mask_input and more).
-_LAYER_REFERENCES = ("mask_input", "hid_init", "cell_init")
-
-
-def _resolve_references(kwargs, layers):
-    """Replace layer names by layers: ``mask_input='mask'``; ``W='dense1'`` shares that layer's W (as ``b=``)."""
-    for key in _LAYER_REFERENCES:
-        if isinstance(kwargs.get(key), str):
-            kwargs[key] = layers[kwargs[key]]
-    for key in ("W", "b"):
-        if isinstance(kwargs.get(key), str):
-            source = layers[kwargs[key]]
-            if getattr(source, key, None) is None:
-                raise ValueError(f"{key}={kwargs[key]!r}: layer {kwargs[key]!r} has no parameter {key} to share")
-            kwargs[key] = getattr(source, key)
-
-
 def _is_merge(factory):
     """A layer class taking a list of ``incomings`` (not a chained ``incoming``).
 
@@ -276,7 +202,7 @@ def build_layers(spec, layer_params=None, callable_params=None, input_shapes=Non
             if "num_units" not in kwargs and output_units is not None:
                 kwargs["num_units"] = output_units
         try:
-            _resolve_references(kwargs, layers)
+            resolve_references(kwargs, layers)
             if _is_input(factory):
                 if "shape" not in kwargs:
                     if name not in input_shapes and None in input_shapes:
