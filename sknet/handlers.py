@@ -141,6 +141,9 @@ class RememberBestWeights(_Handler):
 
     def on_epoch_end(self, net, history=None, **kwargs):
         record = history[-1]
+        if len(history) == 1:
+            # A new training run (sknet's fit starts afresh unless warm_start): forget an earlier run's best.
+            self.best_weights, self.best_weights_loss, self.best_weights_epoch = None, np.inf, None
         if record.get(self.key()) is None:
             raise KeyError(f"RememberBestWeights watches {self.key()!r}, which is not in the history "
                            f"(keys: {sorted(record)})")

@@ -68,6 +68,11 @@ def test_remember_and_restore_best_weights_nolearn_spelling(digits, capsys, make
     assert best != len(losses) - 1  # otherwise restoring would change nothing
     _assert_weights_equal(net.get_all_params_values(), seen[best])
     assert f"Loaded best weights from epoch {best + 1} where valid_loss was" in capsys.readouterr().out
+    # the same handler objects serve a second fit, which starts afresh: its own best is restored
+    seen.clear()
+    net.set_params(update__learning_rate=1e-4, max_epochs=2).fit(X, y)  # worse than the first fit's best
+    best = int(np.argmin([r["valid_loss"] for r in net.history_]))
+    _assert_weights_equal(net.get_all_params_values(), seen[best])
 
 
 def test_remember_best_score_as_callbacks(digits, make_classifier):
