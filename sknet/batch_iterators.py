@@ -72,6 +72,8 @@ class BatchIterator(BaseEstimator):
         Visit the samples in a new random order on every call.
     random_state : None, int or numpy.random.RandomState
         Seeds the shuffling.
+    seed : None or int
+        nolearn's name for ``random_state`` (used when ``random_state`` is None).
 
     Examples
     --------
@@ -80,10 +82,11 @@ class BatchIterator(BaseEstimator):
     [([0, 1], [0, 10]), ([2, 3], [20, 30]), ([4], [40])]
     """
 
-    def __init__(self, batch_size=128, shuffle=False, random_state=None):
+    def __init__(self, batch_size=128, shuffle=False, random_state=None, seed=None):
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.random_state = random_state
+        self.seed = seed
 
     def __call__(self, X, y=None, sample_weight=None):
         """Return a generator of ``(Xb, yb)`` batches (``(Xb, yb, wb)`` with sample_weight)."""
@@ -102,7 +105,7 @@ class BatchIterator(BaseEstimator):
         order = None
         if self.shuffle:
             if getattr(self, "_rng", None) is None:
-                self._rng = check_random_state(self.random_state)
+                self._rng = check_random_state(_seed(self))
             order = self._rng.permutation(n)
         for start in range(0, n, bs):
             index = slice(start, start + bs) if order is None else order[start : start + bs]
@@ -149,6 +152,11 @@ class BatchIterator(BaseEstimator):
         return state
 
 
+def _seed(obj):
+    """``random_state``, or nolearn's ``seed`` where random_state is unset."""
+    return obj.random_state if obj.random_state is not None else getattr(obj, "seed", None)
+
+
 class TrainSplit(BaseEstimator):
     """Split (X, y) into a training part and a validation part, nolearn style.
 
@@ -163,6 +171,11 @@ class TrainSplit(BaseEstimator):
     shuffle : bool
         Draw the validation samples at random rather than taking the last ones.
     random_state : None, int or numpy.random.RandomState
+    seed : None or int
+        nolearn's name for ``random_state`` (used when ``random_state`` is None).
+
+    Called directly, as nolearn's, it returns ``X_train, X_valid, y_train,
+    y_valid``; without validation the validation parts are empty (length 0).
 
     Examples
     --------
@@ -172,11 +185,12 @@ class TrainSplit(BaseEstimator):
     ([0, 1, 2], [3, 4])
     """
 
-    def __init__(self, eval_size=0.2, stratify=None, shuffle=True, random_state=None):
+    def __init__(self, eval_size=0.2, stratify=None, shuffle=True, random_state=None, seed=None):
         self.eval_size = eval_size
         self.stratify = stratify
         self.shuffle = shuffle
         self.random_state = random_state
+        self.seed = seed
 
     def _check_params(self):
         """Raise ValueError for an eval_size that is neither None, a fraction in [0, 1) nor a count >= 0."""
@@ -205,7 +219,7 @@ class TrainSplit(BaseEstimator):
     def __call__(self, X, y, net=None):
         train, valid = self.split_indices(num_samples(X), y, net)
         if len(valid) == 0:
-            return X, None, y, None
+            return X, take(X, valid), y, take(y, valid)
         return take(X, train), take(X, valid), take(y, train), take(y, valid)
 
     def split_indices(self, n, y, net=None):
@@ -225,7 +239,7 @@ class TrainSplit(BaseEstimator):
         if not self.shuffle:
             train, valid = np.arange(n - n_valid), np.arange(n - n_valid, n)
         else:
-            rng = check_random_state(self.random_state)
+            rng = check_random_state(_seed(self))
             splitter = ShuffleSplit(n_splits=1, test_size=n_valid, random_state=rng)
             if stratify and y is not None:
                 _, counts = np.unique(y, return_counts=True)
@@ -286,7 +300,7 @@ def configured(given, default, params=None, seed=None):
     obj = default if given is None else clone(given, safe=False)
     if params:
         obj.set_params(**params)
-    if getattr(obj, "random_state", 0) is None:
+    if getattr(obj, "random_state", 0) is None and getattr(obj, "seed", None) is None:
         obj.random_state = seed
     check = getattr(obj, "_check_params", None)
     if check is not None:

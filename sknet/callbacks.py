@@ -395,7 +395,10 @@ class PrintLog(Callback):
     """Print one table row per epoch; values whose ``<key>_best`` flag is set are marked ``*``.
 
     A legend line, printed once per callback, says what the marks and units
-    mean; accuracies are shown in percent, other values as they are.
+    mean; accuracies are shown in percent, other values as they are. With a
+    validation set the ``trn/val`` column (``train_loss / valid_loss``,
+    nolearn's) follows ``valid_loss``. nolearn code may also call it as a
+    function hook (``on_epoch_finished=[PrintLog()]``).
 
     Parameters
     ----------
@@ -428,15 +431,28 @@ class PrintLog(Callback):
         self.columns_ = None
         self.legend_ = getattr(self, "legend_", False)
 
+    def __call__(self, net, history):
+        self.on_epoch_end(net, history=history)
+
     def _columns(self, record):
         if self.keys is not None:
             return list(self.keys)
-        return [
+        keys = [
             k
             for k, v in record.items()
             if k not in ("epoch", "dur", "compile_time") and not k.endswith("_best")
             and isinstance(v, (int, float, np.floating)) and not isinstance(v, bool)
         ]
+        if "train_loss" in keys and "valid_loss" in keys:
+            keys.insert(keys.index("valid_loss") + 1, "trn/val")
+        return keys
+
+    @staticmethod
+    def _value(record, key):
+        if key == "trn/val" and "trn/val" not in record:
+            train, valid = record.get("train_loss"), record.get("valid_loss")
+            return None if train is None or not valid else train / valid
+        return record.get(key)
 
     @staticmethod
     def _cell(key, value, width):
@@ -446,18 +462,18 @@ class PrintLog(Callback):
 
     def on_epoch_end(self, net, history=None, **kwargs):
         record = history[-1]
-        if self.columns_ is None:
+        if getattr(self, "columns_", None) is None:
             self.columns_ = self._columns(record)
             self.widths_ = [max(len(k) + 2, 12) for k in self.columns_]
             header = "  epoch" + "".join(f"{k:>{w}}" for k, w in zip(self.columns_, self.widths_)) + "    dur"
-            if not self.legend_:
+            if not getattr(self, "legend_", False):
                 self.sink("(* marks the best value so far; accuracies in %; dur: seconds per epoch)")
                 self.legend_ = True
             self.sink(header)
             self.sink("-" * len(header))
         cells = []
         for key, width in zip(self.columns_, self.widths_):
-            value = record.get(key)
+            value = self._value(record, key)
             if value is None:
                 cells.append(" " * width)
                 continue
@@ -470,7 +486,9 @@ class PrintLayerInfo(Callback):
     """Print the layer table of :meth:`NeuralNet.summary` when training starts.
 
     The table (name, type, output shape, parameter count and, for conv and
-    pool layers, the receptive field) is printed once per initialization:
+    pool layers, the receptive field; at ``verbose >= 2`` also nolearn's
+    capacity and coverage, see :func:`sknet.summary.summary`) is printed once
+    per initialization:
     not again on warm-started fits or later ``partial_fit`` calls. Nets with
     ``verbose >= 2`` add this callback themselves; given in ``callbacks`` it
     prints whatever the verbosity.
@@ -500,14 +518,37 @@ class PrintLayerInfo(Callback):
         # Share the sink: a deep copy of ``lines.append`` would append to a copied list.
         return type(self)(sink=self.sink)
 
+    def __call__(self, net, history=None):
+        # nolearn's on_training_started hook; like nolearn's, silent once epochs are in the history.
+        if not history:
+            self.on_train_begin(net)
+
     def on_train_begin(self, net, **kwargs):
         if getattr(self, "printed_", False):
             return
-        self.sink(net.summary())
+        layers = _built_layers(net) if getattr(net, "verbose", 0) >= 2 else None
+        if layers is not None:
+            from .summary import summary
+
+            # nolearn's detailed table: capacity and coverage columns (for nets with conv/pool layers).
+            self.sink(summary(layers, capacity=True))
+        else:
+            self.sink(net.summary())
         self.printed_ = True
 
 
+def _built_layers(net):
+    """The net's layers, or None before they are built."""
+    from sklearn.exceptions import NotFittedError
+
+    try:
+        return net.get_all_layers()
+    except (NotFittedError, AttributeError):
+        return None
+
+
 from .progress import ProgressBar  # noqa: E402  (it subclasses Callback, defined above)
+from .handlers import RememberBestWeights, RestoreBestWeights, SaveWeights, WeightLog  # noqa: E402,F401  (the same)
 
 
 def assemble(callbacks, routed=None, hooks=None, verbose=0):

@@ -18,6 +18,7 @@ from . import function_cache
 from . import random as sknet_random
 from .backend import FLOATX
 from .function_cache import cache_info, compile_count
+from .layer_spec import Layers, grad_scale, resolve_layer_class, resolve_references
 from .layers import (
     DenseLayer,
     InputLayer,
@@ -29,6 +30,9 @@ from .layers import (
 )
 
 __all__ = [
+    "Layers",
+    "grad_scale",
+    "resolve_layer_class",
     "default_layer_name",
     "spec_form",
     "spec_layer_names",
@@ -81,10 +85,10 @@ def spec_form(spec):
     if isinstance(spec, (list, tuple)) and spec:
         first = spec[0]
         if isinstance(first, (list, tuple)) and len(first) == 2:
+            if (callable(first[0]) or isinstance(first[0], str)) and isinstance(first[1], dict):
+                return "class_kwargs"
             if isinstance(first[0], str):
                 return "name_class"
-            if callable(first[0]) and isinstance(first[1], dict):
-                return "class_kwargs"
     elif callable(spec):
         return "callable"
     raise ValueError(
@@ -94,7 +98,7 @@ def spec_form(spec):
 
 
 def _named_layers(output_layer):
-    names = OrderedDict()
+    names = Layers()
     for i, layer in enumerate(get_all_layers(output_layer)):
         name = layer.name or default_layer_name(type(layer), i)
         if name in names:
@@ -113,7 +117,7 @@ def spec_layer_names(spec):
     """
     form = spec_form(spec)
     if form == "class_kwargs":
-        return [kw.get("name", default_layer_name(f, i)) for i, (f, kw) in enumerate(spec)]
+        return [kw.get("name", default_layer_name(resolve_layer_class(f), i)) for i, (f, kw) in enumerate(spec)]
     if form == "name_class":
         return [name for name, _ in spec]
     if form == "layer":
@@ -122,6 +126,7 @@ def spec_layer_names(spec):
 
 
 def _is_input(factory):
+    factory = resolve_layer_class(factory)
     return isinstance(factory, type) and issubclass(factory, InputLayer)
 
 
@@ -181,20 +186,24 @@ def build_layers(spec, layer_params=None, callable_params=None, input_shapes=Non
     unknown = set(layer_params) - set(spec_layer_names(spec))
     if unknown:
         raise ValueError(f"Parameters routed to unknown layers: {sorted(unknown)}")
-    layers = OrderedDict()
+    layers = Layers()
     last = None
     for index, item in enumerate(spec):
         if form == "class_kwargs":
-            factory, kwargs = item[0], dict(item[1])
+            factory, kwargs = resolve_layer_class(item[0]), dict(item[1])
             name = kwargs.pop("name", default_layer_name(factory, index))
         else:
-            name, factory = item
+            name, factory = item[0], resolve_layer_class(item[1])
             kwargs = {}
+        if name in layers:
+            raise ValueError(f"Two layers are named {name!r}; layer names must be unique")
         kwargs.update(layer_params.get(name, {}))
+        wrapper = kwargs.pop("layer_wrapper", None)
         if index == len(spec) - 1 and isinstance(factory, type) and issubclass(factory, DenseLayer):
             if "num_units" not in kwargs and output_units is not None:
                 kwargs["num_units"] = output_units
         try:
+            resolve_references(kwargs, layers)
             if _is_input(factory):
                 if "shape" not in kwargs:
                     if name not in input_shapes and None in input_shapes:
@@ -224,6 +233,11 @@ def build_layers(spec, layer_params=None, callable_params=None, input_shapes=Non
         except TypeError as exc:
             raise ValueError(f"Could not build layer {name!r} ({getattr(factory, '__name__', factory)}): {exc}") from exc
         layers[name] = layer
+        if wrapper is not None:
+            # nolearn's convention: the wrapped layer is kept as LW_<name> and feeds the next layer.
+            layer = wrapper(layer)
+            if layer is not layers[name]:
+                layers[f"LW_{name}"] = layer
         last = layer
     return layers
 
@@ -428,7 +442,12 @@ def compile_train(layers, target, loss_function, update, update_params, weights=
     output_layer = next(reversed(layers.values()))
     loss, predictions = build_loss(output_layer, target, loss_function, weights, False, l1, l2, loss_kwargs)
     params = get_all_params(output_layer, trainable=True)
-    updates = update(loss, params, **update_params)
+    scales = [getattr(p.tag, "grad_scale", 1) for p in params]
+    if any(scale != 1 for scale in scales):
+        grads = [g * s if s != 1 else g for g, s in zip(pytensor.grad(loss, params), scales)]
+        updates = update(grads, params, **update_params)
+    else:
+        updates = update(loss, params, **update_params)
     inputs = [layer.input_var for _, layer in input_layers(layers)] + [target]
     if weights is not None:
         inputs.append(weights)

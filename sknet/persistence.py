@@ -11,7 +11,8 @@ from collections import OrderedDict
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-__all__ = ["atomic_write", "save_weights", "read_weights", "param_values", "load_weights", "PersistenceMixin"]
+__all__ = ["atomic_write", "save_weights", "read_weights", "param_values", "load_weights", "matching_weights",
+           "PersistenceMixin"]
 
 
 def atomic_write(path, write):
@@ -149,6 +150,47 @@ def load_weights(layers, source):
         raise
 
 
+def matching_weights(layers, source):
+    """Split ``{layer name: [arrays]}`` into what fits ``layers`` and what does not (for transfer learning).
+
+    A layer fits when the net has a layer of that name with as many
+    parameters, each of the same shape.
+
+    Returns
+    -------
+    (dict, dict)
+        The fitting part of ``source``, and ``{layer name: reason}`` for every
+        other layer named on either side that has parameters.
+
+    Examples
+    --------
+    >>> from sknet.layers import InputLayer, DenseLayer
+    >>> out = DenseLayer(InputLayer((None, 2)), 1, name='out')
+    >>> fit, skipped = matching_weights({'out': out}, {'out': [np.ones((3, 1)), np.zeros(1)], 'old': [np.ones(1)]})
+    >>> list(fit), skipped['out']
+    ([], 'shapes differ: this net has [(2, 1), (1,)], the weights give [(3, 1), (1,)]')
+    """
+    fitting, skipped = OrderedDict(), OrderedDict()
+    for name, values in source.items():
+        layer = layers.get(name)
+        if layer is None:
+            if len(values):
+                skipped[name] = "not a layer of this net"
+            continue
+        params = layer.get_params()
+        shapes = [tuple(p.get_value(borrow=True).shape) for p in params]
+        given = [tuple(np.shape(v)) for v in values]
+        if shapes == given:
+            if params:
+                fitting[name] = values
+        else:
+            skipped[name] = f"shapes differ: this net has {shapes}, the weights give {given}"
+    for name, layer in layers.items():
+        if layer.get_params() and name not in source:
+            skipped[name] = "the weights have nothing for it (left as it was)"
+    return fitting, skipped
+
+
 class PersistenceMixin:
     """Weights in and out of a fitted net, and pickling that keeps data, not graphs.
 
@@ -175,23 +217,84 @@ class PersistenceMixin:
         check_is_fitted(self)
         return param_values(self.layers_)
 
+    def get_all_layers(self):
+        """The built layers, in topological order (a list, as nolearn's).
+
+        Examples
+        --------
+        >>> from sknet import NeuralNet
+        >>> from sknet.layers import InputLayer, DenseLayer
+        >>> net = NeuralNet([(InputLayer, {'shape': (None, 2)}), (DenseLayer, {'num_units': 1})]).initialize()
+        >>> [type(layer).__name__ for layer in net.get_all_layers()]
+        ['InputLayer', 'DenseLayer']
+        """
+        check_is_fitted(self)
+        return list(self.layers_.values())
+
+    def get_all_params(self, **tags):
+        """The parameters (shared variables) of every layer, each once; ``tags`` filter (``trainable=True``).
+
+        Examples
+        --------
+        >>> from sknet import NeuralNet
+        >>> from sknet.layers import InputLayer, DenseLayer
+        >>> net = NeuralNet([(InputLayer, {'shape': (None, 2)}), (DenseLayer, {'num_units': 1})]).initialize()
+        >>> [p.name for p in net.get_all_params(regularizable=True)]
+        ['dense1.W']
+        """
+        check_is_fitted(self)
+        seen = OrderedDict()
+        for layer in self.layers_.values():
+            for param in layer.get_params(**tags):
+                seen.setdefault(id(param), param)
+        return list(seen.values())
+
     def save_params_to(self, path):
         """Write the weights to an ``.npz`` file (atomically: temp file + rename)."""
         save_weights(path, self.get_all_params_values())
 
     save_params = save_params_to
 
-    def load_params_from(self, source):
-        """Load weights from an ``.npz`` path, a dict ``{layer: [arrays]}`` or another net.
+    def load_params_from(self, source, strict=True):
+        """Load weights from an ``.npz`` path, a dict ``{layer: [arrays]}`` or another net; returns self.
 
-        Names and shapes are checked for every layer before anything is set,
-        so a mismatch loads nothing. Files are read with ``allow_pickle=False``.
+        An unfitted net builds its layers first (:meth:`initialize` without
+        data), which needs the InputLayer's ``shape`` and the output size in
+        the spec. Files are read with ``allow_pickle=False``.
+
+        Parameters
+        ----------
+        source : str, path, dict or NeuralNet
+        strict : bool
+            True (default): names, counts and shapes are checked for every
+            layer before anything is set, so a mismatch loads nothing and
+            raises ValueError. False (nolearn's behaviour, for transfer
+            learning): load every layer whose name and shapes match, skip
+            the others (each named in a message at ``verbose >= 1``); it
+            still raises if no layer matches at all.
         """
-        check_is_fitted(self)
+        if not self.__sklearn_is_fitted__():
+            try:
+                self.initialize()
+            except ValueError as exc:
+                raise ValueError(f"load_params_from on an unfitted net builds its layers from the spec first, "
+                                 f"which failed: {exc}. Give the InputLayer a shape and the output layer its "
+                                 "size, or call it after fit / initialize(X, y)") from exc
         if isinstance(source, PersistenceMixin):
             source = source.get_all_params_values()
         if not isinstance(source, dict):
             source = read_weights(source)
+        if not strict:
+            source, skipped = matching_weights(self.layers_, source)
+            if not source:
+                raise ValueError(f"No layer of the weights matches this net by name and shapes: {dict(skipped)}")
+            if getattr(self, "verbose", 0) >= 1:
+                for name, reason in skipped.items():
+                    print(f"load_params_from: skipped layer {name!r} ({reason})")
+                print(f"load_params_from: loaded layers {list(source)}")
+            layers = OrderedDict((name, self.layers_[name]) for name in source)
+            load_weights(layers, source)
+            return self
         load_weights(self.layers_, source)
         return self
 

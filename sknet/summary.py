@@ -10,7 +10,11 @@ from .layers.conv import BaseConvLayer, TransposedConv2DLayer
 from .layers.pool import Pool1DLayer, Pool2DLayer
 from .layers.shape import PadLayer
 
-__all__ = ["receptive_fields", "layer_table", "summary", "spec_summary"]
+__all__ = ["receptive_fields", "layer_table", "capacity_coverage", "summary", "spec_summary"]
+
+# nolearn's warning thresholds: a filter that sees under 1/6 of its receptive field, a field wider than the image.
+MIN_CAPACITY = 100.0 / 6
+MAX_COVERAGE = 100.0
 
 
 def _named(layers):
@@ -107,6 +111,49 @@ def receptive_fields(layers):
     return fields
 
 
+def capacity_coverage(layers):
+    """nolearn's capacity and coverage of each conv and pool layer, in percent per spatial axis.
+
+    *Coverage* is the receptive field as a share of the input image
+    (over 100: the units see past the image, padding only). *Capacity*, for
+    a conv layer, is the span of its own filter in input pixels (filter size
+    times the stride product below it) as a share of its receptive field: low
+    capacity (under 1/6) means the layer learns little of what its units see
+    directly. Pool layers have a coverage but no capacity (None). Unlike
+    nolearn's, the receptive field here counts pooling windows, strides and
+    dilation (see :func:`receptive_fields`).
+
+    Returns
+    -------
+    dict
+        ``{layer: (capacity or None, coverage)}`` for conv and pool layers
+        whose field reaches an input, each a tuple of floats per axis.
+
+    Examples
+    --------
+    >>> from sknet.layers import InputLayer, Conv2DLayer, MaxPool2DLayer
+    >>> c = Conv2DLayer(MaxPool2DLayer(Conv2DLayer(InputLayer((None, 1, 16, 16)), 2, 3), 2), 2, 3)
+    >>> capacity_coverage(c)[c]
+    ((75.0, 75.0), (50.0, 50.0))
+    """
+    named = _named(layers)
+    fields = receptive_fields(named)
+    image = next((l.output_shape[2:] for l in named.values() if not [i for i in _incomings(l) if i is not None]
+                  and len(l.output_shape) > 2), None)
+    result = {}
+    for layer in named.values():
+        window, field = _window(layer), fields.get(layer)
+        if window is None or field is None or image is None:
+            continue
+        (rf, _), (inner_field, jump_in) = field, fields[_incomings(layer)[0]]
+        coverage = tuple(100.0 * r / s if s else float("nan") for r, s in zip(rf, image))
+        capacity = None
+        if isinstance(layer, BaseConvLayer):
+            capacity = tuple(100.0 * k * j / r for k, j, r in zip(window[0], jump_in, rf))
+        result[layer] = (capacity, coverage)
+    return result
+
+
 def layer_table(layers):
     """One row per layer: name, type, output shape, parameter count, receptive field.
 
@@ -144,7 +191,7 @@ def layer_table(layers):
     return rows
 
 
-def summary(layers):
+def summary(layers, capacity=False):
     """The layer table as text, with the total number of parameters.
 
     The receptive-field column (``height x width`` in input pixels, ``?``
@@ -154,6 +201,10 @@ def summary(layers):
     Parameters
     ----------
     layers : Layer, list of Layer or dict of Layer
+    capacity : bool
+        Add nolearn's ``capacity`` and ``coverage`` columns (percent per axis,
+        see :func:`capacity_coverage`; ``!`` marks a capacity under 1/6 or a
+        coverage over 100%) for nets with conv or pool layers.
 
     Returns
     -------
@@ -176,6 +227,9 @@ def summary(layers):
     rows = layer_table(named)
     has_field = any(_window(layer) is not None for layer in named.values())
     header = ["#", "name", "type", "output shape", "params"] + (["receptive field"] if has_field else [])
+    extra = capacity_coverage(named) if capacity and has_field else None
+    if extra is not None:
+        header += ["capacity", "coverage"]
     cells = [header]
     for i, row in enumerate(rows):
         line = [str(i), row["name"], row["type"], str(row["output_shape"]), str(row["params"])]
@@ -185,6 +239,10 @@ def summary(layers):
                 line.append("?" if _window(named[row["name"]]) is not None else "")
             else:
                 line.append("x".join(str(v) for v in field))
+        if extra is not None:
+            cap, cov = extra.get(named[row["name"]], (None, None))
+            line.append(_percent(cap, lambda v: v < MIN_CAPACITY))
+            line.append(_percent(cov, lambda v: v > MAX_COVERAGE))
         cells.append(line)
     widths = [max(len(line[c]) for line in cells) for c in range(len(header))]
     cells.insert(1, ["-" * w for w in widths])
@@ -195,7 +253,16 @@ def summary(layers):
         for line in cells
     ]
     total = sum(p.get_value(borrow=True).size for p in _unique_params(named.values()))
-    return "\n".join(lines + [f"total params: {total}"])
+    legend = ["capacity: filter span / receptive field; coverage: receptive field / image "
+              "(% per axis; ! marks capacity < 16.7% or coverage > 100%)"] if extra is not None else []
+    return "\n".join(lines + [f"total params: {total}"] + legend)
+
+
+def _percent(values, warn):
+    if values is None:
+        return ""
+    text = "x".join(f"{v:.0f}" for v in values) + "%"
+    return text + ("!" if any(warn(v) for v in values) else "")
 
 
 def _unique_params(layers):

@@ -135,7 +135,8 @@ def check_input_shapes(inputs, X):
         if name not in X:
             raise ValueError(f"X has no array for input layer {name!r} (keys: {sorted(X)})")
         shape, expected = np.shape(X[name]), layer.shape
-        ok = len(shape) == len(expected) and all(e is None or e == s for e, s in zip(expected, shape))
+        # Axis 0 is the batch: a fixed batch size in the spec (nolearn-era code) accepts any number of samples.
+        ok = len(shape) == len(expected) and all(e is None or e == s for e, s in zip(expected[1:], shape[1:]))
         if not ok:
             raise ValueError(
                 f"Input layer {name!r} expects data of shape {expected} "
@@ -196,8 +197,8 @@ def check_learning_rates(routed):
     for key, value in routed.items():
         if key.endswith("learning_rate") and np.ndim(value) == 0 and not isinstance(value, bool):
             try:
-                positive = value > 0
-            except TypeError:  # a shared variable or an expression
+                positive = bool(value > 0)
+            except TypeError:  # a shared variable or an expression (nolearn's theano.shared learning rates)
                 continue
             if not positive:
                 raise ValueError(f"{key} must be positive, got {value!r}")

@@ -62,9 +62,9 @@ def test_trainsplit_stratified_and_sizes():
     assert len(X_va) == 10 and np.sum(y_va == 1) == 2
     assert sorted(np.concatenate([X_tr, X_va]).tolist()) == list(range(50))
     np.testing.assert_array_equal(y[X_va], y_va)
-    assert TrainSplit(eval_size=None)(X, y)[1] is None
-    assert TrainSplit(eval_size=0)(X, y)[1] is None
-    assert TrainSplit(eval_size=0.2)(X[:1], y[:1])[1] is None  # nothing to hold out
+    assert len(TrainSplit(eval_size=None)(X, y)[1]) == 0  # empty, not None: nolearn's (issue #18)
+    assert len(TrainSplit(eval_size=0)(X, y)[1]) == 0
+    assert len(TrainSplit(eval_size=0.2)(X[:1], y[:1])[1]) == 0  # nothing to hold out
     with pytest.raises(ValueError, match="eval_size"):
         TrainSplit(eval_size=1.5)(X, y)
 

@@ -191,7 +191,7 @@ def test_callback_written_the_skorch_way(make_classifier, digits):
 
 
 CALLBACKS = [c for c in vars(callbacks).values() if isinstance(c, type) and issubclass(c, callbacks.Callback)]
-ARGS = {"Checkpoint": ("x.npz",), "LRScheduler": ([0.1],), "EpochScoring": ("accuracy",)}
+ARGS = {"Checkpoint": ("x.npz",), "LRScheduler": ([0.1],), "EpochScoring": ("accuracy",), "SaveWeights": ("x.npz",)}
 
 
 @pytest.mark.parametrize("cls", CALLBACKS, ids=lambda c: c.__name__)
