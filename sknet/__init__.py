@@ -19,6 +19,8 @@ from . import (
     utils,
 )
 from .batch_iterators import BatchIterator, TrainSplit
+from .compile import grad_scale
 from .estimator import NeuralNet, NeuralNetClassifier, NeuralNetRegressor
+from .handlers import RememberBestWeights, RestoreBestWeights, SaveWeights, WeightLog
 
 __version__ = "0.2.0"
