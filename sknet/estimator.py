@@ -19,7 +19,8 @@ from . import compile as build
 from . import updates
 from .batch_iterators import BatchIterator, TrainSplit, configured, is_dict_input, split_data
 from .callbacks import assemble
-from .history import History
+from .features import FeaturesMixin, LogitsMixin
+from .history import History, best_epoch
 from .hyperparams import ESTIMATOR_DEFAULTS, HyperParameters
 from .layers import Layer
 from .persistence import PersistenceMixin
@@ -33,6 +34,7 @@ from .validation import (
     check_learning_rates,
     check_max_epochs,
     check_sample_weight,
+    check_validation_data,
     check_X,
     check_X_y,
 )
@@ -59,7 +61,7 @@ _SGD_REASON = (
 )
 
 
-class NeuralNet(PersistenceMixin, BaseEstimator):
+class NeuralNet(FeaturesMixin, PersistenceMixin, BaseEstimator):
     """A neural network as a scikit-learn estimator (generic objective).
 
     ``__init__`` only stores its arguments; :meth:`initialize` (called by
@@ -102,6 +104,9 @@ class NeuralNet(PersistenceMixin, BaseEstimator):
     on_epoch_finished, on_batch_finished, on_training_started, on_training_finished : callable or list, optional
         nolearn-style hooks ``f(net, history)``; raising ``StopIteration``
         in one ends training.
+    transform_layer : None, str or Layer
+        The layer whose activations :meth:`transform` returns (None: the
+        output layer's incoming layer); see :class:`sknet.features.FeaturesMixin`.
     **kwargs
         Routed parameters ``prefix__param`` (or nolearn's ``prefix_param``).
 
@@ -134,6 +139,7 @@ class NeuralNet(PersistenceMixin, BaseEstimator):
         on_batch_finished=None,
         on_training_started=None,
         on_training_finished=None,
+        transform_layer=None,
         **kwargs,
     ):
         self.layers = layers
@@ -152,6 +158,7 @@ class NeuralNet(PersistenceMixin, BaseEstimator):
         self.on_batch_finished = on_batch_finished
         self.on_training_started = on_training_started
         self.on_training_finished = on_training_finished
+        self.transform_layer = transform_layer
         self._routed = dict(kwargs)
 
     # ------------------------------------------------------------------
@@ -362,7 +369,7 @@ class NeuralNet(PersistenceMixin, BaseEstimator):
     # ------------------------------------------------------------------
     # Training
 
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None, sample_weight_val=None):
         """Train the net on (X, y) for ``max_epochs`` epochs; returns self.
 
         Parameters
@@ -371,9 +378,23 @@ class NeuralNet(PersistenceMixin, BaseEstimator):
         y : array
         sample_weight : array, optional
             Weighs each sample's loss.
+        X_val, y_val : optional
+            Validation data, checked like X and y; given, they replace
+            ``train_split`` for this fit (the history's ``valid_loss``,
+            early stopping, checkpoints and scorers use them). Routable:
+            ``set_fit_request(X_val=True, y_val=True)``; see
+            ``docs/validation-data.md`` for Pipelines.
+        sample_weight_val : array, optional
+            Weighs each validation sample's loss and accuracy (``class_weight``
+            does not apply to validation data).
 
         Notes
         -----
+        After the fit, ``best_epoch_`` is the epoch of the history with the
+        lowest ``valid_loss`` and ``best_score_`` that loss (both None when no
+        epoch had validation data), and ``n_iter_`` the number of epochs the
+        history holds.
+
         Bad data or hyper-parameters raise ValueError (TypeError for X holding
         non-numbers) before anything is compiled. A loss that is not finite
         in the net's first epoch raises :class:`sknet.training.DivergenceError`
@@ -388,9 +409,11 @@ class NeuralNet(PersistenceMixin, BaseEstimator):
         warm = self.warm_start and self.__sklearn_is_fitted__()
         names = [n for n, _ in self._inputs] if warm else build.spec_input_names(self.layers)
         X, y = check_X_y(self, X, y, reset=not warm, classifier=is_classifier(self), input_names=names)
+        classes = (self.classes_ if warm else np.unique(y)) if is_classifier(self) else None
+        valid = check_validation_data(self, X_val, y_val, sample_weight_val, names, classes)
         if not warm:
             self.initialize(X, y)
-        return self._train(X, y, self.max_epochs, sample_weight)
+        return self._train(X, y, self.max_epochs, sample_weight, valid)
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Train for one epoch, keeping the weights (initializing on the first call); returns self."""
@@ -404,27 +427,31 @@ class NeuralNet(PersistenceMixin, BaseEstimator):
     def _sample_weight(self, y, sample_weight):
         return check_sample_weight(y, sample_weight)
 
-    def _split(self, X, y, w):
+    def _split(self, X, y, w, valid=None):
+        if valid is not None:
+            check_input_shapes(self._inputs, valid[0])
+            return X, valid[0], y, valid[1], w, valid[2]
         X_tr, X_va, y_tr, y_va, w_tr = split_data(self.train_split_, X, y, w, self)
         if X_va is not None and not isinstance(self.train_split_, TrainSplit):
             X_va = check_X(self, X_va, reset=False, input_names=[n for n, _ in self._inputs])
             check_input_shapes(self._inputs, X_va)
-        return X_tr, X_va, y_tr, y_va, w_tr
+        return X_tr, X_va, y_tr, y_va, w_tr, None
 
-    def _train(self, X, y, epochs, sample_weight):
+    def _train(self, X, y, epochs, sample_weight, valid=None):
         check_input_shapes(self._inputs, X)
         w = self._sample_weight(y, sample_weight)
-        X_tr, X_va, y_tr, y_va, w_tr = self._split(X, y, w)
+        X_tr, X_va, y_tr, y_va, w_tr, w_va = self._split(X, y, w, valid)
         train_fn, valid_fn, compile_time = self._fns().for_fit(w_tr is not None, X_va is not None,
-                                                               print if self.verbose else None)
+                                                               print if self.verbose else None, w_va is not None)
         loss = self.objective_loss_function or self.targets_.default_loss()
         lr = self._hyperparameters().shared.get("update__learning_rate")
         loop = TrainingLoop(self, self.callbacks_.values(), train_fn, valid_fn, self.batch_iterator_train_,
                             self.batch_iterator_test_, self._inputs, self.targets_, self._functions.state,
                             self.history_,
                             failure_hints=failure_hints(self.layers_, loss, X, y, lr))
-        message = loop.run(X, y, X_tr, y_tr, X_va, y_va, w_tr, epochs, compile_time=compile_time)
+        message = loop.run(X, y, X_tr, y_tr, X_va, y_va, w_tr, epochs, compile_time=compile_time, w_valid=w_va)
         self.n_iter_ = len(self.history_)
+        self.best_epoch_, self.best_score_ = best_epoch(self.history_)
         if message and self.verbose and message != "diverged":
             print(message)
         return self
@@ -532,7 +559,7 @@ def expected_failed_checks(estimator):
     return {"check_sample_weight_equivalence_on_dense_data": _SGD_REASON} if isinstance(estimator, NeuralNet) else {}
 
 
-class NeuralNetClassifier(ClassifierMixin, NeuralNet):
+class NeuralNetClassifier(LogitsMixin, ClassifierMixin, NeuralNet):
     """A neural network classifier (categorical cross-entropy by default).
 
     Labels of any type go through ``classes_``. A last DenseLayer without
@@ -576,6 +603,7 @@ class NeuralNetClassifier(ClassifierMixin, NeuralNet):
         on_batch_finished=None,
         on_training_started=None,
         on_training_finished=None,
+        transform_layer=None,
         class_weight=None,
         **kwargs,
     ):
@@ -596,6 +624,7 @@ class NeuralNetClassifier(ClassifierMixin, NeuralNet):
             on_batch_finished=on_batch_finished,
             on_training_started=on_training_started,
             on_training_finished=on_training_finished,
+            transform_layer=transform_layer,
             **kwargs,
         )
         self.class_weight = class_weight
