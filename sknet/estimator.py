@@ -8,6 +8,7 @@ The estimators compose small objects from the modules beside this one:
 and :mod:`~sknet.compile` (spec to compiled functions).
 """
 
+import copy
 from contextlib import contextmanager
 
 import numpy as np
@@ -173,7 +174,12 @@ class NeuralNet(FeaturesMixin, PersistenceMixin, BaseEstimator):
         # A prebuilt network is shared, not cloned: Lasagne's Layer.get_params is
         # not scikit-learn's, and the net deep-copies the spec when it builds.
         params = {k: v if isinstance(v, Layer) else clone(v, safe=False) for k, v in self.get_params().items()}
-        return type(self)(**params)
+        new = type(self)(**params)
+        # What scikit-learn's clone keeps too: metadata requests and set_output's configuration.
+        for attr in ("_metadata_request", "_sklearn_output_config"):
+            if attr in self.__dict__:
+                setattr(new, attr, copy.deepcopy(self.__dict__[attr]))
+        return new
 
     def _layer_names(self):
         try:
