@@ -76,6 +76,22 @@ def test_pipeline_scores_equal_gridsearch(digits, make_classifier):
     assert search.best_estimator_.named_steps["net"].n_iter_ == search.best_params_["net__max_epochs"]
 
 
+def _stop_after_3(net, history):
+    if len(history) == 3:
+        raise StopIteration("three epochs")
+
+
+def test_stopped_runs_and_parallel_jobs_equal_gridsearch(digits, make_classifier):
+    """Epochs a stopped run never reaches get its final net, as GridSearchCV's shorter-stopped runs; n_jobs=2 too."""
+    X, y = digits
+    net = make_classifier(on_epoch_finished=[_stop_after_3])
+    grid = GridSearchCV(net, {"max_epochs": [2, 5]}, cv=2).fit(X[:300], y[:300])
+    for n_jobs in (None, 2):
+        search = EpochSearchCV(net, {}, epochs=[2, 5], cv=2, n_jobs=n_jobs).fit(X[:300], y[:300])
+        np.testing.assert_array_equal(search.cv_results_["mean_test_score"], grid.cv_results_["mean_test_score"])
+    assert search.best_estimator_.n_iter_ == 3
+
+
 def test_multimetric_and_train_scores(digits, make_classifier):
     X, y = digits
     search = EpochSearchCV(make_classifier(), {}, epochs=[1, 2], cv=2, scoring=["accuracy", "f1_macro"],
