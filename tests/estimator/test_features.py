@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from sklearn.base import clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
@@ -61,9 +62,12 @@ def test_set_output_pandas(fitted, digits):
     pd = pytest.importorskip("pandas")
     X, _ = digits
     df = pd.DataFrame(X[:4], index=[10, 11, 12, 13])
-    out = fitted.set_output(transform="pandas").transform(df.to_numpy())
+    out = fitted.set_output(transform="pandas").transform(df)
     try:
         assert isinstance(out, pd.DataFrame) and list(out.columns) == list(fitted.get_feature_names_out())
+        assert list(out.index) == [10, 11, 12, 13]
+        np.testing.assert_array_equal(out.to_numpy(), fitted.transform(X[:4]))
+        assert clone(fitted)._sklearn_output_config == {"transform": "pandas"}  # clone keeps it
     finally:
         fitted.set_output(transform="default")
 
