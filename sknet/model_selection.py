@@ -74,6 +74,32 @@ def _fold_params(params, n_samples, index):
     return out
 
 
+def _candidates(grids, key, epochs):
+    """``(base, rows, where)``: the candidates without epochs, GridSearchCV's rows with them, and for
+    each row the index of its candidate and of its epoch count.
+
+    Rows come in the order (and with the key order) ``ParameterGrid`` gives
+    the grids with ``key: epochs`` added; positions are matched, never values.
+
+    Examples
+    --------
+    >>> base, rows, where = _candidates([{'lr': [0.1, 0.2]}], 'max_epochs', [5, 10])
+    >>> rows[1], where
+    ({'lr': 0.1, 'max_epochs': 10}, [(0, 0), (0, 1), (1, 0), (1, 1)])
+    """
+    base, rows, where = [], [], []
+    for grid in grids:
+        positions = {name: range(len(values)) for name, values in grid.items()}
+        candidates = list(ParameterGrid(positions))
+        offset = len(base)
+        base += [{name: grid[name][i] for name, i in c.items()} for c in candidates]
+        for row in ParameterGrid({**positions, key: range(len(epochs))}):
+            rows.append({name: epochs[i] if name == key else grid[name][i] for name, i in row.items()})
+            e = row.pop(key)
+            where.append((offset + candidates.index(row), e))
+    return base, rows, where
+
+
 def _metric(scores, name):
     return scores[name] if isinstance(scores, dict) else scores
 
@@ -240,7 +266,7 @@ class EpochSearchCV(MetaEstimatorMixin, BaseEstimator):
         if not (self.error_score == "raise" or isinstance(self.error_score, numbers.Number)):
             raise ValueError(f"error_score must be 'raise' or a number, got {self.error_score!r}")
         ParameterGrid(grids)  # checks the grid's form
-        return key, sorted(int(e) for e in epochs), grids
+        return key, [int(e) for e in epochs], grids
 
     def fit(self, X, y=None, *, groups=None, **fit_params):
         """Run the search, then refit the best row on all of (X, y); returns self.
@@ -254,10 +280,10 @@ class EpochSearchCV(MetaEstimatorMixin, BaseEstimator):
             Passed to the estimator's ``fit``; arrays with one entry per
             sample are cut to each training fold (as GridSearchCV does).
         """
-        key, epochs, grids = self._check()
-        base = list(ParameterGrid(grids))
-        rows = list(ParameterGrid([{**grid, key: list(epochs)} for grid in grids]))
-        where = [self._locate(row, key, base, epochs) for row in rows]
+        key, listed, grids = self._check()
+        epochs = sorted(listed)
+        base, rows, where = _candidates(grids, key, listed)
+        where = [(candidate, epochs.index(listed[e])) for candidate, e in where]
         cv = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
         splits = list(cv.split(X, y, groups))
         self.n_splits_ = len(splits)
@@ -279,13 +305,6 @@ class EpochSearchCV(MetaEstimatorMixin, BaseEstimator):
         self.cv_results_ = self._results(rows, where, paths)
         self._select_best(X, y, fit_params)
         return self
-
-    @staticmethod
-    def _locate(row, key, base, epochs):
-        for index, params in enumerate(base):
-            if len(params) == len(row) - 1 and all(k in row and row[k] is v for k, v in params.items()):
-                return index, epochs.index(row[key])
-        raise RuntimeError(f"no candidate for {row}")  # unreachable: rows extend base
 
     def _check_refit(self):
         if self.multimetric_ and self.refit is not False and not callable(self.refit):

@@ -115,6 +115,21 @@ def test_error_score(digits, make_classifier):
         EpochSearchCV(net, grid, epochs=[1], cv=2, error_score="raise").fit(X[:200], y[:200])
 
 
+def test_rows_are_gridsearch_candidates_in_order():
+    """Rows follow ParameterGrid (GridSearchCV's candidates) for lists of grids, arrays and unsorted epochs."""
+    from sklearn.model_selection import ParameterGrid
+
+    from sknet.model_selection import _candidates
+
+    grids = [{"b": np.array([0.1, 0.2]), "a": ["x"]}, {"c": [1, 2, 3]}]
+    epochs = [8, 2, 4]
+    base, rows, where = _candidates(grids, "max_epochs", epochs)
+    expected = list(ParameterGrid([{**g, "max_epochs": epochs} for g in grids]))
+    assert [list(r.items()) for r in rows] == [list(r.items()) for r in expected]
+    for row, (candidate, e) in zip(rows, where):
+        assert {**base[candidate], "max_epochs": epochs[e]} == row
+
+
 def test_bad_input(make_classifier):
     net = make_classifier()
     X, y = np.zeros((10, 2)), np.arange(10) % 2
