@@ -49,11 +49,13 @@ def main(num_epochs=2, mnist_size=10000, fashion_size=2000, test_size=2000, verb
     X, y = fashion.X_train[:fashion_size], fashion.y_train[:fashion_size]
     X_test, y_test = fashion.X_test[:test_size], fashion.y_test[:test_size]
     # FrozenEstimator: Pipeline.fit leaves the fitted CNN as it is and only calls its transform.
-    untrained = build_cnn().initialize(X[:2], np.arange(10))  # the same layers, initial weights
+    untrained = build_cnn().initialize(X[:10], np.arange(10))  # the same layers, initial weights
     pipes = {
         "raw pixels": Pipeline([("scale", StandardScaler()), ("logreg", _head())]),
-        "untrained CNN features": Pipeline([("cnn", FrozenEstimator(untrained)), ("scale", StandardScaler()), ("logreg", _head())]),
-        "MNIST CNN features": Pipeline([("cnn", FrozenEstimator(cnn)), ("scale", StandardScaler()), ("logreg", _head())]),
+        "untrained CNN features": Pipeline([("cnn", FrozenEstimator(untrained)), ("scale", StandardScaler()),
+                                            ("logreg", _head())]),
+        "MNIST CNN features": Pipeline([("cnn", FrozenEstimator(cnn)), ("scale", StandardScaler()),
+                                        ("logreg", _head())]),
     }
     figures = {"mnist_accuracy": mnist_accuracy, "cnn_fit_time": cnn_time, "n_features": cnn.transform(X[:1]).shape[1]}
     print(f"CNN on {mnist_size} MNIST digits, {num_epochs} epochs ({cnn_time:.1f} s): "
