@@ -92,6 +92,25 @@ def test_stopped_runs_and_parallel_jobs_equal_gridsearch(digits, make_classifier
     assert search.best_estimator_.n_iter_ == 3
 
 
+def test_validation_data_routed_through_a_pipeline(digits, make_classifier):
+    """fit(X_val=, y_val=) reaches the net (through the Pipeline's scaler) and scores stay GridSearchCV's."""
+    import sklearn
+
+    X, y = digits
+    X = X * 4 + 1
+    with sklearn.config_context(enable_metadata_routing=True):
+        net = make_classifier().set_fit_request(X_val=True, y_val=True)
+        pipe = Pipeline([("scale", StandardScaler()), ("net", net)], transform_input=["X_val"])
+        kw = dict(X_val=X[400:], y_val=y[400:])
+        grid = GridSearchCV(pipe, {"net__max_epochs": [1, 3]}, cv=2).fit(X[:400], y[:400], **kw)
+        search = EpochSearchCV(pipe, {}, epochs=[1, 3], cv=2).fit(X[:400], y[:400], **kw)
+    np.testing.assert_array_equal(search.cv_results_["mean_test_score"], grid.cv_results_["mean_test_score"])
+    best = search.best_estimator_
+    assert len(best[-1].history_) == 3 and best[-1].best_epoch_ is not None
+    accuracy = np.mean(best.predict(X[400:]) == y[400:])
+    assert best[-1].history_[-1]["valid_accuracy"] == pytest.approx(accuracy)  # the validation set was X_val
+
+
 def test_multimetric_and_train_scores(digits, make_classifier):
     X, y = digits
     search = EpochSearchCV(make_classifier(), {}, epochs=[1, 2], cv=2, scoring=["accuracy", "f1_macro"],
