@@ -384,22 +384,16 @@ class NeuralNet(FeaturesMixin, PersistenceMixin, BaseEstimator):
         y : array
         sample_weight : array, optional
             Weighs each sample's loss.
-        X_val, y_val : optional
-            Validation data, checked like X and y; given, they replace
-            ``train_split`` for this fit (the history's ``valid_loss``,
-            early stopping, checkpoints and scorers use them). Routable:
-            ``set_fit_request(X_val=True, y_val=True)``; see
-            ``docs/validation-data.md`` for Pipelines.
-        sample_weight_val : array, optional
-            Weighs each validation sample's loss and accuracy (``class_weight``
-            does not apply to validation data).
+        X_val, y_val, sample_weight_val : optional
+            Validation data (and weights of its loss), checked like X and y;
+            given, they replace ``train_split`` for this fit. Routable with
+            ``set_fit_request``; see ``docs/validation-data.md``.
 
         Notes
         -----
-        After the fit, ``best_epoch_`` is the epoch of the history with the
-        lowest ``valid_loss`` and ``best_score_`` that loss (both None when no
-        epoch had validation data), and ``n_iter_`` the number of epochs the
-        history holds.
+        ``best_epoch_`` is then the epoch of the history with the lowest
+        ``valid_loss`` and ``best_score_`` that loss (None without validation
+        data); ``n_iter_`` the number of epochs the history holds.
 
         Bad data or hyper-parameters raise ValueError (TypeError for X holding
         non-numbers) before anything is compiled. A loss that is not finite
