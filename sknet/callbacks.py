@@ -133,6 +133,9 @@ class FunctionCallback(Callback):
     [1]
     """
 
+    #: The nolearn hook names, as a net's parameters.
+    HOOKS = ("on_epoch_finished", "on_batch_finished", "on_training_started", "on_training_finished")
+
     def __init__(
         self,
         on_epoch_finished=(),

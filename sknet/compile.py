@@ -454,8 +454,10 @@ def compile_train(layers, target, loss_function, update, update_params, weights=
     return _function(inputs, [loss, predictions], mode, updates=updates, layers=layers), updates
 
 
-def compile_valid(layers, target, loss_function, l1=None, l2=None, loss_kwargs=None, mode=None):
-    """Compile ``valid(*inputs, y) -> (loss, predictions)``, deterministic.
+def compile_valid(layers, target, loss_function, l1=None, l2=None, loss_kwargs=None, mode=None, weights=None):
+    """Compile ``valid(*inputs, y[, w]) -> (loss, predictions)``, deterministic.
+
+    With ``weights`` (a PyTensor vector) the loss is ``sum(w * l) / sum(w)``.
 
     Examples
     --------
@@ -469,8 +471,10 @@ def compile_valid(layers, target, loss_function, l1=None, l2=None, loss_kwargs=N
     (4.0, [2.0, 2.0, 2.0])
     """
     output_layer = next(reversed(layers.values()))
-    loss, predictions = build_loss(output_layer, target, loss_function, None, True, l1, l2, loss_kwargs)
+    loss, predictions = build_loss(output_layer, target, loss_function, weights, True, l1, l2, loss_kwargs)
     inputs = [layer.input_var for _, layer in input_layers(layers)] + [target]
+    if weights is not None:
+        inputs.append(weights)
     return _function(inputs, [loss, predictions], mode, layers=layers)
 
 
@@ -536,7 +540,7 @@ class NetFunctions:
         return key in self.functions
 
     def get(self, kind, weighted=False):
-        """The function ``kind``: 'train' (``weighted`` takes sample weights), 'valid', 'predict',
+        """The function ``kind``: 'train' or 'valid' (``weighted``: they take sample weights), 'predict',
         or ``('output', layer name)``."""
         key = (kind, weighted)
         if key in self.functions:
@@ -553,7 +557,8 @@ class NetFunctions:
                 self.state = list(updates.keys())
             elif kind == "valid":
                 fn = compile_valid(layers, self.targets.target_var(), self.loss, l1=l1, l2=l2,
-                                   loss_kwargs=hyper.loss_kwargs(), mode=mode)
+                                   loss_kwargs=hyper.loss_kwargs(), mode=mode,
+                                   weights=T.vector("w", dtype=FLOATX) if weighted else None)
             elif kind == "predict":
                 fn = compile_predict(layers, mode=mode)
             else:
@@ -562,14 +567,16 @@ class NetFunctions:
         self.functions[key] = fn
         return fn
 
-    def for_fit(self, weighted, validation, report=None):
+    def for_fit(self, weighted, validation, report=None, valid_weighted=False):
         """``(train, valid or None, seconds spent compiling or None)`` for a fit.
+
+        ``valid_weighted``: the valid function takes sample weights too.
 
         ``report`` (``print``, say) gets a line before compiling and one with
         the time it took, saying whether an identical graph compiled earlier
         in this process was reused.
         """
-        keys = [("train", weighted)] + ([("valid", False)] if validation else [])
+        keys = [("train", weighted)] + ([("valid", bool(valid_weighted))] if validation else [])
         missing = [kind for kind, w in keys if (kind, w) not in self.functions]
         if missing and report:
             report(f"Compiling the {' and '.join(missing)} functions...", end=" ", flush=True)

@@ -8,22 +8,21 @@ The estimators compose small objects from the modules beside this one:
 and :mod:`~sknet.compile` (spec to compiled functions).
 """
 
-from contextlib import contextmanager
-
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone, is_classifier
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from . import compile as build
 from . import updates
 from .batch_iterators import BatchIterator, TrainSplit, configured, split_data
-from .callbacks import assemble
-from .history import History
+from .callbacks import FunctionCallback, assemble
+from .features import FeaturesMixin, LogitsMixin, OutputsMixin
+from .history import History, best_epoch
 from .hyperparams import ESTIMATOR_DEFAULTS, HyperParameters
 from .layers import Layer
 from .persistence import PersistenceMixin
-from .routing import ROUTING_PREFIXES, Router, signature_with
+from .routing import ROUTING_PREFIXES, Router, clone_sharing, signature_with
 from .summary import spec_summary
 from .summary import summary as layer_summary
 from .targets import ClassifierTargets, RegressorTargets, Targets
@@ -33,6 +32,7 @@ from .validation import (
     check_learning_rates,
     check_max_epochs,
     check_sample_weight,
+    check_validation_data,
     check_X,
     check_X_y,
     expected_failed_checks,
@@ -54,7 +54,7 @@ _CALLBACK_PARAMS = ("callbacks", "verbose", "on_epoch_finished", "on_batch_finis
                     "on_training_finished")
 _ITERATOR_PARAMS = ("batch_iterator_train", "batch_iterator_test", "train_split")
 
-class NeuralNet(PersistenceMixin, BaseEstimator):
+class NeuralNet(OutputsMixin, FeaturesMixin, PersistenceMixin, BaseEstimator):
     """A neural network as a scikit-learn estimator (generic objective).
 
     ``__init__`` only stores its arguments; :meth:`initialize` (called by
@@ -97,6 +97,9 @@ class NeuralNet(PersistenceMixin, BaseEstimator):
     on_epoch_finished, on_batch_finished, on_training_started, on_training_finished : callable or list, optional
         nolearn-style hooks ``f(net, history)``; raising ``StopIteration``
         in one ends training.
+    transform_layer : None, str or Layer
+        The layer whose activations :meth:`transform` returns (None: the
+        output layer's incoming layer); see :class:`sknet.features.FeaturesMixin`.
     **kwargs
         Routed parameters ``prefix__param`` (or nolearn's ``prefix_param``).
 
@@ -130,6 +133,7 @@ class NeuralNet(PersistenceMixin, BaseEstimator):
         on_batch_finished=None,
         on_training_started=None,
         on_training_finished=None,
+        transform_layer=None,
         **kwargs,
     ):
         self.layers = layers
@@ -148,6 +152,7 @@ class NeuralNet(PersistenceMixin, BaseEstimator):
         self.on_batch_finished = on_batch_finished
         self.on_training_started = on_training_started
         self.on_training_finished = on_training_finished
+        self.transform_layer = transform_layer
         self._routed = dict(kwargs)
 
     # ------------------------------------------------------------------
@@ -159,9 +164,7 @@ class NeuralNet(PersistenceMixin, BaseEstimator):
         return params
 
     def __sklearn_clone__(self):
-        # A prebuilt network is shared, not cloned (Layer.get_params is Lasagne's; fits deep-copy it).
-        params = {k: v if isinstance(v, Layer) else clone(v, safe=False) for k, v in self.get_params().items()}
-        return type(self)(**params)
+        return clone_sharing(self, Layer)
 
     def _layer_names(self):
         try:
@@ -325,8 +328,7 @@ class NeuralNet(PersistenceMixin, BaseEstimator):
     def initialize_callbacks(self, groups=None):
         """Clone the callbacks, route their parameters, add the verbosity ones; returns self."""
         groups = self._router().group(self._routed) if groups is None else groups
-        hooks = dict(on_epoch_finished=self.on_epoch_finished, on_batch_finished=self.on_batch_finished,
-                     on_training_started=self.on_training_started, on_training_finished=self.on_training_finished)
+        hooks = {name: getattr(self, name) for name in FunctionCallback.HOOKS}
         self.callbacks_ = assemble(self.callbacks, groups.get("callbacks"), hooks, self.verbose)
         return self
 
@@ -347,7 +349,7 @@ class NeuralNet(PersistenceMixin, BaseEstimator):
     # ------------------------------------------------------------------
     # Training
 
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None, sample_weight_val=None):
         """Train the net on (X, y) for ``max_epochs`` epochs; returns self.
 
         Parameters
@@ -356,26 +358,29 @@ class NeuralNet(PersistenceMixin, BaseEstimator):
         y : array
         sample_weight : array, optional
             Weighs each sample's loss.
+        X_val, y_val, sample_weight_val : optional
+            Validation data (and weights of its loss), checked like X and y;
+            given, they replace ``train_split`` for this fit. Routable with
+            ``set_fit_request``; see ``docs/validation-data.md``.
 
         Notes
         -----
-        Bad data or hyper-parameters raise ValueError (TypeError for X holding
-        non-numbers) before anything is compiled. A loss that is not finite
-        in the net's first epoch raises :class:`sknet.training.DivergenceError`
-        naming the likely causes. Later divergence (a loss or weight that is
-        not finite, or a loss 1000 times the last good epoch's) stops training
-        with a RuntimeWarning, keeping the weights of the last good epoch.
-        A KeyboardInterrupt (Ctrl-C) also stops training cleanly, keeping the
-        weights of the last full epoch.
+        ``best_epoch_`` is the epoch with the lowest ``valid_loss`` and
+        ``best_score_`` that loss (None without validation data). Bad data
+        raises before anything compiles; divergence, Ctrl-C and a first epoch
+        that learned nothing are handled as :mod:`sknet.training` says (the
+        net keeps its last good weights); ``docs/bad_input.md`` lists each.
         """
         check_max_epochs(self.max_epochs)
         check_learning_rates(self._routed)
         warm = self.warm_start and self.__sklearn_is_fitted__()
         names = [n for n, _ in self._inputs] if warm else build.spec_input_names(self.layers)
         X, y = check_X_y(self, X, y, reset=not warm, classifier=is_classifier(self), input_names=names)
+        classes = (self.classes_ if warm else np.unique(y)) if is_classifier(self) else None
+        valid = check_validation_data(self, X_val, y_val, sample_weight_val, names, classes)
         if not warm:
             self.initialize(X, y)
-        return self._train(X, y, self.max_epochs, sample_weight)
+        return self._train(X, y, self.max_epochs, sample_weight, valid)
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Train for one epoch, keeping the weights (initializing on the first call); returns self."""
@@ -389,27 +394,31 @@ class NeuralNet(PersistenceMixin, BaseEstimator):
     def _sample_weight(self, y, sample_weight):
         return check_sample_weight(y, sample_weight)
 
-    def _split(self, X, y, w):
+    def _split(self, X, y, w, valid=None):
+        if valid is not None:
+            check_input_shapes(self._inputs, valid[0])
+            return X, valid[0], y, valid[1], w, valid[2]
         X_tr, X_va, y_tr, y_va, w_tr = split_data(self.train_split_, X, y, w, self)
         if X_va is not None and not isinstance(self.train_split_, TrainSplit):
             X_va = check_X(self, X_va, reset=False, input_names=[n for n, _ in self._inputs])
             check_input_shapes(self._inputs, X_va)
-        return X_tr, X_va, y_tr, y_va, w_tr
+        return X_tr, X_va, y_tr, y_va, w_tr, None
 
-    def _train(self, X, y, epochs, sample_weight):
+    def _train(self, X, y, epochs, sample_weight, valid=None):
         check_input_shapes(self._inputs, X)
         w = self._sample_weight(y, sample_weight)
-        X_tr, X_va, y_tr, y_va, w_tr = self._split(X, y, w)
+        X_tr, X_va, y_tr, y_va, w_tr, w_va = self._split(X, y, w, valid)
         train_fn, valid_fn, compile_time = self._fns().for_fit(w_tr is not None, X_va is not None,
-                                                               print if self.verbose else None)
+                                                               print if self.verbose else None, w_va is not None)
         loss = self.objective_loss_function or self.targets_.default_loss()
         lr = self._hyperparameters().shared.get("update__learning_rate")
         loop = TrainingLoop(self, self.callbacks_.values(), train_fn, valid_fn, self.batch_iterator_train_,
                             self.batch_iterator_test_, self._inputs, self.targets_, self._functions.state,
                             self.history_,
                             failure_hints=failure_hints(self.layers_, loss, X, y, lr))
-        message = loop.run(X, y, X_tr, y_tr, X_va, y_va, w_tr, epochs, compile_time=compile_time)
+        message = loop.run(X, y, X_tr, y_tr, X_va, y_va, w_tr, epochs, compile_time=compile_time, w_valid=w_va)
         self.n_iter_ = len(self.history_)
+        self.best_epoch_, self.best_score_ = best_epoch(self.history_)
         if message and self.verbose and message != "diverged":
             print(message)
         return self
@@ -417,54 +426,9 @@ class NeuralNet(PersistenceMixin, BaseEstimator):
     # ------------------------------------------------------------------
     # Prediction
 
-    @contextmanager
-    def cached_output(self, X, output):
-        """Within the block, predictions for the object ``X`` come from ``output`` (no forward pass).
-
-        Scorers call ``predict``/``predict_proba``; :class:`~sknet.callbacks.EpochScoring`
-        uses this to score the outputs an epoch already computed.
-
-        Examples
-        --------
-        >>> from sknet.layers import InputLayer, DenseLayer
-        >>> net = NeuralNet([(InputLayer, {'shape': (None, 1)}), (DenseLayer, {'num_units': 1})]).initialize()
-        >>> X = np.zeros((2, 1))
-        >>> with net.cached_output(X, np.array([[5.0], [6.0]])):
-        ...     net.predict(X).ravel().tolist()
-        [5.0, 6.0]
-        """
-        self._cache = (X, output)
-        try:
-            yield self
-        finally:
-            self._cache = None
-
-    def _forward(self, X, kind="predict"):
-        cache = getattr(self, "_cache", None)
-        if kind == "predict" and cache is not None and cache[0] is X:
-            return cache[1]
-        check_is_fitted(self)
-        X = check_X(self, X, reset=False, input_names=[n for n, _ in self._inputs])
-        check_input_shapes(self._inputs, X)
-        fn = self._fns().get(kind)
-        return np.concatenate([fn(*input_arrays(self._inputs, Xb)) for Xb, _ in self.batch_iterator_test_(X)])
-
     def predict(self, X):
         """The network's output for X (deterministic)."""
         return self._forward(X)
-
-    def get_output(self, layer, X):
-        """Activations of ``layer`` (a name or the Layer itself) for X, as numpy.
-
-        Examples
-        --------
-        >>> from sknet.layers import InputLayer, DenseLayer
-        >>> net = NeuralNet([(InputLayer, {'shape': (None, 3)}), (DenseLayer, {'num_units': 2})]).initialize()
-        >>> net.get_output('dense1', np.zeros((4, 3))).shape
-        (4, 2)
-        """
-        check_is_fitted(self)
-        return self._forward(X, kind=("output", build.layer_name(self.layers_, layer)))
 
     def summary(self):
         """The layer table as text: name, type, output shape, parameters, receptive field.
@@ -503,7 +467,7 @@ class NeuralNet(PersistenceMixin, BaseEstimator):
         return tags
 
 
-class NeuralNetClassifier(ClassifierMixin, NeuralNet):
+class NeuralNetClassifier(LogitsMixin, ClassifierMixin, NeuralNet):
     """A neural network classifier (categorical cross-entropy by default).
 
     Labels of any type go through ``classes_``. A last DenseLayer without

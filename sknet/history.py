@@ -1,6 +1,6 @@
 """History: the per-epoch records of a fit, a list of dicts indexable by column."""
 
-__all__ = ["History", "mark_best"]
+__all__ = ["History", "mark_best", "best_epoch"]
 
 
 class History(list):
@@ -118,3 +118,22 @@ def mark_best(history, key, lower_is_better):
     else:
         best = value > max(earlier)
     history[-1][f"{key}_best"] = bool(best)
+
+
+def best_epoch(history, key="valid_loss"):
+    """``(epoch, value)`` of the record with the lowest ``key``; ``(None, None)`` when no record has it.
+
+    The first of equal values wins.
+
+    Examples
+    --------
+    >>> best_epoch([{'epoch': 1, 'valid_loss': 0.5}, {'epoch': 2, 'valid_loss': 0.3}, {'epoch': 3, 'valid_loss': None}])
+    (2, 0.3)
+    >>> best_epoch([{'epoch': 1, 'valid_loss': None}])
+    (None, None)
+    """
+    scored = [(r[key], r["epoch"]) for r in history if r.get(key) is not None]
+    if not scored:
+        return None, None
+    value, epoch = min(scored, key=lambda pair: pair[0])
+    return epoch, value

@@ -1,9 +1,12 @@
 """Routed keyword arguments: ``prefix__param`` names matched to what they configure."""
 
+import copy
 import difflib
 import inspect
 
-__all__ = ["ROUTING_PREFIXES", "Router", "signature_with"]
+from sklearn.base import clone
+
+__all__ = ["ROUTING_PREFIXES", "Router", "clone_sharing", "signature_with"]
 
 #: Prefixes of routed keyword arguments (``prefix__param``), besides layer names.
 ROUTING_PREFIXES = (
@@ -107,3 +110,29 @@ def signature_with(init, **extra):
     params = list(inspect.signature(init).parameters.values())
     added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=v) for name, v in extra.items()]
     return inspect.Signature(params[:-1] + added + params[-1:])
+
+
+def clone_sharing(estimator, shared_types):
+    """scikit-learn's clone of ``estimator``, but parameters of ``shared_types`` are shared, not cloned.
+
+    A net given a prebuilt network keeps that same Layer object: Lasagne's
+    ``Layer.get_params`` is not scikit-learn's, and every fit deep-copies the
+    network anyway. Metadata requests and ``set_output``'s configuration are
+    kept, as scikit-learn's clone keeps them.
+
+    Examples
+    --------
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from sknet import NeuralNet
+    >>> from sknet.layers import InputLayer, DenseLayer, Layer
+    >>> out = DenseLayer(InputLayer((None, 2)), 1)
+    >>> net = NeuralNet(out, batch_iterator_train=None)
+    >>> clone_sharing(net, Layer).layers is out
+    True
+    """
+    params = {k: v if isinstance(v, shared_types) else clone(v, safe=False) for k, v in estimator.get_params().items()}
+    new = type(estimator)(**params)
+    for attr in ("_metadata_request", "_sklearn_output_config"):
+        if attr in estimator.__dict__:
+            setattr(new, attr, copy.deepcopy(estimator.__dict__[attr]))
+    return new

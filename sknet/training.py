@@ -141,9 +141,12 @@ def run_epoch(fn, batches, inputs, on_batch=None, collect=True, what="training l
     Returns
     -------
     (mean loss, outputs, targets)
-        The mean of the batch losses weighted by batch size (None without
-        batches), and the batches' outputs and encoded targets in batch
-        order (empty lists unless ``collect``).
+        The mean of the batch losses weighted by batch size, or by the sum of
+        the batch's sample weights when batches carry them (so a weighted
+        epoch loss is ``sum(w * l) / sum(w)`` over the epoch; a batch whose
+        weights are all zero counts for nothing). None without batches. Then
+        the batches' outputs and encoded targets in batch order (empty lists
+        unless ``collect``).
 
     Examples
     --------
@@ -159,6 +162,10 @@ def run_epoch(fn, batches, inputs, on_batch=None, collect=True, what="training l
         arrays = input_arrays(inputs, batch[0])
         loss, output = fn(*arrays, *batch[1:])
         loss, size = float(loss), len(arrays[0])
+        if len(batch) > 2:
+            size = float(np.sum(batch[2]))
+        if size == 0:  # all weights zero: the batch loss is 0/0 and means nothing
+            loss = 0.0
         if not math.isfinite(loss):
             raise _Diverged(f"the {what} became {loss}")
         total += loss * size
@@ -229,13 +236,17 @@ class TrainingLoop:
         if stop is not None:
             raise stop
 
-    def run(self, X, y, X_train, y_train, X_valid, y_valid, w_train=None, epochs=1, compile_time=None):
+    def run(self, X, y, X_train, y_train, X_valid, y_valid, w_train=None, epochs=1, compile_time=None,
+            w_valid=None):
         """Train for up to ``epochs`` epochs (y in the user's labels); returns the stop message or None.
+
+        ``w_valid`` weighs the validation loss and ``valid_accuracy`` (the
+        valid function must then take weights).
 
         ``compile_time`` (seconds spent compiling for this fit) goes into the
         first record this run writes.
         """
-        self.compile_time = compile_time
+        self.compile_time, self.w_valid = compile_time, w_valid
         enc_train = self.targets.encode(y_train)
         enc_valid = None if X_valid is None else self.targets.encode(y_valid)
         n_batches = self.iterator_train.n_batches(X_train) + (
@@ -289,13 +300,15 @@ class TrainingLoop:
         record = {"epoch": epoch, "train_loss": train_loss, "valid_loss": None}
         valid_out = None
         if self.valid_fn is not None:
-            valid_loss, outs, _ = run_epoch(self.valid_fn, self.iterator_test(X_valid, enc_valid), self.inputs,
-                                            on_batch(False), what="validation loss")
+            weights = () if self.w_valid is None else (self.w_valid,)
+            valid_loss, outs, _ = run_epoch(self.valid_fn, self.iterator_test(X_valid, enc_valid, *weights),
+                                            self.inputs, on_batch(False), what="validation loss")
             valid_out = _concat(outs)
             record["valid_loss"] = valid_loss
             if self.classifier:
                 codes = self.targets.predicted_codes(valid_out)
-                record["valid_accuracy"] = float(np.mean(codes == self.targets.codes(enc_valid)))
+                record["valid_accuracy"] = float(np.average(codes == self.targets.codes(enc_valid),
+                                                            weights=self.w_valid))
         last = self.history[-1] if self.history else {}
         for key, what in (("train_loss", "training loss"), ("valid_loss", "validation loss")):
             if exploded(record[key], last.get(key)):

@@ -14,6 +14,7 @@ __all__ = [
     "check_X_y",
     "check_input_shapes",
     "check_sample_weight",
+    "check_validation_data",
     "check_max_epochs",
     "check_learning_rates",
     "expected_failed_checks",
@@ -168,6 +169,60 @@ def check_sample_weight(y, sample_weight, class_weight=None):
     if not np.any(sample_weight > 0):
         raise ValueError("sample_weight has only zero weights; at least one must be positive")
     return sample_weight
+
+
+def check_validation_data(estimator, X_val, y_val, sample_weight_val, input_names=None, classes=None):
+    """``(X_val, y_val, sample_weight_val)`` checked like the training data, or None when not given.
+
+    Parameters
+    ----------
+    estimator : BaseEstimator
+        Fitted on X already (``n_features_in_`` is compared, never reset).
+    X_val, y_val : array-like or None
+        Both or neither.
+    sample_weight_val : array-like or None
+        Only with X_val.
+    input_names : list of str, optional
+        Input layer names a dict X_val must have.
+    classes : array, optional
+        A classifier's known labels: labels of y_val outside them raise.
+
+    Examples
+    --------
+    >>> from sklearn.base import BaseEstimator
+    >>> est = BaseEstimator(); _ = check_X(est, np.zeros((4, 2)), reset=True)
+    >>> check_validation_data(est, None, None, None) is None
+    True
+    >>> check_validation_data(est, np.zeros((2, 3)), [0, 1], None)
+    Traceback (most recent call last):
+    ...
+    ValueError: X has 3 features, but BaseEstimator is expecting 2 features as input.
+    >>> check_validation_data(est, np.zeros((2, 2)), ['a', 'c'], None, classes=np.array(['a', 'b']))
+    Traceback (most recent call last):
+    ...
+    ValueError: y_val has labels that are not in y: ['c']
+    """
+    if X_val is None and y_val is None:
+        if sample_weight_val is not None:
+            raise ValueError("sample_weight_val is given, but X_val and y_val are not")
+        return None
+    if y_val is None:
+        raise ValueError("X_val is given, but y_val is not")
+    if X_val is None:
+        raise ValueError("y_val is given, but X_val is not")
+    X_val = check_X(estimator, X_val, reset=False, input_names=input_names)
+    y_val = np.asarray(y_val)
+    if num_samples(X_val) != len(y_val):
+        raise ValueError(f"X_val and y_val have inconsistent numbers of samples: {num_samples(X_val)} and {len(y_val)}")
+    if len(y_val) == 0:
+        raise ValueError("X_val and y_val are empty")
+    if classes is not None:
+        unseen = np.setdiff1d(np.unique(y_val), classes)
+        if len(unseen):
+            raise ValueError(f"y_val has labels that are not in y: {unseen[:10].tolist()}")
+    elif y_val.dtype.kind in "fc" and not np.all(np.isfinite(y_val)):
+        raise ValueError("y_val contains NaN or infinity")
+    return X_val, y_val, check_sample_weight(y_val, sample_weight_val)
 
 
 def check_max_epochs(max_epochs):

@@ -178,3 +178,25 @@ def test_regression():
     # One epoch is meaningless for 331 samples in batches of 32; 30 take a second.
     assert figures["test_r2"] > 0.2
     assert figures["ridge_r2"] > 0.3
+
+
+def test_epoch_search():
+    import epoch_search
+
+    figures = epoch_search.main(epochs=(1, 2), train_size=300, cv=2)
+    assert figures["equal"]  # EpochSearchCV's scores are GridSearchCV's
+    assert figures["EpochSearchCV"]["best_params"] == figures["GridSearchCV"]["best_params"]
+    assert figures["EpochSearchCV"]["best_score"] > 0.3
+
+
+def test_transfer_features():
+    import transfer_features
+    from sknet.datasets import load_fashion_mnist
+
+    try:
+        load_fashion_mnist()
+    except FileNotFoundError as exc:
+        pytest.skip(f"the example needs MNIST and Fashion-MNIST (SKNET_DATA): {exc}")
+    figures = transfer_features.main(num_epochs=1, mnist_size=1000, fashion_size=300, test_size=300)
+    assert figures["n_features"] == 128 and figures["mnist_accuracy"] > 0.5
+    assert figures["MNIST CNN features"] > 0.4  # ten clothes classes: chance is 0.1
