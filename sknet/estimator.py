@@ -26,7 +26,7 @@ from .routing import ROUTING_PREFIXES, Router, clone_sharing, signature_with
 from .summary import spec_summary
 from .summary import summary as layer_summary
 from .targets import ClassifierTargets, RegressorTargets, Targets
-from .training import TrainingLoop, failure_hints, input_arrays
+from .training import TrainingLoop, failure_hints
 from .validation import (
     check_input_shapes,
     check_learning_rates,
