@@ -27,17 +27,7 @@ import time
 os.environ.setdefault("SKNET_BLAS_THREADS", "1")
 
 import numpy as np  # noqa: E402
-
-
-def _median_ms(fn, repeats, warmup=2):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1e3)
-    return float(np.median(times))
+from bench_cnn import _median_ms  # noqa: E402 - run as a script from bench/
 
 
 def _data(batch, size):

@@ -254,6 +254,9 @@ class TransposedConv3DLayer(BaseConvLayer):
             nonlinearity, flip_filters, n=3, **kwargs,
         )
         self.crop = self.pad  # 'pad' of the convolution this layer transposes
+        if self.num_groups != 1:
+            raise ValueError(
+                f"TransposedConv3DLayer has no grouped version (num_groups={self.num_groups})")
         if self.output_size is not None and not isinstance(self.output_size, Variable):
             crop = self._pad_amounts()
             for i, size in enumerate(self.output_size):

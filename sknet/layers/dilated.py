@@ -81,6 +81,9 @@ class DilatedConv2DLayer(BaseConvLayer):
         super().__init__(incoming, num_filters, filter_size, 1, pad, untie_biases, W, b,
                          nonlinearity, flip_filters, n=2, **kwargs)
         del self.stride  # as Lasagne: a dilated convolution has no stride
+        if self.num_groups != 1:
+            raise ValueError(
+                f"DilatedConv2DLayer has no grouped version (num_groups={self.num_groups})")
 
     def get_W_shape(self):
         return (self.input_shape[1], self.num_filters) + self.filter_size

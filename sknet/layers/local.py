@@ -67,6 +67,9 @@ class LocallyConnected2DLayer(Conv2DLayer):
         super().__init__(incoming, num_filters, filter_size, stride=stride, pad=pad,
                          untie_biases=untie_biases, W=W, b=b, nonlinearity=nonlinearity,
                          flip_filters=flip_filters, **kwargs)
+        if self.num_groups != 1:
+            raise ValueError(f"LocallyConnected2DLayer has no grouped version "
+                             f"(num_groups={self.num_groups})")
 
     def get_W_shape(self):
         if any(s is None for s in self.input_shape[1:]):

@@ -1,4 +1,4 @@
-"""Spatial transformer layers: TransformerLayer (affine) and TPSTransformerLayer (thin plate spline).
+"""Spatial transformers: TransformerLayer (affine) and TPSTransformerLayer (thin plate spline).
 
 Both sample the input at transformed positions of a regular output grid in
 normalised coordinates (``[-1, 1]`` across rows and columns) with bilinear

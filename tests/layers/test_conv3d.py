@@ -191,6 +191,8 @@ class TestTransposedConv3DLayer:
         sized = TransposedConv3DLayer(InputLayer((None, 4, 3, 3, 3)), 2, 3, stride=2,
                                       output_size=8)
         assert sized.output_shape == (None, 2, 8, 8, 8)
+        with pytest.raises(ValueError, match="grouped"):
+            TransposedConv3DLayer(InputLayer((None, 4, 3, 3, 3)), 2, 3, num_groups=2)
         with pytest.raises(ValueError, match="output_size"):
             TransposedConv3DLayer(InputLayer((None, 4, 3, 3, 3)), 2, 3, stride=2,
                                   output_size=(7, 9, 8))

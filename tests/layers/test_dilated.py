@@ -47,6 +47,8 @@ class TestDilatedConv2DLayer:
             DilatedConv2DLayer(InputLayer((None, 3, 9, 9)), 4, 3, pad="same")
         with pytest.raises(NotImplementedError, match="flip_filters"):
             DilatedConv2DLayer(InputLayer((None, 3, 9, 9)), 4, 3, flip_filters=True)
+        with pytest.raises(ValueError, match="grouped"):
+            DilatedConv2DLayer(InputLayer((None, 4, 9, 9)), 4, 3, num_groups=2)
         with pytest.raises(ValueError, match="dilation"):
             DilatedConv2DLayer(InputLayer((None, 3, 9, 9)), 4, 3, dilation=0)
 

@@ -65,6 +65,8 @@ class TestLocallyConnected2DLayer:
             LocallyConnected2DLayer(InputLayer((None, 2, 4, 5)), 3, 3, stride=2)
         with pytest.raises(NotImplementedError):
             LocallyConnected2DLayer(InputLayer((None, 2, 4, 5)), 3, 2)  # even: no 'same'
+        with pytest.raises(ValueError, match="grouped"):
+            LocallyConnected2DLayer(InputLayer((None, 2, 4, 5)), 4, 3, num_groups=2)
 
     @pytest.mark.parametrize("channelwise", [False, True])
     def test_verify_grad(self, channelwise, mode):
