@@ -283,6 +283,7 @@ class TransposedConv3DLayer(BaseConvLayer):
         )
 
     def convolve(self, input, **kwargs):
+        input = T.as_tensor_variable(input)
         W = self.W if self.flip_filters else self.W[:, :, ::-1, ::-1, ::-1]
         crop = self._pad_amounts()
         if self.output_size is not None:

@@ -95,6 +95,7 @@ class DilatedConv2DLayer(BaseConvLayer):
         )
 
     def convolve(self, input, **kwargs):
+        input = T.as_tensor_variable(input)
         out_hw = [input.shape[2 + i] - (self.filter_size[i] - 1) * self.dilation[i]
                   for i in range(2)]
         op = CorrMM("weights", self.dilation, (0, 0))

@@ -87,6 +87,7 @@ class LocallyConnected2DLayer(Conv2DLayer):
         return (self.num_filters, channels) + self.filter_size + out_hw
 
     def convolve(self, input, **kwargs):
+        input = T.as_tensor_variable(input)
         kh, kw = self.filter_size
         _, C, H, W = self.input_shape
         B = input.shape[0]

@@ -93,8 +93,8 @@ class Pool3DLayer(Layer):
         super().__init__(incoming, **kwargs)
         if len(self.input_shape) != 5:
             raise ValueError(f"Tried to create a 3D pooling layer with input shape "
-                             f"{self.input_shape}; expected 5 dimensions (batch, channels, "
-                             "3 spatial dimensions).")
+                             f"{self.input_shape}. Expected 5 input dimensions (batch, "
+                             "channels, 3 spatial dimensions).")
         if mode not in POOL_MODES:
             raise ValueError(f"mode must be one of {POOL_MODES}, got {mode!r}")
         self.pool_size = as_tuple(pool_size, 3)
@@ -112,7 +112,7 @@ class Pool3DLayer(Layer):
         )
 
     def get_output_for(self, input, **kwargs):
-        return _apply_pool(input, *self._ops)
+        return _apply_pool(T.as_tensor_variable(input), *self._ops)
 
 
 class MaxPool3DLayer(Pool3DLayer):

@@ -33,11 +33,13 @@ def _check_inputs(layer, loc_units, what, border_mode):
         raise ValueError(f"border_mode must be one of {BORDER_MODES}, got {border_mode!r}")
 
 
-def _symbolic_out_hw(layer, input):
-    """Output rows and columns: Python ints where the input's are known."""
-    static = layer.get_output_shape_for(layer.input_shapes)[2:]
-    return [s if s is not None else T.cast(input.shape[2 + i] // f, "int64")
-            for i, (s, f) in enumerate(zip(static, layer.downsample_factor))]
+def _symbolic_out_hw(input, factors):
+    """Output rows and columns, from the input's own shape.
+
+    Always symbolic, so a layer built for a fixed input size computes the
+    same graph, and the same float32 numbers, as one built for any size.
+    """
+    return [T.cast(input.shape[2 + i] // f, "int64") for i, f in enumerate(factors)]
 
 
 def _grid(out_h, out_w, dtype):
@@ -129,8 +131,8 @@ class TransformerLayer(MergeLayer):
             _out_size(s, f) for s, f in zip(shape[2:], self.downsample_factor))
 
     def get_output_for(self, inputs, **kwargs):
-        input, theta = inputs
-        out_h, out_w = _symbolic_out_hw(self, input)
+        input, theta = (T.as_tensor_variable(v) for v in inputs)
+        out_h, out_w = _symbolic_out_hw(input, self.downsample_factor)
         theta = T.cast(theta, input.dtype).reshape((-1, 2, 3))
         grid = _grid(out_h, out_w, input.dtype)
         points = T.dot(theta[:, :, :2], grid) + theta[:, :, 2:]  # (b, 2, n)
@@ -243,9 +245,12 @@ class TPSTransformerLayer(MergeLayer):
             _out_size(s, f) for s, f in zip(shape[2:], self.downsample_factor))
 
     def get_output_for(self, inputs, **kwargs):
-        input, offsets = inputs
+        input, offsets = (T.as_tensor_variable(v) for v in inputs)
         dtype = input.dtype
-        out_h, out_w = _symbolic_out_hw(self, input)
+        if self.precompute_grid:  # the basis fixes the output size
+            out_h, out_w = self.output_shape[2:]
+        else:
+            out_h, out_w = _symbolic_out_hw(input, self.downsample_factor)
         source = T.constant(self.source_points.astype(dtype))
         dest = source + T.cast(offsets, dtype).reshape((-1, 2, self.control_points))
         # spline coefficients (b, 2, n + 3): L^-1 applied to [0, 0, 0, dest]

@@ -33,6 +33,14 @@ class TestDilatedConv2DLayer:
         assert out.shape == (2,) + l.output_shape[1:]
         np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-4)
 
+    def test_numpy_input_and_unknown_sizes(self):
+        rng = np.random.default_rng(2)
+        l = DilatedConv2DLayer(InputLayer((None, 2, None, None)), 3, 2, dilation=(1, 2),
+                               nonlinearity=None, b=None)
+        x = rng.normal(size=(2, 2, 5, 6)).astype("float32")
+        np.testing.assert_allclose(l.get_output_for(x).eval(),
+                                   dilated_ref(x, l.W.get_value(), (1, 2)), rtol=1e-4, atol=1e-5)
+
     def test_shapes_and_params(self):
         l = DilatedConv2DLayer(InputLayer((None, 3, 20, None)), 5, (3, 2), dilation=(4, 2))
         assert l.output_shape == (None, 5, 12, None)

@@ -76,7 +76,7 @@ class TestPool3DLayer:
                            ignore_border=False).output_shape == (None, 2, 3, 3, 3)
 
     def test_bad_input(self):
-        with pytest.raises(ValueError, match="5 dimensions"):
+        with pytest.raises(ValueError, match="Expected 5 input dimensions"):
             Pool3DLayer(InputLayer((None, 2, 5, 5)), 2)
         with pytest.raises(ValueError, match="mode"):
             Pool3DLayer(InputLayer((None, 2, 5, 5, 5)), 2, mode="sum")

@@ -203,6 +203,20 @@ class TestTPSTransformerLayer:
         out = _run(layer, l_in, l_loc, x, np.ones((2, 32)), mode)
         np.testing.assert_allclose(out, np.tile(shifted, (2, 3, 1, 1)), atol=1e-4)
 
+    def test_fixed_and_variable_sizes_agree(self, mode):
+        # without a precomputed basis, a layer built for a fixed size computes the
+        # very graph of one built for any size (Lasagne's downsample test, tightened)
+        x = RNG.random((2, 2, 10, 9)).astype("float32")
+        offsets = RNG.normal(scale=0.5, size=(2, 8)).astype("float32")
+        outs = []
+        for shape in [(None, 2, 10, 9), (None, 2, None, 9)]:
+            l_in, l_loc = InputLayer(shape), InputLayer((None, 8))
+            layer = TPSTransformerLayer(l_in, l_loc, downsample_factor=(0.7, 2.3),
+                                        control_points=4, precompute_grid=False)
+            outs.append(_run(layer, l_in, l_loc, x, offsets, mode))
+        np.testing.assert_array_equal(outs[0], outs[1])
+        assert outs[0].shape == (2, 2, 14, 3)
+
     def test_bad_input(self):
         l_in = InputLayer((None, 3, 28, 28))
         with pytest.raises(ValueError, match="localization"):
