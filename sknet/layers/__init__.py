@@ -65,3 +65,8 @@ from .pool import (
     Upscale2DLayer,
 )
 from .normalization import BatchNormLayer, batch_norm
+from .conv3d import Conv3DLayer, Deconv3DLayer, TransposedConv3DLayer
+from .pool3d import MaxPool3DLayer, Pool3DLayer, Upscale3DLayer
+from .dilated import DilatedConv2DLayer
+from .local import LocallyConnected2DLayer
+from .transformer import TPSTransformerLayer, TransformerLayer
