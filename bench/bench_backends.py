@@ -39,9 +39,9 @@ GRID = {"update__learning_rate": [0.01, 0.03, 0.1], "objective__l2": [0.0, 1e-4,
 
 
 def grid_child(config, epochs):
+    import dask_search
     import joblib
 
-    import dask_search
     from sknet import function_cache
 
     X, y = dask_search.load_data()
@@ -51,8 +51,9 @@ def grid_child(config, epochs):
     if config == "dask":
         from distributed import Client, LocalCluster
 
-        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                               dashboard_address=None)
+        cluster = LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+        )
         client = Client(cluster)
         client.run(lambda: __import__("sknet"))
         t0 = time.perf_counter()
@@ -82,10 +83,16 @@ def epoch_child(kind, backend, n, epochs):
     else:
         from sknet import NeuralNetClassifier, updates
 
-        net = NeuralNetClassifier(tutorial_spec(kind), update=updates.nesterov_momentum,
-                                  update__learning_rate=0.01, update__momentum=0.9,
-                                  mode=None if backend == "C" else backend, max_epochs=epochs,
-                                  train_split=False, random_state=0).fit(X, y)
+        net = NeuralNetClassifier(
+            tutorial_spec(kind),
+            update=updates.nesterov_momentum,
+            update__learning_rate=0.01,
+            update__momentum=0.9,
+            mode=None if backend == "C" else backend,
+            max_epochs=epochs,
+            train_split=False,
+            random_state=0,
+        ).fit(X, y)
         durations = net.history_[:, "dur"]
     print(json.dumps({"epoch": statistics.median(durations[1:])}))
 
@@ -96,12 +103,31 @@ def torch_epochs(kind, X, y, epochs):
 
     torch.manual_seed(0)
     if kind == "mlp":
-        net = nn.Sequential(nn.Dropout(0.2), nn.Linear(784, 800), nn.ReLU(), nn.Dropout(0.5),
-                            nn.Linear(800, 800), nn.ReLU(), nn.Dropout(0.5), nn.Linear(800, 10))
+        net = nn.Sequential(
+            nn.Dropout(0.2),
+            nn.Linear(784, 800),
+            nn.ReLU(),
+            nn.Dropout(0.5),
+            nn.Linear(800, 800),
+            nn.ReLU(),
+            nn.Dropout(0.5),
+            nn.Linear(800, 10),
+        )
     else:
-        net = nn.Sequential(nn.Conv2d(1, 32, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 32, 5), nn.ReLU(),
-                            nn.MaxPool2d(2), nn.Flatten(), nn.Dropout(0.5), nn.Linear(512, 256), nn.ReLU(),
-                            nn.Dropout(0.5), nn.Linear(256, 10))
+        net = nn.Sequential(
+            nn.Conv2d(1, 32, 5),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(32, 32, 5),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Dropout(0.5),
+            nn.Linear(512, 256),
+            nn.ReLU(),
+            nn.Dropout(0.5),
+            nn.Linear(256, 10),
+        )
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, nesterov=True)
     loss_fn = nn.CrossEntropyLoss()
     Xt, yt = torch.from_numpy(X), torch.from_numpy(y.astype(np.int64))
@@ -111,7 +137,7 @@ def torch_epochs(kind, X, y, epochs):
         t0 = time.perf_counter()
         order = torch.from_numpy(rng.permutation(len(X)))
         for start in range(0, len(X), 128):
-            idx = order[start:start + 128]
+            idx = order[start : start + 128]
             opt.zero_grad()
             loss_fn(net(Xt[idx]), yt[idx]).backward()
             opt.step()
@@ -121,13 +147,20 @@ def torch_epochs(kind, X, y, epochs):
 
 def run_child(*args):
     env = dict(os.environ, PYTHONWARNINGS="ignore")
-    out = subprocess.run([sys.executable, __file__, "--child", *map(str, args)], env=env, check=True,
-                         capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", *map(str, args)], env=env, check=True, capture_output=True, text=True
+    ).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
-def main(repeats=3, epochs=3, grid_epochs=5, sizes=(("mlp", 10000), ("cnn", 2000)),
-         backends=("C", "NUMBA", "JAX", "torch"), tables=("grid", "epoch")):
+def main(
+    repeats=3,
+    epochs=3,
+    grid_epochs=5,
+    sizes=(("mlp", 10000), ("cnn", 2000)),
+    backends=("C", "NUMBA", "JAX", "torch"),
+    tables=("grid", "epoch"),
+):
     med = statistics.median
     if "grid" in tables:
         print(f"12-point GridSearchCV, cv=3, {grid_epochs} epochs (medians of {repeats})")

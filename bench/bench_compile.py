@@ -65,9 +65,14 @@ def child(kind, mode):
     y = np.arange(20) % 10
     times = []
     for lr in (0.01, 0.1):
-        net = NeuralNetClassifier(tutorial_spec(kind), update=updates.nesterov_momentum,
-                                  update__learning_rate=lr, update__momentum=0.9, mode=mode,
-                                  random_state=0)
+        net = NeuralNetClassifier(
+            tutorial_spec(kind),
+            update=updates.nesterov_momentum,
+            update__learning_rate=lr,
+            update__momentum=0.9,
+            mode=mode,
+            random_state=0,
+        )
         net._fit_targets(y)
         net.initialize(X, y)
         t0 = time.perf_counter()
@@ -81,8 +86,13 @@ def run_child(kind, mode, compiledir=None):
     env = dict(os.environ)
     if compiledir is not None:
         env["PYTENSOR_FLAGS"] = f"base_compiledir={compiledir}"
-    out = subprocess.run([sys.executable, __file__, "--child", kind, "--mode", str(mode)],
-                         env=env, check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", kind, "--mode", str(mode)],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 

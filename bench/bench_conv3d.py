@@ -56,15 +56,13 @@ def build_sknet(batch, size):
     params = L.get_all_params(out, trainable=True)
     mode = sknet.backend.get_mode()
     t0 = time.perf_counter()
-    step = pytensor.function([x, t], loss, updates=sknet.updates.adam(loss, params, 1e-3),
-                             mode=mode)
+    step = pytensor.function([x, t], loss, updates=sknet.updates.adam(loss, params, 1e-3), mode=mode)
     compile_s = time.perf_counter() - t0
     x2 = T.tensor5("x2")
     fwd = pytensor.function([x, x2], [c1.get_output_for(x), c2.get_output_for(x2)], mode=mode)
 
     y_in = L.InputLayer((None, 16, size // 2, size // 2, size // 2))
-    de = L.TransposedConv3DLayer(y_in, 8, 3, stride=2, crop=1, output_size=size - 1,
-                                 nonlinearity=None)
+    de = L.TransposedConv3DLayer(y_in, 8, 3, stride=2, crop=1, output_size=size - 1, nonlinearity=None)
     de_out = L.get_output(de)
     de_grads = pytensor.grad(de_out.sum(), [y_in.input_var, de.W])
     deconv = pytensor.function([y_in.input_var], [de_out, *de_grads], mode=mode)
@@ -80,8 +78,9 @@ def build_torch(batch, size, threads):
     torch.manual_seed(0)
     c1, c2 = nn.Conv3d(1, 16, 3, padding=1), nn.Conv3d(16, 32, 3, padding=1)
     flat = 32 * (size // 4) ** 3
-    net = nn.Sequential(c1, nn.ReLU(), nn.MaxPool3d(2), c2, nn.ReLU(), nn.MaxPool3d(2),
-                        nn.Flatten(), nn.Linear(flat, 10))
+    net = nn.Sequential(
+        c1, nn.ReLU(), nn.MaxPool3d(2), c2, nn.ReLU(), nn.MaxPool3d(2), nn.Flatten(), nn.Linear(flat, 10)
+    )
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     de = nn.ConvTranspose3d(16, 8, 3, stride=2, padding=1)
 
@@ -119,8 +118,7 @@ def main(argv=None):
 
     sk_step, sk_fwd, sk_de, compile_s = build_sknet(B, S)
     th_step, th_fwd, th_de, torch = build_torch(B, S, threads)
-    Xt, yt, X2t, Yt = (torch.from_numpy(X), torch.from_numpy(y).long(), torch.from_numpy(X2),
-                       torch.from_numpy(Y))
+    Xt, yt, X2t, Yt = (torch.from_numpy(X), torch.from_numpy(y).long(), torch.from_numpy(X2), torch.from_numpy(Y))
     # the two agree on the transposed convolution's output shape
     assert sk_de(Y)[0].shape == tuple(th_de(Yt).shape), (sk_de(Y)[0].shape, th_de(Yt).shape)
 
@@ -135,14 +133,14 @@ def main(argv=None):
         for name, (sk, th) in tasks.items():
             results[name][0].append(_median_ms(sk, args.repeats))
             results[name][1].append(_median_ms(th, args.repeats))
-        print(f"round {r + 1}: " + "; ".join(
-            f"{n} {s[-1]:.1f} / {t[-1]:.1f} ms" for n, (s, t) in results.items()))
-    print(f"{'':26s}{'sknet ms':>10s}{'torch ms':>10s}{'ratio':>8s}  (medians over rounds; "
-          "ratio = median of per-round sknet/torch)")
+        print(f"round {r + 1}: " + "; ".join(f"{n} {s[-1]:.1f} / {t[-1]:.1f} ms" for n, (s, t) in results.items()))
+    print(
+        f"{'':26s}{'sknet ms':>10s}{'torch ms':>10s}{'ratio':>8s}  (medians over rounds; "
+        "ratio = median of per-round sknet/torch)"
+    )
     for name, (s, t) in results.items():
         ratio = statistics.median(a / b for a, b in zip(s, t))
-        print(f"{name:26s}{statistics.median(s):10.1f}{statistics.median(t):10.1f}"
-              f"{ratio:8.2f}")
+        print(f"{name:26s}{statistics.median(s):10.1f}{statistics.median(t):10.1f}{ratio:8.2f}")
 
 
 if __name__ == "__main__":

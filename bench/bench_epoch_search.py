@@ -35,17 +35,23 @@ def main(repeats=3):
     """Run both searches ``repeats`` times; returns a dict of figures."""
     X, y = load_digits(return_X_y=True)
     X, y = StandardScaler().fit_transform(X[:600]).astype(np.float32), y[:600]
-    net = NeuralNetClassifier([(InputLayer, {}), (DenseLayer, {"num_units": 16}), (DenseLayer, {})],
-                              update__learning_rate=0.01, batch_iterator_train__batch_size=32, max_epochs=1,
-                              random_state=0)
+    net = NeuralNetClassifier(
+        [(InputLayer, {}), (DenseLayer, {"num_units": 16}), (DenseLayer, {})],
+        update__learning_rate=0.01,
+        batch_iterator_train__batch_size=32,
+        max_epochs=1,
+        random_state=0,
+    )
     before = compile_count()
     net.fit(X, y).predict(X[:1])
     warmup = compile_count() - before
     seconds = {"GridSearchCV": [], "EpochSearchCV": []}
     compiles, scores = {}, {}
     for _ in range(repeats):
-        for name, search in [("GridSearchCV", GridSearchCV(net, {**GRID, "max_epochs": EPOCHS}, cv=3)),
-                             ("EpochSearchCV", EpochSearchCV(net, GRID, epochs=EPOCHS, cv=3))]:
+        for name, search in [
+            ("GridSearchCV", GridSearchCV(net, {**GRID, "max_epochs": EPOCHS}, cv=3)),
+            ("EpochSearchCV", EpochSearchCV(net, GRID, epochs=EPOCHS, cv=3)),
+        ]:
             before, start = compile_count(), time.perf_counter()
             search.fit(X, y)
             seconds[name].append(time.perf_counter() - start)
@@ -56,8 +62,10 @@ def main(repeats=3):
     ratio = medians["EpochSearchCV"] / medians["GridSearchCV"]
     print(f"warm-up fit: {warmup} compilations")
     for name in seconds:
-        print(f"{name:>13}: median {medians[name]:.2f} s over {repeats} runs "
-              f"({', '.join(f'{s:.2f}' for s in seconds[name])}); compilations in the last run: {compiles[name]}")
+        print(
+            f"{name:>13}: median {medians[name]:.2f} s over {repeats} runs "
+            f"({', '.join(f'{s:.2f}' for s in seconds[name])}); compilations in the last run: {compiles[name]}"
+        )
     print(f"mean_test_score equal in every row: {equal}; ratio EpochSearchCV / GridSearchCV {ratio:.2f}")
     return {"equal": equal, "ratio": ratio, "seconds": medians, "compilations": compiles, "warmup": warmup}
 

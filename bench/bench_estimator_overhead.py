@@ -24,8 +24,12 @@ from sknet.objectives import categorical_crossentropy
 from sknet.updates import adam
 
 SPEC = [
-    (InputLayer, {}), (DropoutLayer, {"p": 0.2}), (DenseLayer, {"num_units": 800}),
-    (DropoutLayer, {"p": 0.5}), (DenseLayer, {"num_units": 800}), (DropoutLayer, {"p": 0.5}),
+    (InputLayer, {}),
+    (DropoutLayer, {"p": 0.2}),
+    (DenseLayer, {"num_units": 800}),
+    (DropoutLayer, {"p": 0.5}),
+    (DenseLayer, {"num_units": 800}),
+    (DropoutLayer, {"p": 0.5}),
     (DenseLayer, {"nonlinearity": softmax}),
 ]
 
@@ -41,15 +45,17 @@ def plain_loop_epoch_fn(batch_size=128):
     y = T.ivector("y")
     loss = categorical_crossentropy(get_output(out), y).mean()
     train = pytensor.function(
-        [l_in.input_var, y], loss,
+        [l_in.input_var, y],
+        loss,
         updates=adam(loss, get_all_params(out, trainable=True), learning_rate=1e-3),
-        mode=sknet.backend.get_mode())
+        mode=sknet.backend.get_mode(),
+    )
     rng = np.random.RandomState(0)
 
     def epoch(X, yv):
         order = rng.permutation(len(X))
         for start in range(0, len(X), batch_size):
-            idx = order[start:start + batch_size]
+            idx = order[start : start + batch_size]
             train(X[idx], yv[idx])
 
     return epoch
@@ -59,8 +65,7 @@ def main(repeats=5):
     data = load_mnist()
     X = data.X_train[:50000].reshape(50000, -1)
     y = data.y_train[:50000]
-    net = NeuralNetClassifier(SPEC, update=adam, update__learning_rate=1e-3,
-                              train_split=False, random_state=0)
+    net = NeuralNetClassifier(SPEC, update=adam, update__learning_rate=1e-3, train_split=False, random_state=0)
     plain_epoch = plain_loop_epoch_fn()
     net.partial_fit(X, y)  # compiles
     plain_epoch(X, y)

@@ -64,8 +64,7 @@ def main(epochs=1, train_size=60000, repeats=5):
     options = ort.SessionOptions()
     options.intra_op_num_threads = int(THREADS)
     options.inter_op_num_threads = 1
-    session = ort.InferenceSession(model.SerializeToString(), options,
-                                   providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
     predictor = to_numpy_predictor(net)
 
     ref_labels, ref_proba = net.predict(X_test), net.predict_proba(X_test)
@@ -78,28 +77,33 @@ def main(epochs=1, train_size=60000, repeats=5):
         "numpy": _median_s(lambda: predictor.predict(X_test), repeats),
     }
     result = {
-        "epochs": epochs, "train_size": len(X_train), "fit_s": round(fit_s, 1),
+        "epochs": epochs,
+        "train_size": len(X_train),
+        "fit_s": round(fit_s, 1),
         "threads": int(THREADS),
-        "accuracy": {"sknet": float(np.mean(ref_labels == y_test)),
-                     "onnxruntime": float(np.mean(onnx_labels == y_test)),
-                     "numpy": float(np.mean(np_labels == y_test))},
-        "labels_differing": {"onnxruntime": int(np.sum(onnx_labels != ref_labels)),
-                             "numpy": int(np.sum(np_labels != ref_labels))},
-        "max_abs_diff_proba": {"onnxruntime": float(np.abs(onnx_proba - ref_proba).max()),
-                               "numpy": float(np.abs(np_proba - ref_proba).max())},
+        "accuracy": {
+            "sknet": float(np.mean(ref_labels == y_test)),
+            "onnxruntime": float(np.mean(onnx_labels == y_test)),
+            "numpy": float(np.mean(np_labels == y_test)),
+        },
+        "labels_differing": {
+            "onnxruntime": int(np.sum(onnx_labels != ref_labels)),
+            "numpy": int(np.sum(np_labels != ref_labels)),
+        },
+        "max_abs_diff_proba": {
+            "onnxruntime": float(np.abs(onnx_proba - ref_proba).max()),
+            "numpy": float(np.abs(np_proba - ref_proba).max()),
+        },
         "predict_10k_s": {k: round(v, 3) for k, v in times.items()},
         "time_ratio_vs_sknet": {k: round(v / times["sknet"], 2) for k, v in times.items()},
     }
-    print(f"tutorial CNN, {epochs} epoch(s) on {len(X_train)} MNIST images ({fit_s:.0f} s), "
-          f"{THREADS} thread(s)")
-    print(f"{'':12s} {'accuracy':>9s} {'labels != sknet':>16s} {'max|dp|':>9s} "
-          f"{'predict 10k':>12s} {'vs sknet':>9s}")
+    print(f"tutorial CNN, {epochs} epoch(s) on {len(X_train)} MNIST images ({fit_s:.0f} s), {THREADS} thread(s)")
+    print(f"{'':12s} {'accuracy':>9s} {'labels != sknet':>16s} {'max|dp|':>9s} {'predict 10k':>12s} {'vs sknet':>9s}")
     for k in ("sknet", "onnxruntime", "numpy"):
         acc = result["accuracy"][k]
         diff = result["labels_differing"].get(k, 0)
         dp = result["max_abs_diff_proba"].get(k, 0.0)
-        print(f"{k:12s} {100 * acc:8.2f}% {diff:16d} {dp:9.2e} {times[k]:11.3f}s "
-              f"{times[k] / times['sknet']:8.2f}x")
+        print(f"{k:12s} {100 * acc:8.2f}% {diff:16d} {dp:9.2e} {times[k]:11.3f}s {times[k] / times['sknet']:8.2f}x")
     print(json.dumps(result))
     return result
 

@@ -45,14 +45,12 @@ def sknet_step(mode=None, peepholes=True, unroll_scan=False):
     x = T.tensor3("x", dtype="float32")
     t = T.ivector("t")
     l_in = layers.InputLayer((None, STEPS, FEATURES), input_var=x)
-    l_lstm = layers.LSTMLayer(l_in, UNITS, peepholes=peepholes, only_return_final=True,
-                              unroll_scan=unroll_scan)
+    l_lstm = layers.LSTMLayer(l_in, UNITS, peepholes=peepholes, only_return_final=True, unroll_scan=unroll_scan)
     l_out = layers.DenseLayer(l_lstm, CLASSES, nonlinearity=nonlinearities.softmax)
     loss = objectives.categorical_crossentropy(layers.get_output(l_out), t).mean()
     params = layers.get_all_params(l_out, trainable=True)
     start = time.perf_counter()
-    fn = pytensor.function([x, t], loss, updates=updates.adam(loss, params),
-                           mode=sknet.backend.get_mode(mode))
+    fn = pytensor.function([x, t], loss, updates=updates.adam(loss, params), mode=sknet.backend.get_mode(mode))
     return fn, time.perf_counter() - start
 
 
@@ -102,8 +100,7 @@ def interleaved_median_ms(steps, repeats, warmup=3):
             fn(*args)
             ts.append(time.perf_counter() - start)
             cts.append(time.process_time() - cpu_start)
-    return ([1000 * float(np.median(ts)) for ts in times],
-            [1000 * float(np.median(ts)) for ts in cpu_times])
+    return ([1000 * float(np.median(ts)) for ts in times], [1000 * float(np.median(ts)) for ts in cpu_times])
 
 
 def main(repeats=30, mode=None, peepholes=True, unroll_scan=False, torch_threads=None):
@@ -115,19 +112,27 @@ def main(repeats=30, mode=None, peepholes=True, unroll_scan=False, torch_threads
     fn, compile_s = sknet_step(mode, peepholes, unroll_scan)
     step = torch_step()
     Xt, yt = torch.from_numpy(X), torch.from_numpy(y.astype("int64"))
-    (sk_ms, th_ms), (sk_cpu, th_cpu) = interleaved_median_ms(
-        [(fn, (X, y)), (step, (Xt, yt))], repeats)
+    (sk_ms, th_ms), (sk_cpu, th_cpu) = interleaved_median_ms([(fn, (X, y)), (step, (Xt, yt))], repeats)
     label = mode or sknet.backend.DEFAULT_MODE
-    print(f"LSTM {UNITS} units, {STEPS} steps, batch {BATCH}, {FEATURES} features; "
-          f"peepholes={peepholes}, unroll_scan={unroll_scan}")
-    print(f"torch threads: {torch.get_num_threads()}, "
-          f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}")
-    print(f"sknet ({label}): compile {compile_s:.1f} s, {sk_ms:.1f} ms/step "
-          f"(CPU time {sk_cpu:.1f} ms)")
+    print(
+        f"LSTM {UNITS} units, {STEPS} steps, batch {BATCH}, {FEATURES} features; "
+        f"peepholes={peepholes}, unroll_scan={unroll_scan}"
+    )
+    print(
+        f"torch threads: {torch.get_num_threads()}, "
+        f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}"
+    )
+    print(f"sknet ({label}): compile {compile_s:.1f} s, {sk_ms:.1f} ms/step (CPU time {sk_cpu:.1f} ms)")
     print(f"torch CPU      : {th_ms:.1f} ms/step (CPU time {th_cpu:.1f} ms)")
     print(f"ratio sknet/torch: {sk_ms / th_ms:.2f} wall, {sk_cpu / th_cpu:.2f} CPU time")
-    return {"sknet_ms": sk_ms, "torch_ms": th_ms, "ratio": sk_ms / th_ms,
-            "sknet_cpu_ms": sk_cpu, "torch_cpu_ms": th_cpu, "compile_s": compile_s}
+    return {
+        "sknet_ms": sk_ms,
+        "torch_ms": th_ms,
+        "ratio": sk_ms / th_ms,
+        "sknet_cpu_ms": sk_cpu,
+        "torch_cpu_ms": th_cpu,
+        "compile_s": compile_s,
+    }
 
 
 if __name__ == "__main__":

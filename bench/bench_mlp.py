@@ -43,9 +43,14 @@ def torch_epoch_fn(X, y, batchsize):
 
     torch.manual_seed(0)
     net = nn.Sequential(
-        nn.Dropout(0.2), nn.Linear(784, 800), nn.ReLU(),
-        nn.Dropout(0.5), nn.Linear(800, 800), nn.ReLU(),
-        nn.Dropout(0.5), nn.Linear(800, 10),
+        nn.Dropout(0.2),
+        nn.Linear(784, 800),
+        nn.ReLU(),
+        nn.Dropout(0.5),
+        nn.Linear(800, 800),
+        nn.ReLU(),
+        nn.Dropout(0.5),
+        nn.Linear(800, 10),
     )
     opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9, nesterov=True)
     loss_fn = nn.CrossEntropyLoss()

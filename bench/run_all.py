@@ -57,8 +57,12 @@ def run_sknet(net_name, data, epochs, batch_size, mode):
         net = mnist_cnn.build_net(epochs, verbose=0)
     else:
         net = lenet.build_net("adam", epochs, l2=SETTINGS["lenet"][1], verbose=0)
-    net.set_params(train_split=False, batch_iterator_train__batch_size=batch_size,
-                   update__learning_rate=SETTINGS[net_name][0], mode=mode)
+    net.set_params(
+        train_split=False,
+        batch_iterator_train__batch_size=batch_size,
+        update__learning_rate=SETTINGS[net_name][0],
+        mode=mode,
+    )
     start = time.perf_counter()
     net.fit(data["X_train"], data["y_train"])
     fit_time = time.perf_counter() - start
@@ -79,20 +83,45 @@ def torch_net(net_name):
 
     if net_name == "mlp":
         return nn.Sequential(
-            nn.Flatten(), nn.Dropout(0.2), nn.Linear(784, 800), nn.ReLU(),
-            nn.Dropout(0.5), nn.Linear(800, 800), nn.ReLU(),
-            nn.Dropout(0.5), nn.Linear(800, 10))
+            nn.Flatten(),
+            nn.Dropout(0.2),
+            nn.Linear(784, 800),
+            nn.ReLU(),
+            nn.Dropout(0.5),
+            nn.Linear(800, 800),
+            nn.ReLU(),
+            nn.Dropout(0.5),
+            nn.Linear(800, 10),
+        )
     if net_name == "cnn":
         return nn.Sequential(
-            nn.Conv2d(1, 32, 5), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(32, 32, 5), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Flatten(), nn.Dropout(0.5), nn.Linear(512, 256), nn.ReLU(),
-            nn.Dropout(0.5), nn.Linear(256, 10))
+            nn.Conv2d(1, 32, 5),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(32, 32, 5),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Dropout(0.5),
+            nn.Linear(512, 256),
+            nn.ReLU(),
+            nn.Dropout(0.5),
+            nn.Linear(256, 10),
+        )
     return nn.Sequential(
-        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
-        nn.Linear(84, 10))
+        nn.Conv2d(1, 6, 5, padding=2),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(400, 120),
+        nn.ReLU(),
+        nn.Linear(120, 84),
+        nn.ReLU(),
+        nn.Linear(84, 10),
+    )
 
 
 def run_torch(net_name, data, epochs, batch_size):
@@ -105,8 +134,9 @@ def run_torch(net_name, data, epochs, batch_size):
     # sknet's objective__l2 adds l2 * sum(W**2) over weights (not biases): gradient 2 * l2 * W.
     weights = [p for p in net.parameters() if p.ndim > 1]
     biases = [p for p in net.parameters() if p.ndim == 1]
-    opt = torch.optim.Adam([{"params": weights, "weight_decay": 2 * l2},
-                            {"params": biases, "weight_decay": 0.0}], lr=learning_rate)
+    opt = torch.optim.Adam(
+        [{"params": weights, "weight_decay": 2 * l2}, {"params": biases, "weight_decay": 0.0}], lr=learning_rate
+    )
     X, y = torch.from_numpy(data["X_train"]), torch.from_numpy(data["y_train"].astype(np.int64))
     rng = np.random.default_rng(0)
     first_step = None
@@ -118,7 +148,7 @@ def run_torch(net_name, data, epochs, batch_size):
         start = time.perf_counter()
         for i in range(0, len(X), batch_size):
             t0 = time.perf_counter()
-            idx = order[i:i + batch_size]
+            idx = order[i : i + batch_size]
             opt.zero_grad()
             loss = F.cross_entropy(net(X[idx]), y[idx])
             loss.backward()
@@ -130,7 +160,7 @@ def run_torch(net_name, data, epochs, batch_size):
     net.eval()
     with torch.no_grad():
         X_test = torch.from_numpy(data["X_test"])
-        pred = torch.cat([net(X_test[i:i + 500]).argmax(1) for i in range(0, len(X_test), 500)])
+        pred = torch.cat([net(X_test[i : i + 500]).argmax(1) for i in range(0, len(X_test), 500)])
     return {
         "epoch_time": float(np.median(epoch_times)),
         "epoch_times": epoch_times,
@@ -147,8 +177,7 @@ def worker(args):
         result = run_sknet(args.net, data, args.epochs, args.batch_size, args.mode)
     else:
         result = run_torch(args.net, data, args.epochs, args.batch_size)
-    result.update(peak_mb=peak_mb(), source=data["source"], n_train=len(data["X_train"]),
-                  n_test=len(data["X_test"]))
+    result.update(peak_mb=peak_mb(), source=data["source"], n_train=len(data["X_train"]), n_test=len(data["X_test"]))
     print(json.dumps(result))
 
 
@@ -212,18 +241,19 @@ def table(results, args, have_torch, command):
             f"| {net} | {fmt(g(s, 'epoch_time'), '.2f')} | {fmt(g(t, 'epoch_time'), '.2f')} "
             f"| {fmt(ratio, '.2f')} | {fmt(g(s, 'compile_time'), '.1f')} "
             f"| {fmt(g(t, 'compile_time'), '.3f')} | {fmt(g(s, 'peak_mb'), '.0f')} "
-            f"| {fmt(g(t, 'peak_mb'), '.0f')} | {fmt(pct(s), '.2f')} | {fmt(pct(t), '.2f')} |")
+            f"| {fmt(g(t, 'peak_mb'), '.0f')} | {fmt(pct(s), '.2f')} | {fmt(pct(t), '.2f')} |"
+        )
     if not have_torch:
-        lines += ["", "PyTorch is not installed here, so its columns are n/a "
-                  "(`pip install torch==2.13.0`)."]
+        lines += ["", "PyTorch is not installed here, so its columns are n/a (`pip install torch==2.13.0`)."]
     return "\n".join(lines) + "\n"
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--train-size", type=int, default=50000,
-                        help="first N MNIST training images (the tutorial uses 50,000)")
+    parser.add_argument(
+        "--train-size", type=int, default=50000, help="first N MNIST training images (the tutorial uses 50,000)"
+    )
     parser.add_argument("--test-size", type=int, default=None, help="first N test images (all)")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--nets", default=",".join(NETS), help="comma-separated subset of mlp,cnn,lenet")
@@ -241,15 +271,23 @@ def main(argv=None):
         parser.error(f"unknown nets {sorted(unknown)}; choose from {', '.join(NETS)}")
     try:
         import torch  # noqa: F401
+
         have_torch = True
     except ImportError:
         have_torch = False
     if not have_torch:
-        print("PyTorch is not installed: running the sknet side only "
-              "(pip install torch==2.13.0 for the comparison).")
+        print("PyTorch is not installed: running the sknet side only (pip install torch==2.13.0 for the comparison).")
     frameworks = ["sknet"] + (["torch"] if have_torch else [])
-    base = [sys.executable, str(Path(__file__).resolve()), "--epochs", str(args.epochs),
-            "--train-size", str(args.train_size), "--batch-size", str(args.batch_size)]
+    base = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--epochs",
+        str(args.epochs),
+        "--train-size",
+        str(args.train_size),
+        "--batch-size",
+        str(args.batch_size),
+    ]
     if args.test_size is not None:
         base += ["--test-size", str(args.test_size)]
     if args.mode:
@@ -264,9 +302,12 @@ def main(argv=None):
                 raise SystemExit(f"{net} / {framework} failed (exit {proc.returncode})")
             result = json.loads(proc.stdout.strip().splitlines()[-1])
             results[net][framework] = result
-            print(f"  epoch {result['epoch_time']:.2f} s, compile/first step "
-                  f"{result['compile_time']:.2f} s, peak {result['peak_mb']:.0f} MB, "
-                  f"test accuracy {100 * result['test_accuracy']:.2f} %", flush=True)
+            print(
+                f"  epoch {result['epoch_time']:.2f} s, compile/first step "
+                f"{result['compile_time']:.2f} s, peak {result['peak_mb']:.0f} MB, "
+                f"test accuracy {100 * result['test_accuracy']:.2f} %",
+                flush=True,
+            )
     command = "python bench/run_all.py " + " ".join(argv if argv is not None else sys.argv[1:])
     text = table(results, args, have_torch, command.strip())
     Path(args.out).write_text(text)

@@ -66,9 +66,12 @@ def _cell(text):
 
 
 def render(cases, fitted_net):
-    """The markdown table for ``cases`` (``(name, call, exception, match)``); ``fitted_net`` serves the predict cases."""
+    """The markdown table for ``cases`` (``(name, call, exception, match)``).
+
+    ``fitted_net`` serves the predict cases.
+    """
     rows = []
-    for i, (name, call, expected, _) in enumerate(cases, 1):
+    for i, (name, call, _expected, _) in enumerate(cases, 1):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")

@@ -82,15 +82,22 @@ def load_images(train_size=None, test_size=None, data_home=None, flat=False):
         X_train, y_train = data.X_train[:50000], data.y_train[:50000]
         X_test, y_test, source, where = data.X_test, data.y_test, "mnist", f" from {data.path}"
     except FileNotFoundError as exc:
-        print(f"MNIST not found ({exc}); using scikit-learn's load_digits "
-              "(8x8 digits scaled to 28x28) instead.")
+        print(f"MNIST not found ({exc}); using scikit-learn's load_digits (8x8 digits scaled to 28x28) instead.")
         X_train, y_train, X_test, y_test = digits_as_mnist()
         source, where = "digits", ""
     X_train, y_train = X_train[:train_size], y_train[:train_size]
     X_test, y_test = X_test[:test_size], y_test[:test_size]
-    print(f"dataset: {DATASET_NAMES[source]}, {len(X_train):,} training and {len(X_test):,} test "
-          f"images{where}", flush=True)
+    print(
+        f"dataset: {DATASET_NAMES[source]}, {len(X_train):,} training and {len(X_test):,} test images{where}",
+        flush=True,
+    )
     if flat:
         X_train, X_test = X_train.reshape(len(X_train), -1), X_test.reshape(len(X_test), -1)
-    return {"X_train": X_train, "y_train": y_train, "X_test": X_test, "y_test": y_test,
-            "source": source, "name": DATASET_NAMES[source]}
+    return {
+        "X_train": X_train,
+        "y_train": y_train,
+        "X_test": X_test,
+        "y_test": y_test,
+        "source": source,
+        "name": DATASET_NAMES[source],
+    }

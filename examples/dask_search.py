@@ -59,19 +59,21 @@ def main(num_epochs=5, scheduler=None, n_workers=2, n_samples=None):
     print(f"dataset: digits (scikit-learn's 8x8 digits), {len(X):,} images, 3-fold CV", flush=True)
     cluster = None
     if scheduler is None:
-        cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                               host="127.0.0.1", dashboard_address=None)
+        cluster = LocalCluster(
+            n_workers=n_workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+        )
     client = Client(scheduler or cluster)
     try:
         search = make_search(num_epochs)
         t0 = time.perf_counter()
         with joblib.parallel_backend("dask"):
             search.fit(X, y)
-        print(f"{len(search.cv_results_['params'])} grid points on "
-              f"{len(client.scheduler_info()['workers'])} workers in {time.perf_counter() - t0:.1f} s")
+        print(
+            f"{len(search.cv_results_['params'])} grid points on "
+            f"{len(client.scheduler_info()['workers'])} workers in {time.perf_counter() - t0:.1f} s"
+        )
         runs = f"{num_epochs} epoch" + ("" if num_epochs == 1 else "s")
-        print(f"best {search.best_params_}: digits mean CV accuracy {100 * search.best_score_:.2f} % "
-              f"after {runs}")
+        print(f"best {search.best_params_}: digits mean CV accuracy {100 * search.best_score_:.2f} % after {runs}")
         return search
     finally:
         client.close()

@@ -15,9 +15,9 @@ import argparse
 import time
 
 import numpy as np
+from _data import load_images
 from sklearn.model_selection import GridSearchCV
 
-from _data import load_images
 from sknet import NeuralNetClassifier
 from sknet.function_cache import compile_count
 from sknet.layers import DenseLayer, InputLayer
@@ -26,8 +26,12 @@ from sknet.model_selection import EpochSearchCV
 
 def build_net():
     """A one-hidden-layer MLP (256 relu units), no internal validation split, fixed seed."""
-    return NeuralNetClassifier([(InputLayer, {}), (DenseLayer, {"num_units": 256}), (DenseLayer, {})],
-                               batch_iterator_train__batch_size=128, train_split=False, random_state=0)
+    return NeuralNetClassifier(
+        [(InputLayer, {}), (DenseLayer, {"num_units": 256}), (DenseLayer, {})],
+        batch_iterator_train__batch_size=128,
+        train_split=False,
+        random_state=0,
+    )
 
 
 def main(epochs=(1, 2, 4, 6), rates=(1e-3, 3e-3), train_size=3000, cv=3, compare=True, n_jobs=None):
@@ -44,11 +48,17 @@ def main(epochs=(1, 2, 4, 6), rates=(1e-3, 3e-3), train_size=3000, cv=3, compare
         compiled, start = compile_count(), time.perf_counter()
         search.fit(X, y)
         seconds = time.perf_counter() - start
-        figures[name] = {"seconds": seconds, "compilations": compile_count() - compiled,
-                         "mean_test_score": search.cv_results_["mean_test_score"],
-                         "best_params": search.best_params_, "best_score": search.best_score_}
-        print(f"{name:>13}: {seconds:6.1f} s, {compile_count() - compiled} compilations; best {search.best_params_} "
-              f"accuracy {100 * search.best_score_:.2f} %")
+        figures[name] = {
+            "seconds": seconds,
+            "compilations": compile_count() - compiled,
+            "mean_test_score": search.cv_results_["mean_test_score"],
+            "best_params": search.best_params_,
+            "best_score": search.best_score_,
+        }
+        print(
+            f"{name:>13}: {seconds:6.1f} s, {compile_count() - compiled} compilations; best {search.best_params_} "
+            f"accuracy {100 * search.best_score_:.2f} %"
+        )
     results = runs[0][1].cv_results_
     print(" rate     epochs  mean accuracy (cv)")
     for params, score in zip(results["params"], results["mean_test_score"]):
@@ -56,8 +66,10 @@ def main(epochs=(1, 2, 4, 6), rates=(1e-3, 3e-3), train_size=3000, cv=3, compare
     if compare:
         same = np.array_equal(figures["EpochSearchCV"]["mean_test_score"], figures["GridSearchCV"]["mean_test_score"])
         ratio = figures["EpochSearchCV"]["seconds"] / figures["GridSearchCV"]["seconds"]
-        print(f"scores equal to GridSearchCV's: {same}; time ratio EpochSearchCV / GridSearchCV {ratio:.2f} "
-              f"(epochs trained: {max(epochs)} vs {sum(epochs)} per rate and fold)")
+        print(
+            f"scores equal to GridSearchCV's: {same}; time ratio EpochSearchCV / GridSearchCV {ratio:.2f} "
+            f"(epochs trained: {max(epochs)} vs {sum(epochs)} per rate and fold)"
+        )
         figures.update(equal=same, ratio=ratio)
     return figures
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from _data import epochs, load_images
 from mnist_cnn import build_net
+
 from sknet.layers import Conv2DLayer
 from sknet.visualize import plot_conv_activity, plot_conv_weights
 
@@ -33,7 +34,7 @@ def main(num_epochs=2, train_size=None, test_size=None, out_dir=".", image_index
     fit_time = time.perf_counter() - start
     accuracy = net.score(data["X_test"], data["y_test"])
     convs = [layer for layer in net.layers_.values() if isinstance(layer, Conv2DLayer)]
-    x = data["X_test"][image_index:image_index + 1]
+    x = data["X_test"][image_index : image_index + 1]
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -46,11 +47,16 @@ def main(num_epochs=2, train_size=None, test_size=None, out_dir=".", image_index
         fig.savefig(paths[f"feature_maps_conv{i}"], dpi=80)
     for name, path in paths.items():
         print(f"{name}: {path}")
-    print(f"{data['name']} test accuracy {100 * accuracy:.2f} % after {epochs(len(net.history_))}, "
-          f"fit {fit_time:.1f} s")
-    return {"test_accuracy": accuracy, "fit_time": fit_time, "source": data["source"],
-            "num_kernels": int(convs[0].W.get_value().shape[0]),
-            "paths": {name: str(path) for name, path in paths.items()}}
+    print(
+        f"{data['name']} test accuracy {100 * accuracy:.2f} % after {epochs(len(net.history_))}, fit {fit_time:.1f} s"
+    )
+    return {
+        "test_accuracy": accuracy,
+        "fit_time": fit_time,
+        "source": data["source"],
+        "num_kernels": int(convs[0].W.get_value().shape[0]),
+        "paths": {name: str(path) for name, path in paths.items()},
+    }
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import argparse
 import time
 
 from _data import epochs, load_images
+
 from sknet import NeuralNetClassifier, updates
 from sknet.layers import Conv2DLayer, DenseLayer, InputLayer, MaxPool2DLayer
 from sknet.nonlinearities import rectify, softmax
@@ -32,8 +33,7 @@ def lenet_layers():
     """LeNet-5 as a layer spec (ReLU instead of the original scaled tanh)."""
     return [
         (InputLayer, {}),
-        (Conv2DLayer, {"num_filters": 6, "filter_size": (5, 5), "pad": "same",
-                       "nonlinearity": rectify}),
+        (Conv2DLayer, {"num_filters": 6, "filter_size": (5, 5), "pad": "same", "nonlinearity": rectify}),
         (MaxPool2DLayer, {"pool_size": (2, 2)}),
         (Conv2DLayer, {"num_filters": 16, "filter_size": (5, 5), "nonlinearity": rectify}),
         (MaxPool2DLayer, {"pool_size": (2, 2)}),
@@ -43,8 +43,7 @@ def lenet_layers():
     ]
 
 
-def build_net(optimizer="adam", num_epochs=2, l2=1e-4, batch_size=128, verbose=0,
-              random_state=0, eval_size=0.1):
+def build_net(optimizer="adam", num_epochs=2, l2=1e-4, batch_size=128, verbose=0, random_state=0, eval_size=0.1):
     """LeNet-5 NeuralNetClassifier trained with one of :data:`OPTIMIZERS`."""
     update, params = OPTIMIZERS[optimizer]
     return NeuralNetClassifier(
@@ -72,10 +71,8 @@ def plot_curves(histories, path):
     for i, (name, history) in enumerate(histories.items()):
         epochs = [row["epoch"] for row in history]
         color = f"C{i}"
-        ax_loss.plot(epochs, [row["train_loss"] for row in history], "o--", color=color,
-                     label=f"{name} (train)")
-        ax_loss.plot(epochs, [row["valid_loss"] for row in history], "o-", color=color,
-                     label=f"{name} (valid)")
+        ax_loss.plot(epochs, [row["train_loss"] for row in history], "o--", color=color, label=f"{name} (train)")
+        ax_loss.plot(epochs, [row["valid_loss"] for row in history], "o-", color=color, label=f"{name} (valid)")
         ax_acc.plot(epochs, [row["valid_accuracy"] for row in history], "o-", color=color, label=name)
     ax_loss.set(xlabel="epoch", ylabel="loss", title="loss")
     ax_acc.set(xlabel="epoch", ylabel="accuracy", title="validation accuracy")
@@ -86,12 +83,24 @@ def plot_curves(histories, path):
     return fig
 
 
-def main(num_epochs=2, train_size=None, test_size=None, plot_path="lenet_optimizers.png",
-         optimizers=tuple(OPTIMIZERS), l2=1e-4, verbose=0):
+def main(
+    num_epochs=2,
+    train_size=None,
+    test_size=None,
+    plot_path="lenet_optimizers.png",
+    optimizers=tuple(OPTIMIZERS),
+    l2=1e-4,
+    verbose=0,
+):
     """Train LeNet once per optimizer; returns test accuracies and the plot path."""
     data = load_images(train_size, test_size)
-    figures = {"test_accuracy": {}, "valid_accuracy": {}, "fit_time": {},
-               "source": data["source"], "plot": str(plot_path)}
+    figures = {
+        "test_accuracy": {},
+        "valid_accuracy": {},
+        "fit_time": {},
+        "source": data["source"],
+        "plot": str(plot_path),
+    }
     histories = {}
     for name in optimizers:
         net = build_net(name, num_epochs, l2=l2, verbose=verbose)
@@ -101,8 +110,10 @@ def main(num_epochs=2, train_size=None, test_size=None, plot_path="lenet_optimiz
         figures["test_accuracy"][name] = net.score(data["X_test"], data["y_test"])
         figures["valid_accuracy"][name] = net.history_[-1]["valid_accuracy"]
         histories[name] = list(net.history_)
-        print(f"{name:18s} {data['name']} test accuracy {100 * figures['test_accuracy'][name]:6.2f} % "
-              f"after {epochs(len(net.history_))}, fit {figures['fit_time'][name]:.1f} s")
+        print(
+            f"{name:18s} {data['name']} test accuracy {100 * figures['test_accuracy'][name]:6.2f} % "
+            f"after {epochs(len(net.history_))}, fit {figures['fit_time'][name]:.1f} s"
+        )
     if plot_path:
         plot_curves(histories, plot_path)
         print(f"training curves saved to {plot_path}")

@@ -14,11 +14,10 @@ import argparse
 import time
 
 import numpy as np
-
 from _data import epochs, load_images
+
 from sknet import NeuralNetClassifier, updates
-from sknet.layers import (Conv2DLayer, DenseLayer, DropoutLayer, InputLayer,
-                          MaxPool2DLayer)
+from sknet.layers import Conv2DLayer, DenseLayer, DropoutLayer, InputLayer, MaxPool2DLayer
 from sknet.nonlinearities import rectify, softmax
 
 
@@ -60,12 +59,19 @@ def main(num_epochs=10, train_size=None, test_size=None, verbose=1):
     fit_time = time.perf_counter() - start
     accuracy = net.score(data["X_test"], data["y_test"])
     epoch_times = [row["dur"] for row in net.history_]
-    print(f"{data['name']} test accuracy {100 * accuracy:.2f} % after {epochs(len(net.history_))}; "
-          f"fit {fit_time:.1f} s (compile {fit_time - sum(epoch_times):.1f} s), "
-          f"median epoch {np.median(epoch_times):.2f} s")
-    return {"test_accuracy": accuracy, "fit_time": fit_time, "epochs": len(net.history_),
-            "median_epoch_time": float(np.median(epoch_times)), "source": data["source"],
-            "net": net}
+    print(
+        f"{data['name']} test accuracy {100 * accuracy:.2f} % after {epochs(len(net.history_))}; "
+        f"fit {fit_time:.1f} s (compile {fit_time - sum(epoch_times):.1f} s), "
+        f"median epoch {np.median(epoch_times):.2f} s"
+    )
+    return {
+        "test_accuracy": accuracy,
+        "fit_time": fit_time,
+        "epochs": len(net.history_),
+        "median_epoch_time": float(np.median(epoch_times)),
+        "source": data["source"],
+        "net": net,
+    }
 
 
 if __name__ == "__main__":

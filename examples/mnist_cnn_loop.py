@@ -14,11 +14,11 @@ import time
 import numpy as np
 import pytensor
 import pytensor.tensor as T
+from _data import epochs
 
 import sknet as lasagne
 import sknet.objectives
 import sknet.updates
-from _data import epochs
 from sknet.datasets import load_mnist
 
 
@@ -33,26 +33,30 @@ def build_cnn(input_var=None):
     """The tutorial's CNN: conv 32 5x5, pool 2, conv 32 5x5, pool 2, dropout, 256, dropout, 10."""
     network = lasagne.layers.InputLayer(shape=(None, 1, 28, 28), input_var=input_var)
     network = lasagne.layers.Conv2DLayer(
-        network, num_filters=32, filter_size=(5, 5),
-        nonlinearity=lasagne.nonlinearities.rectify, W=lasagne.init.GlorotUniform())
+        network,
+        num_filters=32,
+        filter_size=(5, 5),
+        nonlinearity=lasagne.nonlinearities.rectify,
+        W=lasagne.init.GlorotUniform(),
+    )
     network = lasagne.layers.MaxPool2DLayer(network, pool_size=(2, 2))
     network = lasagne.layers.Conv2DLayer(
-        network, num_filters=32, filter_size=(5, 5),
-        nonlinearity=lasagne.nonlinearities.rectify)
+        network, num_filters=32, filter_size=(5, 5), nonlinearity=lasagne.nonlinearities.rectify
+    )
     network = lasagne.layers.MaxPool2DLayer(network, pool_size=(2, 2))
     network = lasagne.layers.DenseLayer(
-        lasagne.layers.dropout(network, p=0.5), num_units=256,
-        nonlinearity=lasagne.nonlinearities.rectify)
+        lasagne.layers.dropout(network, p=0.5), num_units=256, nonlinearity=lasagne.nonlinearities.rectify
+    )
     network = lasagne.layers.DenseLayer(
-        lasagne.layers.dropout(network, p=0.5), num_units=10,
-        nonlinearity=lasagne.nonlinearities.softmax)
+        lasagne.layers.dropout(network, p=0.5), num_units=10, nonlinearity=lasagne.nonlinearities.softmax
+    )
     return network
 
 
 def iterate_minibatches(X, y, batch_size, rng=None):
     idx = np.arange(len(X)) if rng is None else rng.permutation(len(X))
     for start in range(0, len(X), batch_size):
-        sel = idx[start:start + batch_size]
+        sel = idx[start : start + batch_size]
         yield X[sel], y[sel]
 
 
@@ -79,13 +83,13 @@ def main(num_epochs=3, data_home=None):
     accuracy = None
     for epoch in range(num_epochs):
         t0 = time.perf_counter()
-        train_loss = np.mean([train_fn(Xb, yb) for Xb, yb in
-                              iterate_minibatches(X_train, y_train, 128, rng)])
+        train_loss = np.mean([train_fn(Xb, yb) for Xb, yb in iterate_minibatches(X_train, y_train, 128, rng)])
         train_time = time.perf_counter() - t0
         accs = [val_fn(Xb, yb) * len(Xb) for Xb, yb in iterate_minibatches(X_test, y_test, 500)]
         accuracy = float(np.sum(accs) / len(X_test))
-        print(f"epoch {epoch + 1}: train loss {train_loss:.4f}, test accuracy "
-              f"{100 * accuracy:.2f} %, {train_time:.1f} s")
+        print(
+            f"epoch {epoch + 1}: train loss {train_loss:.4f}, test accuracy {100 * accuracy:.2f} %, {train_time:.1f} s"
+        )
     if accuracy is not None:
         print(f"MNIST test accuracy {100 * accuracy:.2f} % after {epochs(num_epochs)}")
     return accuracy

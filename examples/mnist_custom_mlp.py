@@ -17,9 +17,9 @@ found (see ``examples/_data.py``).
 import argparse
 import time
 
+from _data import epochs, load_images
 from sklearn.model_selection import GridSearchCV
 
-from _data import epochs, load_images
 from sknet import NeuralNetClassifier, updates
 from sknet.layers import DenseLayer, InputLayer, dropout
 from sknet.nonlinearities import rectify, softmax
@@ -27,7 +27,7 @@ from sknet.nonlinearities import rectify, softmax
 DEFAULT_GRID = {"layers__depth": [1, 2], "layers__drop_hidden": [0.2, 0.5]}
 
 
-def build_custom_mlp(input_var=None, depth=2, width=800, drop_input=.2, drop_hidden=.5):
+def build_custom_mlp(input_var=None, depth=2, width=800, drop_input=0.2, drop_hidden=0.5):
     """An MLP of ``depth`` hidden ReLU layers of ``width`` units, with optional dropout.
 
     Parameters
@@ -74,26 +74,31 @@ def build_net(num_epochs=5, width=800, verbose=0, random_state=0):
     )
 
 
-def main(num_epochs=5, train_size=10000, test_size=None, width=800, param_grid=None, cv=2,
-         n_jobs=1):
+def main(num_epochs=5, train_size=10000, test_size=None, width=800, param_grid=None, cv=2, n_jobs=1):
     """Grid-search the builder's arguments; returns the CV results and the test accuracy."""
     data = load_images(train_size, test_size)
     param_grid = DEFAULT_GRID if param_grid is None else param_grid
-    search = GridSearchCV(build_net(num_epochs, width), param_grid, cv=cv, n_jobs=n_jobs,
-                          refit=True)
+    search = GridSearchCV(build_net(num_epochs, width), param_grid, cv=cv, n_jobs=n_jobs, refit=True)
     start = time.perf_counter()
     search.fit(data["X_train"], data["y_train"])
     search_time = time.perf_counter() - start
     accuracy = search.score(data["X_test"], data["y_test"])
     for params, score in zip(search.cv_results_["params"], search.cv_results_["mean_test_score"]):
         print(f"  {params}: mean CV accuracy {100 * score:.2f} %")
-    print(f"best {search.best_params_} (CV {100 * search.best_score_:.2f} %); {data['name']} test "
-          f"accuracy of the refit {100 * accuracy:.2f} % after "
-          f"{epochs(len(search.best_estimator_.history_))}; "
-          f"search {search_time:.1f} s")
-    return {"best_params": search.best_params_, "best_score": search.best_score_,
-            "test_accuracy": accuracy, "search_time": search_time,
-            "cv_scores": list(search.cv_results_["mean_test_score"]), "source": data["source"]}
+    print(
+        f"best {search.best_params_} (CV {100 * search.best_score_:.2f} %); {data['name']} test "
+        f"accuracy of the refit {100 * accuracy:.2f} % after "
+        f"{epochs(len(search.best_estimator_.history_))}; "
+        f"search {search_time:.1f} s"
+    )
+    return {
+        "best_params": search.best_params_,
+        "best_score": search.best_score_,
+        "test_accuracy": accuracy,
+        "search_time": search_time,
+        "cv_scores": list(search.cv_results_["mean_test_score"]),
+        "source": data["source"],
+    }
 
 
 if __name__ == "__main__":

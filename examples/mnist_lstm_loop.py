@@ -19,9 +19,9 @@ import time
 import numpy as np
 import pytensor
 import pytensor.tensor as T
+from _data import epochs
 
 import sknet as lasagne
-from _data import epochs
 from sknet.datasets import load_mnist
 
 
@@ -34,26 +34,22 @@ def load_dataset():
         from sklearn.datasets import load_digits
 
         print(f"MNIST not found ({exc}); using scikit-learn's load_digits instead.")
-        print("dataset: digits (scikit-learn's 8x8 digits), 1,000 training, 300 validation "
-              "and 497 test images")
+        print("dataset: digits (scikit-learn's 8x8 digits), 1,000 training, 300 validation and 497 test images")
         digits = load_digits()
         X = (digits.images / 16.0).astype("float32")
         y = digits.target.astype("int32")
         return X[:1000], y[:1000], X[1000:1300], y[1000:1300], X[1300:], y[1300:], "digits"
-    print(f"dataset: MNIST, 50,000 training, 10,000 validation and 10,000 test images "
-          f"from {data.path}", flush=True)
+    print(f"dataset: MNIST, 50,000 training, 10,000 validation and 10,000 test images from {data.path}", flush=True)
     # (n, 1, 28, 28) images -> (n, 28 steps, 28 features)
     X_train, X_test = data.X_train[:, 0], data.X_test[:, 0]
-    return (X_train[:50000], data.y_train[:50000], X_train[50000:], data.y_train[50000:],
-            X_test, data.y_test, "MNIST")
+    return (X_train[:50000], data.y_train[:50000], X_train[50000:], data.y_train[50000:], X_test, data.y_test, "MNIST")
 
 
 def build_lstm(seq_len, num_features, num_units=128, num_classes=10, input_var=None):
     """InputLayer -> LSTMLayer(num_units, only_return_final=True) -> DenseLayer(softmax)."""
     l_in = lasagne.layers.InputLayer((None, seq_len, num_features), input_var=input_var)
     l_lstm = lasagne.layers.LSTMLayer(l_in, num_units, only_return_final=True)
-    return lasagne.layers.DenseLayer(l_lstm, num_classes,
-                                     nonlinearity=lasagne.nonlinearities.softmax)
+    return lasagne.layers.DenseLayer(l_lstm, num_classes, nonlinearity=lasagne.nonlinearities.softmax)
 
 
 def iterate_minibatches(inputs, targets, batchsize, shuffle=False, rng=None):
@@ -61,7 +57,7 @@ def iterate_minibatches(inputs, targets, batchsize, shuffle=False, rng=None):
     if shuffle:
         (rng or np.random).shuffle(indices)
     for start in range(0, len(inputs), batchsize):
-        excerpt = indices[start:start + batchsize]
+        excerpt = indices[start : start + batchsize]
         yield inputs[excerpt], targets[excerpt]
 
 
@@ -111,15 +107,16 @@ def main(num_epochs=5, batchsize=128, learning_rate=1e-3, seed=0, mode=None):
             train_batches += 1
         epoch_times.append(time.perf_counter() - start)
         val_err, val_acc = evaluate(val_fn, X_val, y_val)
-        print(f"epoch {epoch + 1:2d}/{num_epochs}  {epoch_times[-1]:.1f} s  "
-              f"train loss {train_err / train_batches:.4f}  valid loss {val_err:.4f}  "
-              f"valid acc {100 * val_acc:.2f} %", flush=True)
+        print(
+            f"epoch {epoch + 1:2d}/{num_epochs}  {epoch_times[-1]:.1f} s  "
+            f"train loss {train_err / train_batches:.4f}  valid loss {val_err:.4f}  "
+            f"valid acc {100 * val_acc:.2f} %",
+            flush=True,
+        )
     test_err, test_acc = evaluate(val_fn, X_test, y_test)
-    print(f"{dataset} test loss {test_err:.4f}  test accuracy {100 * test_acc:.2f} % "
-          f"after {epochs(num_epochs)}")
+    print(f"{dataset} test loss {test_err:.4f}  test accuracy {100 * test_acc:.2f} % after {epochs(num_epochs)}")
     print(f"compile {compile_time:.1f} s, median epoch {np.median(epoch_times):.1f} s")
-    return {"test_accuracy": test_acc, "compile_time": compile_time,
-            "median_epoch_time": float(np.median(epoch_times))}
+    return {"test_accuracy": test_acc, "compile_time": compile_time, "median_epoch_time": float(np.median(epoch_times))}
 
 
 if __name__ == "__main__":

@@ -13,8 +13,8 @@ import argparse
 import time
 
 import numpy as np
-
 from _data import epochs, load_images
+
 from sknet import NeuralNetClassifier, updates
 from sknet.layers import DenseLayer, DropoutLayer, InputLayer
 from sknet.nonlinearities import rectify, softmax
@@ -51,10 +51,16 @@ def main(num_epochs=10, train_size=None, test_size=None, verbose=1):
     fit_time = time.perf_counter() - start
     accuracy = net.score(data["X_test"], data["y_test"])
     epoch_times = [row["dur"] for row in net.history_]
-    print(f"{data['name']} test accuracy {100 * accuracy:.2f} % after {epochs(len(net.history_))}; "
-          f"fit {fit_time:.1f} s, median epoch {np.median(epoch_times):.2f} s")
-    return {"test_accuracy": accuracy, "fit_time": fit_time, "source": data["source"],
-            "median_epoch_time": float(np.median(epoch_times))}
+    print(
+        f"{data['name']} test accuracy {100 * accuracy:.2f} % after {epochs(len(net.history_))}; "
+        f"fit {fit_time:.1f} s, median epoch {np.median(epoch_times):.2f} s"
+    )
+    return {
+        "test_accuracy": accuracy,
+        "fit_time": fit_time,
+        "source": data["source"],
+        "median_epoch_time": float(np.median(epoch_times)),
+    }
 
 
 if __name__ == "__main__":

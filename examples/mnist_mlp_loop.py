@@ -14,9 +14,9 @@ import time
 import numpy as np
 import pytensor
 import pytensor.tensor as T
+from _data import epochs
 
 import sknet as lasagne
-from _data import epochs
 from sknet.datasets import load_mnist
 
 
@@ -28,14 +28,12 @@ def load_dataset():
         from sklearn.datasets import load_digits
 
         print(f"MNIST not found ({exc}); using scikit-learn's load_digits instead.")
-        print("dataset: digits (scikit-learn's 8x8 digits), 1,000 training, 300 validation "
-              "and 497 test images")
+        print("dataset: digits (scikit-learn's 8x8 digits), 1,000 training, 300 validation and 497 test images")
         digits = load_digits()
         X = (digits.images / 16.0).astype("float32")[:, None, :, :]
         y = digits.target.astype("int32")
         return X[:1000], y[:1000], X[1000:1300], y[1000:1300], X[1300:], y[1300:], "digits"
-    print(f"dataset: MNIST, 50,000 training, 10,000 validation and 10,000 test images "
-          f"from {data.path}", flush=True)
+    print(f"dataset: MNIST, 50,000 training, 10,000 validation and 10,000 test images from {data.path}", flush=True)
     X_train, y_train = data.X_train[:50000], data.y_train[:50000]
     X_val, y_val = data.X_train[50000:], data.y_train[50000:]
     return X_train, y_train, X_val, y_val, data.X_test, data.y_test, "MNIST"
@@ -46,14 +44,12 @@ def build_mlp(input_shape, input_var=None):
     l_in = lasagne.layers.InputLayer(shape=(None,) + input_shape, input_var=input_var)
     l_in_drop = lasagne.layers.DropoutLayer(l_in, p=0.2)
     l_hid1 = lasagne.layers.DenseLayer(
-        l_in_drop, num_units=800, nonlinearity=lasagne.nonlinearities.rectify,
-        W=lasagne.init.GlorotUniform())
+        l_in_drop, num_units=800, nonlinearity=lasagne.nonlinearities.rectify, W=lasagne.init.GlorotUniform()
+    )
     l_hid1_drop = lasagne.layers.DropoutLayer(l_hid1, p=0.5)
-    l_hid2 = lasagne.layers.DenseLayer(
-        l_hid1_drop, num_units=800, nonlinearity=lasagne.nonlinearities.rectify)
+    l_hid2 = lasagne.layers.DenseLayer(l_hid1_drop, num_units=800, nonlinearity=lasagne.nonlinearities.rectify)
     l_hid2_drop = lasagne.layers.DropoutLayer(l_hid2, p=0.5)
-    return lasagne.layers.DenseLayer(
-        l_hid2_drop, num_units=10, nonlinearity=lasagne.nonlinearities.softmax)
+    return lasagne.layers.DenseLayer(l_hid2_drop, num_units=10, nonlinearity=lasagne.nonlinearities.softmax)
 
 
 def iterate_minibatches(inputs, targets, batchsize, shuffle=False, rng=None):
@@ -61,7 +57,7 @@ def iterate_minibatches(inputs, targets, batchsize, shuffle=False, rng=None):
     if shuffle:
         (rng or np.random).shuffle(indices)
     for start in range(0, len(inputs) - batchsize + 1, batchsize):
-        excerpt = indices[start:start + batchsize]
+        excerpt = indices[start : start + batchsize]
         yield inputs[excerpt], targets[excerpt]
 
 
@@ -70,8 +66,7 @@ def compile_functions(network, input_var, target_var, learning_rate=0.1, momentu
     prediction = lasagne.layers.get_output(network)
     loss = lasagne.objectives.categorical_crossentropy(prediction, target_var).mean()
     params = lasagne.layers.get_all_params(network, trainable=True)
-    updates = lasagne.updates.nesterov_momentum(
-        loss, params, learning_rate=learning_rate, momentum=momentum)
+    updates = lasagne.updates.nesterov_momentum(loss, params, learning_rate=learning_rate, momentum=momentum)
     test_prediction = lasagne.layers.get_output(network, deterministic=True)
     test_loss = lasagne.objectives.categorical_crossentropy(test_prediction, target_var).mean()
     test_acc = T.mean(T.eq(T.argmax(test_prediction, axis=1), target_var), dtype="float32")
@@ -96,7 +91,10 @@ def main(num_epochs=10, batchsize=128, seed=0, mode=None):
     X_train, y_train, X_val, y_val, X_test, y_test, dataset = load_dataset()
     input_var = T.matrix("inputs")
     target_var = T.ivector("targets")
-    flat = lambda X: X.reshape(len(X), -1)
+
+    def flat(X):
+        return X.reshape(len(X), -1)
+
     X_train, X_val, X_test = flat(X_train), flat(X_val), flat(X_test)
     network = build_mlp(X_train.shape[1:], input_var)
 
@@ -114,15 +112,15 @@ def main(num_epochs=10, batchsize=128, seed=0, mode=None):
             train_batches += 1
         epoch_times.append(time.perf_counter() - start)
         val_err, val_acc = evaluate(val_fn, X_val, y_val)
-        print(f"epoch {epoch + 1:2d}/{num_epochs}  {epoch_times[-1]:.2f} s  "
-              f"train loss {train_err / train_batches:.4f}  valid loss {val_err:.4f}  "
-              f"valid acc {100 * val_acc:.2f} %")
+        print(
+            f"epoch {epoch + 1:2d}/{num_epochs}  {epoch_times[-1]:.2f} s  "
+            f"train loss {train_err / train_batches:.4f}  valid loss {val_err:.4f}  "
+            f"valid acc {100 * val_acc:.2f} %"
+        )
     test_err, test_acc = evaluate(val_fn, X_test, y_test)
-    print(f"{dataset} test loss {test_err:.4f}  test accuracy {100 * test_acc:.2f} % "
-          f"after {epochs(num_epochs)}")
+    print(f"{dataset} test loss {test_err:.4f}  test accuracy {100 * test_acc:.2f} % after {epochs(num_epochs)}")
     print(f"compile {compile_time:.1f} s, median epoch {np.median(epoch_times):.2f} s")
-    return {"test_accuracy": test_acc, "compile_time": compile_time,
-            "median_epoch_time": float(np.median(epoch_times))}
+    return {"test_accuracy": test_acc, "compile_time": compile_time, "median_epoch_time": float(np.median(epoch_times))}
 
 
 if __name__ == "__main__":

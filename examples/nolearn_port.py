@@ -18,24 +18,31 @@ import os
 import tempfile
 
 import numpy as np
+from _data import load_images  # MNIST, or scikit-learn's digits when MNIST is not on disk
 from sklearn.datasets import load_diabetes
 from sklearn.preprocessing import StandardScaler
 
-from _data import load_images  # MNIST, or scikit-learn's digits when MNIST is not on disk
-
 # from nolearn.lasagne import NeuralNet, BatchIterator, TrainSplit
-from sknet import NeuralNet, BatchIterator, TrainSplit  # noqa: F401  (NeuralNet: see the nets below)
-from sknet import NeuralNetClassifier, NeuralNetRegressor  # nolearn: NeuralNet(regression=False/True) (planned)
-# from nolearn.lasagne.handlers import SaveWeights
-from sknet.handlers import SaveWeights
-# from lasagne.layers import InputLayer, DenseLayer, DropoutLayer, ConcatLayer
-from sknet.layers import InputLayer, DenseLayer, DropoutLayer, ConcatLayer
-# from lasagne.nonlinearities import rectify, softmax
-from sknet.nonlinearities import rectify, softmax
-# from lasagne.updates import nesterov_momentum
-from sknet.updates import nesterov_momentum
+from sknet import (  # noqa: F401  (NeuralNet: see the nets below)  # nolearn: NeuralNet(regression=False/True) (planned)
+    BatchIterator,
+    NeuralNet,
+    NeuralNetClassifier,
+    NeuralNetRegressor,
+    TrainSplit,
+)
 from sknet.callbacks import EpochScoring  # nolearn: custom_scores=[...] (planned; see below)
 
+# from nolearn.lasagne.handlers import SaveWeights
+from sknet.handlers import SaveWeights
+
+# from lasagne.layers import InputLayer, DenseLayer, DropoutLayer, ConcatLayer
+from sknet.layers import ConcatLayer, DenseLayer, DropoutLayer, InputLayer
+
+# from lasagne.nonlinearities import rectify, softmax
+from sknet.nonlinearities import rectify, softmax
+
+# from lasagne.updates import nesterov_momentum
+from sknet.updates import nesterov_momentum
 
 # nolearn's classic settings: Nesterov momentum, as in its tutorials.
 NESTEROV = dict(update=nesterov_momentum, update_learning_rate=0.01, update_momentum=0.9)
@@ -112,7 +119,9 @@ def diabetes_regression(num_epochs, verbose=1):
         output_num_units=1,
         output_nonlinearity=None,
         **NESTEROV,
-        max_epochs=num_epochs, random_state=0, verbose=verbose,
+        max_epochs=num_epochs,
+        random_state=0,
+        verbose=verbose,
     )
     return net.fit(X, y), X, y
 
@@ -145,8 +154,13 @@ def main(num_epochs=20, train_size=None, test_size=None, out_dir=None, verbose=1
     print(f"MLP: {len(mlp.train_history_)} epochs, test accuracy {accuracy:.4f}")
     reg, X, y = diabetes_regression(num_epochs, verbose)
     multi, X2, Y2 = two_outputs(num_epochs, verbose)
-    result = {"mlp": mlp, "accuracy": accuracy, "regression_r2": reg.score(X, y),
-              "two_output_r2": multi.score(X2, Y2), "best_weights": os.path.join(out_dir, "mlp-best.npz")}
+    result = {
+        "mlp": mlp,
+        "accuracy": accuracy,
+        "regression_r2": reg.score(X, y),
+        "two_output_r2": multi.score(X2, Y2),
+        "best_weights": os.path.join(out_dir, "mlp-best.npz"),
+    }
     print(f"Diabetes R^2 (training data) {result['regression_r2']:.3f}; two outputs {result['two_output_r2']:.3f}")
     return result
 

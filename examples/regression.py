@@ -11,6 +11,7 @@ quarter, next to a ridge regression baseline. Run::
 import argparse
 import time
 
+from _data import epochs
 from sklearn.compose import TransformedTargetRegressor
 from sklearn.datasets import load_diabetes
 from sklearn.linear_model import RidgeCV
@@ -18,7 +19,6 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from _data import epochs
 from sknet import NeuralNetRegressor, updates
 from sknet.layers import DenseLayer, DropoutLayer, InputLayer
 from sknet.nonlinearities import rectify
@@ -50,8 +50,7 @@ def main(num_epochs=200, train_size=None, verbose=0):
     X, y = load_diabetes(return_X_y=True)
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=0)
     X_train, y_train = X_train[:train_size], y_train[:train_size]
-    print(f"dataset: diabetes (scikit-learn), {len(X_train)} training and {len(X_test)} test "
-          "patients", flush=True)
+    print(f"dataset: diabetes (scikit-learn), {len(X_train)} training and {len(X_test)} test patients", flush=True)
     model = TransformedTargetRegressor(
         make_pipeline(StandardScaler(), build_net(num_epochs, verbose=verbose)),
         transformer=StandardScaler(),
@@ -61,8 +60,9 @@ def main(num_epochs=200, train_size=None, verbose=0):
     fit_time = time.perf_counter() - start
     r2 = model.score(X_test, y_test)
     baseline = make_pipeline(StandardScaler(), RidgeCV()).fit(X_train, y_train).score(X_test, y_test)
-    print(f"diabetes: test R^2 {r2:.3f} (ridge baseline {baseline:.3f}) after {epochs(num_epochs)}, "
-          f"fit {fit_time:.1f} s")
+    print(
+        f"diabetes: test R^2 {r2:.3f} (ridge baseline {baseline:.3f}) after {epochs(num_epochs)}, fit {fit_time:.1f} s"
+    )
     return {"test_r2": r2, "ridge_r2": baseline, "fit_time": fit_time, "train_size": len(X_train)}
 
 

@@ -29,10 +29,21 @@ from sknet.layers import Conv2DLayer, DenseLayer, InputLayer, MaxPool2DLayer
 def build_cnn(num_epochs=2, verbose=0):
     """conv 16 5x5 - pool 2 - conv 32 5x5 - pool 2 - dense 128 - softmax."""
     return NeuralNetClassifier(
-        [(InputLayer, {}), (Conv2DLayer, {"num_filters": 16, "filter_size": 5}), (MaxPool2DLayer, {"pool_size": 2}),
-         (Conv2DLayer, {"num_filters": 32, "filter_size": 5}), (MaxPool2DLayer, {"pool_size": 2}),
-         (DenseLayer, {"num_units": 128, "name": "features"}), (DenseLayer, {})],
-        update__learning_rate=1e-3, max_epochs=num_epochs, train_split=False, verbose=verbose, random_state=0)
+        [
+            (InputLayer, {}),
+            (Conv2DLayer, {"num_filters": 16, "filter_size": 5}),
+            (MaxPool2DLayer, {"pool_size": 2}),
+            (Conv2DLayer, {"num_filters": 32, "filter_size": 5}),
+            (MaxPool2DLayer, {"pool_size": 2}),
+            (DenseLayer, {"num_units": 128, "name": "features"}),
+            (DenseLayer, {}),
+        ],
+        update__learning_rate=1e-3,
+        max_epochs=num_epochs,
+        train_split=False,
+        verbose=verbose,
+        random_state=0,
+    )
 
 
 def _head():
@@ -52,22 +63,28 @@ def main(num_epochs=2, mnist_size=10000, fashion_size=2000, test_size=2000, verb
     untrained = build_cnn().initialize(X[:10], np.arange(10))  # the same layers, initial weights
     pipes = {
         "raw pixels": Pipeline([("scale", StandardScaler()), ("logreg", _head())]),
-        "untrained CNN features": Pipeline([("cnn", FrozenEstimator(untrained)), ("scale", StandardScaler()),
-                                            ("logreg", _head())]),
-        "MNIST CNN features": Pipeline([("cnn", FrozenEstimator(cnn)), ("scale", StandardScaler()),
-                                        ("logreg", _head())]),
+        "untrained CNN features": Pipeline(
+            [("cnn", FrozenEstimator(untrained)), ("scale", StandardScaler()), ("logreg", _head())]
+        ),
+        "MNIST CNN features": Pipeline(
+            [("cnn", FrozenEstimator(cnn)), ("scale", StandardScaler()), ("logreg", _head())]
+        ),
     }
     figures = {"mnist_accuracy": mnist_accuracy, "cnn_fit_time": cnn_time, "n_features": cnn.transform(X[:1]).shape[1]}
-    print(f"CNN on {mnist_size} MNIST digits, {num_epochs} epochs ({cnn_time:.1f} s): "
-          f"MNIST test accuracy {100 * mnist_accuracy:.2f} %; {figures['n_features']} features "
-          f"({cnn.get_feature_names_out()[0]} ...)")
+    print(
+        f"CNN on {mnist_size} MNIST digits, {num_epochs} epochs ({cnn_time:.1f} s): "
+        f"MNIST test accuracy {100 * mnist_accuracy:.2f} %; {figures['n_features']} features "
+        f"({cnn.get_feature_names_out()[0]} ...)"
+    )
     for name, pipe in pipes.items():
         X_in = X.reshape(len(X), -1) if name == "raw pixels" else X
         X_eval = X_test.reshape(len(X_test), -1) if name == "raw pixels" else X_test
         accuracy = pipe.fit(X_in, y).score(X_eval, y_test)
         figures[name] = accuracy
-        print(f"Fashion-MNIST ({fashion_size} train, {test_size} test), LogisticRegression on {name}: "
-              f"{100 * accuracy:.2f} %")
+        print(
+            f"Fashion-MNIST ({fashion_size} train, {test_size} test), LogisticRegression on {name}: "
+            f"{100 * accuracy:.2f} %"
+        )
     return figures
 
 

@@ -17,9 +17,11 @@ import time
 
 from _data import epochs, load_images
 from lenet import plot_curves
+
 from sknet import NeuralNetClassifier, updates
-from sknet.layers import (Conv2DLayer, DenseLayer, InputLayer, MaxPool2DLayer,
-                          batch_norm as add_batch_norm, dropout as add_dropout)
+from sknet.layers import Conv2DLayer, DenseLayer, InputLayer, MaxPool2DLayer
+from sknet.layers import batch_norm as add_batch_norm
+from sknet.layers import dropout as add_dropout
 from sknet.nonlinearities import rectify, softmax
 
 #: name -> (dropout, batch_norm)
@@ -65,12 +67,10 @@ def build_net(variant="plain", num_epochs=5, verbose=0, random_state=0):
     )
 
 
-def main(num_epochs=5, train_size=None, test_size=None, variants=tuple(VARIANTS),
-         plot_path=None, verbose=0):
+def main(num_epochs=5, train_size=None, test_size=None, variants=tuple(VARIANTS), plot_path=None, verbose=0):
     """Train each variant; returns test accuracies, fit times and the final losses."""
     data = load_images(train_size, test_size)
-    figures = {"test_accuracy": {}, "fit_time": {}, "train_loss": {}, "valid_loss": {},
-               "source": data["source"]}
+    figures = {"test_accuracy": {}, "fit_time": {}, "train_loss": {}, "valid_loss": {}, "source": data["source"]}
     histories = {}
     for name in variants:
         net = build_net(name, num_epochs, verbose=verbose)
@@ -81,10 +81,12 @@ def main(num_epochs=5, train_size=None, test_size=None, variants=tuple(VARIANTS)
         figures["train_loss"][name] = net.history_[-1]["train_loss"]
         figures["valid_loss"][name] = net.history_[-1]["valid_loss"]
         histories[name] = list(net.history_)
-        print(f"{name:20s} {data['name']} test accuracy {100 * figures['test_accuracy'][name]:6.2f} % "
-              f"after {epochs(len(histories[name]))}  "
-              f"train loss {figures['train_loss'][name]:.4f}  "
-              f"valid loss {figures['valid_loss'][name]:.4f}  fit {figures['fit_time'][name]:.1f} s")
+        print(
+            f"{name:20s} {data['name']} test accuracy {100 * figures['test_accuracy'][name]:6.2f} % "
+            f"after {epochs(len(histories[name]))}  "
+            f"train loss {figures['train_loss'][name]:.4f}  "
+            f"valid loss {figures['valid_loss'][name]:.4f}  fit {figures['fit_time'][name]:.1f} s"
+        )
     if plot_path:
         plot_curves(histories, plot_path)
         figures["plot"] = str(plot_path)

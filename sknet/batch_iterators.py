@@ -6,7 +6,16 @@ from sklearn.base import BaseEstimator, is_classifier
 from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
 from sklearn.utils import check_random_state
 
-__all__ = ["BatchIterator", "TrainSplit", "FixedSplit", "configured", "split_data", "is_dict_input", "num_samples", "take"]
+__all__ = [
+    "BatchIterator",
+    "TrainSplit",
+    "FixedSplit",
+    "configured",
+    "split_data",
+    "is_dict_input",
+    "num_samples",
+    "take",
+]
 
 
 def is_dict_input(X):
@@ -246,9 +255,7 @@ class TrainSplit(BaseEstimator):
                 # Stratification needs two members per class and room for each
                 # class on both sides; otherwise fall back to a plain shuffle.
                 if counts.min() >= 2 and len(counts) <= min(n_valid, n - n_valid):
-                    splitter = StratifiedShuffleSplit(
-                        n_splits=1, test_size=n_valid, random_state=rng
-                    )
+                    splitter = StratifiedShuffleSplit(n_splits=1, test_size=n_valid, random_state=rng)
             y_for_split = y if y is not None else np.zeros(n)
             train, valid = next(splitter.split(np.zeros((n, 1)), y_for_split))
             train.sort()

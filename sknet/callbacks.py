@@ -225,8 +225,9 @@ class EarlyStopping(_Monitor):
     Early stopping: valid_loss has not improved since epoch 2 (0.5).
     """
 
-    def __init__(self, monitor="valid_loss", patience=5, min_delta=0.0, restore_best_weights=True,
-                 lower_is_better=None):
+    def __init__(
+        self, monitor="valid_loss", patience=5, min_delta=0.0, restore_best_weights=True, lower_is_better=None
+    ):
         self.monitor = monitor
         self.patience = patience
         self.min_delta = min_delta
@@ -375,8 +376,18 @@ class EpochScoring(Callback):
 
         self.scorer_ = check_scoring(net, scoring=self.scoring)
 
-    def on_epoch_end(self, net, history=None, X_train=None, X_valid=None, y_valid=None, valid_output=None,
-                     train_output=None, train_target=None, **kwargs):
+    def on_epoch_end(
+        self,
+        net,
+        history=None,
+        X_train=None,
+        X_valid=None,
+        y_valid=None,
+        valid_output=None,
+        train_output=None,
+        train_target=None,
+        **kwargs,
+    ):
         if self.on_train:
             X, y, output = X_train, train_target, train_output
         else:
@@ -443,8 +454,10 @@ class PrintLog(Callback):
         keys = [
             k
             for k, v in record.items()
-            if k not in ("epoch", "dur", "compile_time") and not k.endswith("_best")
-            and isinstance(v, (int, float, np.floating)) and not isinstance(v, bool)
+            if k not in ("epoch", "dur", "compile_time")
+            and not k.endswith("_best")
+            and isinstance(v, (int, float, np.floating))
+            and not isinstance(v, bool)
         ]
         if "train_loss" in keys and "valid_loss" in keys:
             keys.insert(keys.index("valid_loss") + 1, "trn/val")
@@ -550,8 +563,8 @@ def _built_layers(net):
         return None
 
 
-from .progress import ProgressBar  # noqa: E402  (it subclasses Callback, defined above)
 from .handlers import RememberBestWeights, RestoreBestWeights, SaveWeights, WeightLog  # noqa: E402,F401  (the same)
+from .progress import ProgressBar  # noqa: E402  (it subclasses Callback, defined above)
 
 
 def assemble(callbacks, routed=None, hooks=None, verbose=0):

@@ -7,7 +7,6 @@ layers; ``build_loss`` and ``compile_*`` turn layers into PyTensor functions.
 import copy
 import inspect
 import time
-from collections import OrderedDict
 from contextlib import contextmanager
 
 import numpy as np
@@ -231,7 +230,9 @@ def build_layers(spec, layer_params=None, callable_params=None, input_shapes=Non
         except KeyError as exc:
             raise ValueError(f"Layer {name!r} refers to unknown layer {exc.args[0]!r}") from None
         except TypeError as exc:
-            raise ValueError(f"Could not build layer {name!r} ({getattr(factory, '__name__', factory)}): {exc}") from exc
+            raise ValueError(
+                f"Could not build layer {name!r} ({getattr(factory, '__name__', factory)}): {exc}"
+            ) from exc
         layers[name] = layer
         if wrapper is not None:
             # nolearn's convention: the wrapped layer is kept as LW_<name> and feeds the next layer.
@@ -361,8 +362,9 @@ def _broadcast_weights(weights, loss):
     return weights.dimshuffle([0] + ["x"] * (loss.ndim - 1))
 
 
-def build_loss(output_layer, target, loss_function, weights=None, deterministic=False,
-               l1=None, l2=None, loss_kwargs=None):
+def build_loss(
+    output_layer, target, loss_function, weights=None, deterministic=False, l1=None, l2=None, loss_kwargs=None
+):
     """The scalar training or validation loss of a network, and its predictions.
 
     Parameters
@@ -413,8 +415,9 @@ def _function(inputs, outputs, mode, updates=None, layers=None):
     return function_cache.function(inputs, outputs, mode=mode, updates=updates, input_shapes=shapes)
 
 
-def compile_train(layers, target, loss_function, update, update_params, weights=None,
-                  l1=None, l2=None, loss_kwargs=None, mode=None):
+def compile_train(
+    layers, target, loss_function, update, update_params, weights=None, l1=None, l2=None, loss_kwargs=None, mode=None
+):
     """Compile ``train(*inputs, y[, w]) -> (loss, output)`` that also applies the updates.
 
     ``output`` is the network's training-mode output on the batch (what the
@@ -551,14 +554,30 @@ class NetFunctions:
         with seeded(self.seed + len(self.functions)):
             if kind == "train":
                 weights = T.vector("w", dtype=FLOATX) if weighted else None
-                fn, updates = compile_train(layers, self.targets.target_var(), self.loss, self.update,
-                                            hyper.update_kwargs(), weights=weights, l1=l1, l2=l2,
-                                            loss_kwargs=hyper.loss_kwargs(), mode=mode)
+                fn, updates = compile_train(
+                    layers,
+                    self.targets.target_var(),
+                    self.loss,
+                    self.update,
+                    hyper.update_kwargs(),
+                    weights=weights,
+                    l1=l1,
+                    l2=l2,
+                    loss_kwargs=hyper.loss_kwargs(),
+                    mode=mode,
+                )
                 self.state = list(updates.keys())
             elif kind == "valid":
-                fn = compile_valid(layers, self.targets.target_var(), self.loss, l1=l1, l2=l2,
-                                   loss_kwargs=hyper.loss_kwargs(), mode=mode,
-                                   weights=T.vector("w", dtype=FLOATX) if weighted else None)
+                fn = compile_valid(
+                    layers,
+                    self.targets.target_var(),
+                    self.loss,
+                    l1=l1,
+                    l2=l2,
+                    loss_kwargs=hyper.loss_kwargs(),
+                    mode=mode,
+                    weights=T.vector("w", dtype=FLOATX) if weighted else None,
+                )
             elif kind == "predict":
                 fn = compile_predict(layers, mode=mode)
             else:
@@ -584,7 +603,10 @@ class NetFunctions:
         fns = [self.get(*key) for key in keys]
         seconds = time.perf_counter() - start
         if missing and report:
-            note = ("the same graph was compiled before in this process: reused" if compile_count() == compiled
-                    else "first use of this network; reused by later fits")
+            note = (
+                "the same graph was compiled before in this process: reused"
+                if compile_count() == compiled
+                else "first use of this network; reused by later fits"
+            )
             report(f"{seconds:.1f} s ({note})", flush=True)
         return fns[0], (fns[1] if validation else None), (seconds if missing else None)

@@ -26,21 +26,43 @@ __all__ = ["load_mnist", "load_fashion_mnist", "read_idx", "get_data_home", "res
 # also looked up from here. An installed wheel has no pyproject.toml beside it.
 _REPO_ROOT = Path(__file__).resolve().parent.parent
 
-_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
-          "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+_FILES = (
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+)
 
 _DATASETS = {
     "mnist": {
-        "md5": dict(zip(_FILES, (
-            "f68b3c2dcbeaaa9fbdd348bbdeb94873", "d53e105ee54ea40749a09fcbcd1e9432",
-            "9fb629c4189551a2d022fa330f9573f3", "ec29112dd5afa0611ce80d1b7f02629c"))),
-        "mirrors": ("https://ossci-datasets.s3.amazonaws.com/mnist/",
-                    "https://storage.googleapis.com/cvdf-datasets/mnist/"),
+        "md5": dict(
+            zip(
+                _FILES,
+                (
+                    "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+                    "d53e105ee54ea40749a09fcbcd1e9432",
+                    "9fb629c4189551a2d022fa330f9573f3",
+                    "ec29112dd5afa0611ce80d1b7f02629c",
+                ),
+            )
+        ),
+        "mirrors": (
+            "https://ossci-datasets.s3.amazonaws.com/mnist/",
+            "https://storage.googleapis.com/cvdf-datasets/mnist/",
+        ),
     },
     "fashion-mnist": {
-        "md5": dict(zip(_FILES, (
-            "8d4fb7e6c68d591d4c3dfef9ec88bf0d", "25c81989df183df01b3e8a0aad5dffbe",
-            "bef4ecab320f06d8554ea6380940ec79", "bb300cfdad3c16e7a12a480ee83cd310"))),
+        "md5": dict(
+            zip(
+                _FILES,
+                (
+                    "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+                    "25c81989df183df01b3e8a0aad5dffbe",
+                    "bef4ecab320f06d8554ea6380940ec79",
+                    "bb300cfdad3c16e7a12a480ee83cd310",
+                ),
+            )
+        ),
         "mirrors": ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
     },
 }
@@ -207,8 +229,7 @@ def _load(name, data_home, download_if_missing):
     for fname in _FILES:
         path = folder / fname
         if _md5(path) != info["md5"][fname]:
-            raise ValueError(f"{path} does not match its published md5 checksum; "
-                             "delete it and fetch it again")
+            raise ValueError(f"{path} does not match its published md5 checksum; delete it and fetch it again")
         arrays.append(read_idx(path))
     x_train, y_train, x_test, y_test = arrays
     scale = np.float32(1.0 / 255.0)

@@ -26,8 +26,10 @@ def _graphviz():
     try:
         import graphviz
     except ImportError:
-        raise ImportError("Drawing a network needs the graphviz package: pip install graphviz "
-                          "(sknet's extra: pip install 'sknet[graphviz]')") from None
+        raise ImportError(
+            "Drawing a network needs the graphviz package: pip install graphviz "
+            "(sknet's extra: pip install 'sknet[graphviz]')"
+        ) from None
     return graphviz
 
 
@@ -122,15 +124,19 @@ def draw_to_file(net, path, output_shape=True, verbose=False):
     graph = make_graph(net, output_shape=output_shape, verbose=verbose)
     fmt = os.path.splitext(os.fspath(path))[1].lstrip(".").lower()
     if not fmt:
-        raise ValueError(f"draw_to_file: give the path a suffix naming the format (.png, .svg, .pdf, .dot), got {path!r}")
+        raise ValueError(
+            f"draw_to_file: give the path a suffix naming the format (.png, .svg, .pdf, .dot), got {path!r}"
+        )
     if fmt in _SOURCE_FORMATS:
         data = graph.source.encode()
     else:
         try:
             data = graph.pipe(format=fmt)
         except graphviz.ExecutableNotFound:
-            raise RuntimeError(f"Rendering a .{fmt} file needs Graphviz's dot program (apt-get install graphviz, "
-                               "brew install graphviz or conda install graphviz); a .dot path needs none") from None
+            raise RuntimeError(
+                f"Rendering a .{fmt} file needs Graphviz's dot program (apt-get install graphviz, "
+                "brew install graphviz or conda install graphviz); a .dot path needs none"
+            ) from None
         except (ValueError, graphviz.CalledProcessError) as exc:
             raise ValueError(f"draw_to_file: Graphviz cannot write the format {fmt!r}: {exc}") from None
     atomic_write(path, lambda f: f.write(data))
@@ -155,5 +161,7 @@ def draw_to_notebook(net, output_shape=True, verbose=False):
     try:
         return Image(make_graph(net, output_shape=output_shape, verbose=verbose).pipe(format="png"))
     except graphviz.ExecutableNotFound:
-        raise RuntimeError("draw_to_notebook needs Graphviz's dot program (apt-get install graphviz, brew install "
-                           "graphviz or conda install graphviz)") from None
+        raise RuntimeError(
+            "draw_to_notebook needs Graphviz's dot program (apt-get install graphviz, brew install "
+            "graphviz or conda install graphviz)"
+        ) from None

@@ -50,9 +50,16 @@ __all__ = [
 # Changing these on an initialized net invalidates its compiled functions.
 _GRAPH_PARAMS = ("update", "objective_loss_function", "mode")
 # ... and these rebuild its callbacks or iterators (so a warm-started fit uses them).
-_CALLBACK_PARAMS = ("callbacks", "verbose", "on_epoch_finished", "on_batch_finished", "on_training_started",
-                    "on_training_finished")
+_CALLBACK_PARAMS = (
+    "callbacks",
+    "verbose",
+    "on_epoch_finished",
+    "on_batch_finished",
+    "on_training_started",
+    "on_training_finished",
+)
 _ITERATOR_PARAMS = ("batch_iterator_train", "batch_iterator_test", "train_split")
+
 
 class NeuralNet(OutputsMixin, FeaturesMixin, PersistenceMixin, BaseEstimator):
     """A neural network as a scikit-learn estimator (generic objective).
@@ -250,8 +257,9 @@ class NeuralNet(OutputsMixin, FeaturesMixin, PersistenceMixin, BaseEstimator):
         if getattr(self, "hyperparameters_", None) is None:
             groups = self._router().group(self._routed)
             defaults = ESTIMATOR_DEFAULTS.get(self.update)
-            self.hyperparameters_ = HyperParameters(self.update, groups.get("update", {}), groups.get("objective", {}),
-                                                    defaults)
+            self.hyperparameters_ = HyperParameters(
+                self.update, groups.get("update", {}), groups.get("objective", {}), defaults
+            )
         return self.hyperparameters_
 
     def _invalidate(self):
@@ -308,8 +316,11 @@ class NeuralNet(OutputsMixin, FeaturesMixin, PersistenceMixin, BaseEstimator):
                 output_units=None if targets is None else targets.output_units(),
             )
         if targets is not None:
-            targets.bind(next(reversed(self.layers_.values())), default_loss=self.objective_loss_function is None,
-                         named_nonlinearity=build.names_output_nonlinearity(self.layers, layer_params))
+            targets.bind(
+                next(reversed(self.layers_.values())),
+                default_loss=self.objective_loss_function is None,
+                named_nonlinearity=build.names_output_nonlinearity(self.layers, layer_params),
+            )
         self._inputs = build.input_layers(self.layers_)
         return self
 
@@ -317,12 +328,17 @@ class NeuralNet(OutputsMixin, FeaturesMixin, PersistenceMixin, BaseEstimator):
         """Fresh batch iterators and train split for this fit; returns self."""
         groups = self._router().group(self._routed) if groups is None else groups
         seeds = self._seeds
-        self.batch_iterator_train_ = configured(self.batch_iterator_train, BatchIterator(128, shuffle=True),
-                                                groups.get("batch_iterator_train"), seeds[2])
-        self.batch_iterator_test_ = configured(self.batch_iterator_test, BatchIterator(128),
-                                               groups.get("batch_iterator_test"), seeds[2])
-        self.train_split_ = None if self.train_split is False else configured(
-            self.train_split, TrainSplit(eval_size=0.2), groups.get("train_split"), seeds[3])
+        self.batch_iterator_train_ = configured(
+            self.batch_iterator_train, BatchIterator(128, shuffle=True), groups.get("batch_iterator_train"), seeds[2]
+        )
+        self.batch_iterator_test_ = configured(
+            self.batch_iterator_test, BatchIterator(128), groups.get("batch_iterator_test"), seeds[2]
+        )
+        self.train_split_ = (
+            None
+            if self.train_split is False
+            else configured(self.train_split, TrainSplit(eval_size=0.2), groups.get("train_split"), seeds[3])
+        )
         return self
 
     def initialize_callbacks(self, groups=None):
@@ -342,8 +358,9 @@ class NeuralNet(OutputsMixin, FeaturesMixin, PersistenceMixin, BaseEstimator):
             loss, targets = self.objective_loss_function, getattr(self, "targets_", None)
             if loss is None and targets is not None:
                 loss = targets.default_loss()
-            self._functions = build.NetFunctions(self.layers_, self.update, self._hyperparameters(), targets, loss,
-                                                 self.mode, self._seeds[1])
+            self._functions = build.NetFunctions(
+                self.layers_, self.update, self._hyperparameters(), targets, loss, self.mode, self._seeds[1]
+            )
         return self._functions
 
     # ------------------------------------------------------------------
@@ -408,14 +425,24 @@ class NeuralNet(OutputsMixin, FeaturesMixin, PersistenceMixin, BaseEstimator):
         check_input_shapes(self._inputs, X)
         w = self._sample_weight(y, sample_weight)
         X_tr, X_va, y_tr, y_va, w_tr, w_va = self._split(X, y, w, valid)
-        train_fn, valid_fn, compile_time = self._fns().for_fit(w_tr is not None, X_va is not None,
-                                                               print if self.verbose else None, w_va is not None)
+        train_fn, valid_fn, compile_time = self._fns().for_fit(
+            w_tr is not None, X_va is not None, print if self.verbose else None, w_va is not None
+        )
         loss = self.objective_loss_function or self.targets_.default_loss()
         lr = self._hyperparameters().shared.get("update__learning_rate")
-        loop = TrainingLoop(self, self.callbacks_.values(), train_fn, valid_fn, self.batch_iterator_train_,
-                            self.batch_iterator_test_, self._inputs, self.targets_, self._functions.state,
-                            self.history_,
-                            failure_hints=failure_hints(self.layers_, loss, X, y, lr))
+        loop = TrainingLoop(
+            self,
+            self.callbacks_.values(),
+            train_fn,
+            valid_fn,
+            self.batch_iterator_train_,
+            self.batch_iterator_test_,
+            self._inputs,
+            self.targets_,
+            self._functions.state,
+            self.history_,
+            failure_hints=failure_hints(self.layers_, loss, X, y, lr),
+        )
         message = loop.run(X, y, X_tr, y_tr, X_va, y_va, w_tr, epochs, compile_time=compile_time, w_valid=w_va)
         self.n_iter_ = len(self.history_)
         self.best_epoch_, self.best_score_ = best_epoch(self.history_)

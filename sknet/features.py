@@ -52,8 +52,10 @@ def transform_layer_name(net):
     if wanted is None:
         out = next(reversed(layers.values()))
         if isinstance(out, MergeLayer) or not hasattr(out, "input_layer"):
-            raise ValueError(f"The output layer {type(out).__name__} has several incoming layers; "
-                             "name the one transform returns with transform_layer=")
+            raise ValueError(
+                f"The output layer {type(out).__name__} has several incoming layers; "
+                "name the one transform returns with transform_layer="
+            )
         wanted = out.input_layer
     if isinstance(wanted, Layer) and all(layer is not wanted for layer in layers.values()):
         if isinstance(net.layers, Layer):
@@ -177,13 +179,16 @@ class FeaturesMixin(TransformerMixin):
         check_is_fitted(self)
         n_in = getattr(self, "n_features_in_", None)
         if input_features is not None and n_in is not None and len(input_features) != n_in:
-            raise ValueError(f"input_features has {len(input_features)} names, but the net was fitted on "
-                             f"{n_in} features")
+            raise ValueError(
+                f"input_features has {len(input_features)} names, but the net was fitted on {n_in} features"
+            )
         name = transform_layer_name(self)
         shape = self.layers_[name].output_shape[1:]
         if any(size is None for size in shape):
-            raise ValueError(f"The layer {name!r} has output shape {self.layers_[name].output_shape}: "
-                             "its number of features is not fixed, so the columns cannot be named")
+            raise ValueError(
+                f"The layer {name!r} has output shape {self.layers_[name].output_shape}: "
+                "its number of features is not fixed, so the columns cannot be named"
+            )
         size = int(np.prod(shape, dtype=np.int64))
         return np.asarray([f"{name}_{i}" for i in range(size)], dtype=object)
 
@@ -241,8 +246,9 @@ class LogitsMixin:
         check_is_fitted(self)
         out = next(reversed(self.layers_.values()))
         if not hasattr(out, "nonlinearity"):
-            raise ValueError(f"decision_function needs an output layer with a nonlinearity; "
-                             f"{type(out).__name__} has none")
+            raise ValueError(
+                f"decision_function needs an output layer with a nonlinearity; {type(out).__name__} has none"
+            )
         X = check_X(self, X, reset=False, input_names=[n for n, _ in self._inputs])
         check_input_shapes(self._inputs, X)
         fns = self._fns()

@@ -83,7 +83,9 @@ class SaveWeights(_Handler):
         record = history[-1]
         if self.only_best:
             if record.get("valid_loss") is None:
-                raise KeyError("SaveWeights(only_best=True) needs valid_loss in the history; is there a validation set?")
+                raise KeyError(
+                    "SaveWeights(only_best=True) needs valid_loss in the history; is there a validation set?"
+                )
             if record["valid_loss"] > min(r["valid_loss"] for r in history if r.get("valid_loss") is not None):
                 return
         if record["epoch"] % self.every_n_epochs != 0:
@@ -145,8 +147,9 @@ class RememberBestWeights(_Handler):
             # A new training run (sknet's fit starts afresh unless warm_start): forget an earlier run's best.
             self.best_weights, self.best_weights_loss, self.best_weights_epoch = None, np.inf, None
         if record.get(self.key()) is None:
-            raise KeyError(f"RememberBestWeights watches {self.key()!r}, which is not in the history "
-                           f"(keys: {sorted(record)})")
+            raise KeyError(
+                f"RememberBestWeights watches {self.key()!r}, which is not in the history (keys: {sorted(record)})"
+            )
         value = -record[self.key()] if self.score is not None else record[self.key()]
         if value < self.best_weights_loss:
             self.best_weights = net.get_all_params_values()
@@ -188,8 +191,10 @@ class RestoreBestWeights(_Handler):
             found = [self.remember] + [r for r in found if r.get_params() == self.remember.get_params()]
         found = [r for r in found if r.best_weights is not None]
         if not found:
-            raise ValueError("RestoreBestWeights found no RememberBestWeights that saw an epoch; add one "
-                             "to callbacks (or on_epoch_finished)")
+            raise ValueError(
+                "RestoreBestWeights found no RememberBestWeights that saw an epoch; add one "
+                "to callbacks (or on_epoch_finished)"
+            )
         return max(found, key=lambda r: r.updated_)  # this fit's, not an earlier fit's
 
     def on_train_end(self, net, **kwargs):
@@ -197,8 +202,10 @@ class RestoreBestWeights(_Handler):
         net.load_params_from(remember.best_weights)
         if remember.verbose:
             sign = -1 if remember.score is not None else 1
-            print(f"Loaded best weights from epoch {remember.best_weights_epoch} where {remember.key()} "
-                  f"was {sign * remember.best_weights_loss}")
+            print(
+                f"Loaded best weights from epoch {remember.best_weights_epoch} where {remember.key()} "
+                f"was {sign * remember.best_weights_loss}"
+            )
 
 
 class WeightLog(_Handler):

@@ -81,9 +81,7 @@ class History(list):
         try:
             import pandas as pd
         except ImportError as exc:
-            raise ImportError(
-                "History.to_dataframe needs pandas; install it with: pip install pandas"
-            ) from exc
+            raise ImportError("History.to_dataframe needs pandas; install it with: pip install pandas") from exc
         df = pd.DataFrame.from_records(list(self), columns=self.keys())
         if "epoch" in df.columns and df["epoch"].notna().all():
             df = df.set_index("epoch")

@@ -42,7 +42,7 @@ def resolve_layer_class(factory):
     """
     if not isinstance(factory, str):
         return factory
-    path = "sknet" + factory[len("lasagne"):] if factory.split(".")[0] == "lasagne" else factory
+    path = "sknet" + factory[len("lasagne") :] if factory.split(".")[0] == "lasagne" else factory
     module, _, attr = path.rpartition(".")
     try:
         return getattr(importlib.import_module(module), attr)

@@ -52,8 +52,10 @@ def max_epochs_param(estimator):
         name, step = step.steps[-1]
         prefix += f"{name}__"
     if not isinstance(step, NeuralNet):
-        raise ValueError(f"EpochSearchCV needs a sknet net or a Pipeline whose last step is one; got "
-                         f"{type(step).__name__} as the {'last step' if prefix else 'estimator'}")
+        raise ValueError(
+            f"EpochSearchCV needs a sknet net or a Pipeline whose last step is one; got "
+            f"{type(step).__name__} as the {'last step' if prefix else 'estimator'}"
+        )
     return prefix + "max_epochs"
 
 
@@ -123,8 +125,7 @@ class _EpochPath(Callback):
             self.evaluate(epoch)
 
 
-def _fit_path(estimator, key, X, y, train, test, params, epochs, scorer, fit_params, error_score,
-              return_train_score):
+def _fit_path(estimator, key, X, y, train, test, params, epochs, scorer, fit_params, error_score, return_train_score):
     """Train one (candidate, fold) up to ``max(epochs)``, scoring the held-out fold at each listed epoch.
 
     Returns one dict per epoch of ``epochs`` (sorted): ``test_scores`` and
@@ -148,8 +149,11 @@ def _fit_path(estimator, key, X, y, train, test, params, epochs, scorer, fit_par
         except Exception:
             if error_score == "raise":
                 raise
-            warnings.warn(f"Scoring failed at epoch {epoch}; the score is set to {error_score}:\n"
-                          f"{traceback.format_exc()}", UserWarning, stacklevel=2)
+            warnings.warn(
+                f"Scoring failed at epoch {epoch}; the score is set to {error_score}:\n{traceback.format_exc()}",
+                UserWarning,
+                stacklevel=2,
+            )
             record["test_scores"] = record["train_scores"] = error_score
         record["score_time"] = time.perf_counter() - t0
         scoring[0] += record["score_time"]
@@ -168,8 +172,13 @@ def _fit_path(estimator, key, X, y, train, test, params, epochs, scorer, fit_par
         error = traceback.format_exc()
         for epoch in epochs:
             if epoch not in results:
-                results[epoch] = {"fit_time": time.perf_counter() - start - scoring[0], "score_time": 0.0,
-                                  "test_scores": error_score, "train_scores": error_score, "error": error}
+                results[epoch] = {
+                    "fit_time": time.perf_counter() - start - scoring[0],
+                    "score_time": 0.0,
+                    "test_scores": error_score,
+                    "train_scores": error_score,
+                    "error": error,
+                }
     else:
         # Epochs training never reached (early stopping, divergence) get the final net, as a shorter run would.
         for epoch in epochs:
@@ -237,8 +246,21 @@ class EpochSearchCV(MetaEstimatorMixin, BaseEstimator):
     True
     """
 
-    def __init__(self, estimator, param_grid, epochs, *, scoring=None, n_jobs=None, refit=True, cv=None,
-                 verbose=0, pre_dispatch="2*n_jobs", error_score=np.nan, return_train_score=False):
+    def __init__(
+        self,
+        estimator,
+        param_grid,
+        epochs,
+        *,
+        scoring=None,
+        n_jobs=None,
+        refit=True,
+        cv=None,
+        verbose=0,
+        pre_dispatch="2*n_jobs",
+        error_score=np.nan,
+        return_train_score=False,
+    ):
         self.estimator = estimator
         self.param_grid = param_grid
         self.epochs = epochs
@@ -254,8 +276,12 @@ class EpochSearchCV(MetaEstimatorMixin, BaseEstimator):
     def _check(self):
         key = max_epochs_param(self.estimator)
         epochs = self.epochs
-        if (isinstance(epochs, (str, bytes)) or not hasattr(epochs, "__iter__") or not len(epochs)
-                or not all(isinstance(e, numbers.Integral) and not isinstance(e, bool) and e >= 1 for e in epochs)):
+        if (
+            isinstance(epochs, (str, bytes))
+            or not hasattr(epochs, "__iter__")
+            or not len(epochs)
+            or not all(isinstance(e, numbers.Integral) and not isinstance(e, bool) and e >= 1 for e in epochs)
+        ):
             raise ValueError(f"epochs must be a non-empty list of positive integers, got {epochs!r}")
         if len(set(epochs)) != len(epochs):
             raise ValueError(f"epochs has repeated values: {list(epochs)}")
@@ -291,12 +317,27 @@ class EpochSearchCV(MetaEstimatorMixin, BaseEstimator):
         self.multimetric_ = not (callable(self.scoring) or self.scoring is None or isinstance(self.scoring, str))
         self._check_refit()
         if self.verbose > 0:
-            print(f"Fitting {len(splits)} folds for each of {len(base)} candidates, up to {epochs[-1]} epochs "
-                  f"(scored at {epochs}), totalling {len(splits) * len(base)} fits")
+            print(
+                f"Fitting {len(splits)} folds for each of {len(base)} candidates, up to {epochs[-1]} epochs "
+                f"(scored at {epochs}), totalling {len(splits) * len(base)} fits"
+            )
         jobs = Parallel(n_jobs=self.n_jobs, pre_dispatch=self.pre_dispatch, verbose=self.verbose)(
-            delayed(_fit_path)(self.estimator, key, X, y, train, test, params, epochs, self.scorer_, fit_params,
-                               self.error_score, self.return_train_score)
-            for params in base for train, test in splits
+            delayed(_fit_path)(
+                self.estimator,
+                key,
+                X,
+                y,
+                train,
+                test,
+                params,
+                epochs,
+                self.scorer_,
+                fit_params,
+                self.error_score,
+                self.return_train_score,
+            )
+            for params in base
+            for train, test in splits
         )
         paths = np.empty((len(base), len(splits)), dtype=object)
         for index, path in enumerate(jobs):
@@ -310,8 +351,9 @@ class EpochSearchCV(MetaEstimatorMixin, BaseEstimator):
         if self.multimetric_ and self.refit is not False and not callable(self.refit):
             names = list(self.scoring) if not isinstance(self.scoring, dict) else list(self.scoring.keys())
             if not isinstance(self.refit, str) or self.refit not in names:
-                raise ValueError(f"With several metrics, refit must be False, a callable or one of {names}; "
-                                 f"got {self.refit!r}")
+                raise ValueError(
+                    f"With several metrics, refit must be False, a callable or one of {names}; got {self.refit!r}"
+                )
 
     def _warn_failures(self, paths, n_fits):
         errors = [rec["error"] for path in paths.ravel() for rec in path if rec["error"] is not None]
@@ -319,9 +361,12 @@ class EpochSearchCV(MetaEstimatorMixin, BaseEstimator):
             return
         if len(errors) == n_fits:
             raise ValueError(f"All the {n_fits} fits failed. The first error:\n{errors[0]}")
-        warnings.warn(f"{len(errors)} fits failed out of a total of {n_fits}; their score is "
-                      f"error_score={self.error_score}. The first error:\n{errors[0]}", FitFailedWarning,
-                      stacklevel=3)
+        warnings.warn(
+            f"{len(errors)} fits failed out of a total of {n_fits}; their score is "
+            f"error_score={self.error_score}. The first error:\n{errors[0]}",
+            FitFailedWarning,
+            stacklevel=3,
+        )
 
     def _results(self, rows, where, paths):
         n_rows, n_splits = len(rows), paths.shape[1]
@@ -337,8 +382,9 @@ class EpochSearchCV(MetaEstimatorMixin, BaseEstimator):
             results[f"mean_{name}"] = means
             results[f"std_{name}"] = np.sqrt(((array - means[:, None]) ** 2).mean(axis=1))
             if name.startswith(("train_", "test_")) and not np.all(np.isfinite(means)):
-                warnings.warn(f"One or more of the {name.split('_')[0]} scores are non-finite: {means}", UserWarning,
-                              stacklevel=4)
+                warnings.warn(
+                    f"One or more of the {name.split('_')[0]} scores are non-finite: {means}", UserWarning, stacklevel=4
+                )
             if rank:
                 if np.isnan(means).all():
                     results[f"rank_{name}"] = np.ones(n_rows, dtype=np.int32)

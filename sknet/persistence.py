@@ -11,8 +11,15 @@ from collections import OrderedDict
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-__all__ = ["atomic_write", "save_weights", "read_weights", "param_values", "load_weights", "matching_weights",
-           "PersistenceMixin"]
+__all__ = [
+    "atomic_write",
+    "save_weights",
+    "read_weights",
+    "param_values",
+    "load_weights",
+    "matching_weights",
+    "PersistenceMixin",
+]
 
 
 def atomic_write(path, write):
@@ -102,7 +109,9 @@ def _checked(name, param, value):
     if value.shape != current:
         raise ValueError(f"Layer {name!r}: parameter {param.name} has shape {current}, the weights give {value.shape}")
     if value.dtype.kind not in "biuf":
-        raise ValueError(f"Layer {name!r}: parameter {param.name} must be numeric, the weights give dtype {value.dtype}")
+        raise ValueError(
+            f"Layer {name!r}: parameter {param.name} must be numeric, the weights give dtype {value.dtype}"
+        )
     if not np.all(np.isfinite(value)):
         raise ValueError(f"Layer {name!r}: parameter {param.name} has NaN or infinite weights")
     return value.astype(param.dtype)
@@ -277,9 +286,11 @@ class PersistenceMixin:
             try:
                 self.initialize()
             except ValueError as exc:
-                raise ValueError(f"load_params_from on an unfitted net builds its layers from the spec first, "
-                                 f"which failed: {exc}. Give the InputLayer a shape and the output layer its "
-                                 "size, or call it after fit / initialize(X, y)") from exc
+                raise ValueError(
+                    f"load_params_from on an unfitted net builds its layers from the spec first, "
+                    f"which failed: {exc}. Give the InputLayer a shape and the output layer its "
+                    "size, or call it after fit / initialize(X, y)"
+                ) from exc
         if isinstance(source, PersistenceMixin):
             source = source.get_all_params_values()
         if not isinstance(source, dict):

@@ -92,7 +92,7 @@ def receptive_fields(layers):
             continue
         window = _window(layer)
         if window is not None:
-            (rf, jump), = inputs
+            ((rf, jump),) = inputs
             size, stride, dilation = window
             fields[layer] = (
                 tuple(r + (k - 1) * d * j for r, k, d, j in zip(rf, size, dilation, jump)),
@@ -138,14 +138,20 @@ def capacity_coverage(layers):
     """
     named = _named(layers)
     fields = receptive_fields(named)
-    image = next((l.output_shape[2:] for l in named.values() if not [i for i in _incomings(l) if i is not None]
-                  and len(l.output_shape) > 2), None)
+    image = next(
+        (
+            l.output_shape[2:]
+            for l in named.values()
+            if not [i for i in _incomings(l) if i is not None] and len(l.output_shape) > 2
+        ),
+        None,
+    )
     result = {}
     for layer in named.values():
         window, field = _window(layer), fields.get(layer)
         if window is None or field is None or image is None:
             continue
-        (rf, _), (inner_field, jump_in) = field, fields[_incomings(layer)[0]]
+        (rf, _), (_inner_field, jump_in) = field, fields[_incomings(layer)[0]]
         coverage = tuple(100.0 * r / s if s else float("nan") for r, s in zip(rf, image))
         capacity = None
         if isinstance(layer, BaseConvLayer):
@@ -181,13 +187,15 @@ def layer_table(layers):
     rows = []
     for name, layer in named.items():
         field = fields.get(layer) if _window(layer) is not None else None
-        rows.append({
-            "name": name,
-            "type": type(layer).__name__,
-            "output_shape": tuple(layer.output_shape),
-            "params": int(sum(p.get_value(borrow=True).size for p in layer.get_params())),
-            "receptive_field": None if field is None else field[0],
-        })
+        rows.append(
+            {
+                "name": name,
+                "type": type(layer).__name__,
+                "output_shape": tuple(layer.output_shape),
+                "params": int(sum(p.get_value(borrow=True).size for p in layer.get_params())),
+                "receptive_field": None if field is None else field[0],
+            }
+        )
     return rows
 
 
@@ -248,13 +256,20 @@ def summary(layers, capacity=False):
     cells.insert(1, ["-" * w for w in widths])
     right = header.index("params")
     lines = [
-        "  ".join(text.rjust(w) if c == right else text.ljust(w) for c, (text, w) in enumerate(zip(line, widths)))
-        .rstrip()
+        "  ".join(
+            text.rjust(w) if c == right else text.ljust(w) for c, (text, w) in enumerate(zip(line, widths))
+        ).rstrip()
         for line in cells
     ]
     total = sum(p.get_value(borrow=True).size for p in _unique_params(named.values()))
-    legend = ["capacity: filter span / receptive field; coverage: receptive field / image "
-              "(% per axis; ! marks capacity < 16.7% or coverage > 100%)"] if extra is not None else []
+    legend = (
+        [
+            "capacity: filter span / receptive field; coverage: receptive field / image "
+            "(% per axis; ! marks capacity < 16.7% or coverage > 100%)"
+        ]
+        if extra is not None
+        else []
+    )
     return "\n".join(lines + [f"total params: {total}"] + legend)
 
 
@@ -293,6 +308,8 @@ def spec_summary(spec, layer_params=None, callable_params=None):
         with seeded(0):
             layers = build_layers(spec, layer_params, callable_params)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"summary() could not build the layers before fit ({exc}); give the InputLayer "
-                         "a shape and the last layer its size, or call it after fit") from exc
+        raise ValueError(
+            f"summary() could not build the layers before fit ({exc}); give the InputLayer "
+            "a shape and the last layer its size, or call it after fit"
+        ) from exc
     return summary(layers)

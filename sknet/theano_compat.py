@@ -34,9 +34,28 @@ from .ops.pool import pool_2d as _sknet_pool_2d
 from .utils import set_default_update
 
 __all__ = [
-    "function", "shared", "config", "scan", "grad", "printing", "pp", "In", "Out", "clone",
-    "gradient", "tensor", "nnet", "conv2d", "conv", "pool", "downsample", "pool_2d",
-    "max_pool_2d", "RandomStreams", "MRG_RandomStreams", "sandbox",
+    "function",
+    "shared",
+    "config",
+    "scan",
+    "grad",
+    "printing",
+    "pp",
+    "In",
+    "Out",
+    "clone",
+    "gradient",
+    "tensor",
+    "nnet",
+    "conv2d",
+    "conv",
+    "pool",
+    "downsample",
+    "pool_2d",
+    "max_pool_2d",
+    "RandomStreams",
+    "MRG_RandomStreams",
+    "sandbox",
 ]
 
 # theano.* names PyTensor keeps under the same spelling.
@@ -197,9 +216,18 @@ def _kernel_size(filters, filter_shape):
     return None
 
 
-def conv2d(input, filters, input_shape=None, filter_shape=None, border_mode="valid",
-           subsample=(1, 1), filter_flip=True, image_shape=None, filter_dilation=(1, 1),
-           num_groups=1):
+def conv2d(
+    input,
+    filters,
+    input_shape=None,
+    filter_shape=None,
+    border_mode="valid",
+    subsample=(1, 1),
+    filter_flip=True,
+    image_shape=None,
+    filter_dilation=(1, 1),
+    num_groups=1,
+):
     """Theano's ``T.nnet.conv2d``, on sknet's correlation op (``sknet.ops.corr.CorrMM``).
 
     With ``filter_flip=True`` (Theano's default) the kernels are flipped in
@@ -261,12 +289,13 @@ def conv2d(input, filters, input_shape=None, filter_shape=None, border_mode="val
         kernel = _kernel_size(filters, filter_shape)
         if kernel is None and border_mode != "valid":
             raise ValueError(f"border_mode={border_mode!r} needs the kernel size: pass filter_shape")
-        pad = {"valid": (0, 0),
-               "full": tuple(k - 1 for k in kernel or ()),
-               "half": tuple(k // 2 for k in kernel or ())}[border_mode]
+        pad = {
+            "valid": (0, 0),
+            "full": tuple(k - 1 for k in kernel or ()),
+            "half": tuple(k // 2 for k in kernel or ()),
+        }[border_mode]
     elif isinstance(border_mode, str):
-        raise ValueError("border_mode must be 'valid', 'full', 'half', an int or a pair; "
-                         f"got {border_mode!r}")
+        raise ValueError(f"border_mode must be 'valid', 'full', 'half', an int or a pair; got {border_mode!r}")
     else:
         pad = _pair(border_mode, "border_mode")
     if filter_flip:
@@ -274,29 +303,44 @@ def conv2d(input, filters, input_shape=None, filter_shape=None, border_mode="val
     return CorrMM("forward", stride, pad)(input, filters)
 
 
-def _legacy_conv2d(input, filters, filter_shape=None, image_shape=None, border_mode="valid",
-                   subsample=(1, 1), **kwargs):
+def _legacy_conv2d(
+    input, filters, filter_shape=None, image_shape=None, border_mode="valid", subsample=(1, 1), **kwargs
+):
     """``theano.tensor.nnet.conv.conv2d`` (before Theano 0.9): a true convolution, old argument order."""
-    return conv2d(input, filters, input_shape=image_shape, filter_shape=filter_shape,
-                  border_mode=border_mode, subsample=subsample, filter_flip=True)
+    return conv2d(
+        input,
+        filters,
+        input_shape=image_shape,
+        filter_shape=filter_shape,
+        border_mode=border_mode,
+        subsample=subsample,
+        filter_flip=True,
+    )
 
 
 nnet = _Namespace(
-    "sknet.theano_compat.nnet", "theano.tensor.nnet",
-    sigmoid=T.sigmoid, ultra_fast_sigmoid=T.sigmoid, hard_sigmoid=hard_sigmoid,
-    softplus=T.softplus, softsign=softsign, relu=relu, elu=elu, softmax=softmax,
-    logsoftmax=logsoftmax, binary_crossentropy=binary_crossentropy,
-    categorical_crossentropy=categorical_crossentropy, conv2d=conv2d,
-    conv=_Namespace("sknet.theano_compat.nnet.conv", "theano.tensor.nnet.conv",
-                    conv2d=_legacy_conv2d),
+    "sknet.theano_compat.nnet",
+    "theano.tensor.nnet",
+    sigmoid=T.sigmoid,
+    ultra_fast_sigmoid=T.sigmoid,
+    hard_sigmoid=hard_sigmoid,
+    softplus=T.softplus,
+    softsign=softsign,
+    relu=relu,
+    elu=elu,
+    softmax=softmax,
+    logsoftmax=logsoftmax,
+    binary_crossentropy=binary_crossentropy,
+    categorical_crossentropy=categorical_crossentropy,
+    conv2d=conv2d,
+    conv=_Namespace("sknet.theano_compat.nnet.conv", "theano.tensor.nnet.conv", conv2d=_legacy_conv2d),
 )
 
 
 # -- T.signal.pool / T.signal.downsample -------------------------------------------
 
 
-def pool_2d(input, ws=None, ignore_border=None, stride=None, pad=(0, 0), mode="max",
-            ds=None, st=None, padding=None):
+def pool_2d(input, ws=None, ignore_border=None, stride=None, pad=(0, 0), mode="max", ds=None, st=None, padding=None):
     """Theano's ``pool.pool_2d``: pooling over the last two axes, on sknet's pooling op.
 
     Parameters
@@ -337,8 +381,7 @@ def pool_2d(input, ws=None, ignore_border=None, stride=None, pad=(0, 0), mode="m
     if input.ndim == 4:
         return _sknet_pool_2d(input, tuple(ws), stride, tuple(pad), ignore_border, mode)
     rows, cols = input.shape[-2], input.shape[-1]
-    pooled = _sknet_pool_2d(input.reshape((-1, 1, rows, cols)), tuple(ws), stride, tuple(pad),
-                            ignore_border, mode)
+    pooled = _sknet_pool_2d(input.reshape((-1, 1, rows, cols)), tuple(ws), stride, tuple(pad), ignore_border, mode)
     return pooled.reshape(T.concatenate([input.shape[:-2], pooled.shape[-2:]]), ndim=input.ndim)
 
 
@@ -357,10 +400,10 @@ def max_pool_2d(input, ds, ignore_border=None, st=None, padding=(0, 0), mode="ma
 
 conv = nnet.conv
 pool = _Namespace("sknet.theano_compat.pool", "theano.tensor.signal.pool", pool_2d=pool_2d)
-downsample = _Namespace("sknet.theano_compat.downsample", "theano.tensor.signal.downsample",
-                        max_pool_2d=max_pool_2d)
-signal = _Namespace("sknet.theano_compat.signal", "theano.tensor.signal",
-                    fallback=T.signal, pool=pool, downsample=downsample)
+downsample = _Namespace("sknet.theano_compat.downsample", "theano.tensor.signal.downsample", max_pool_2d=max_pool_2d)
+signal = _Namespace(
+    "sknet.theano_compat.signal", "theano.tensor.signal", fallback=T.signal, pool=pool, downsample=downsample
+)
 
 
 # -- random streams ---------------------------------------------------------------
@@ -433,16 +476,22 @@ def addbroadcast(x, *axes):
 
 
 tensor = _Namespace(
-    "sknet.theano_compat.tensor", "theano.tensor", fallback=T,
-    nnet=nnet, signal=signal, abs_=abs, addbroadcast=addbroadcast,
-    verify_grad=pytensor.gradient.verify_grad, Rop=pytensor.gradient.Rop,
+    "sknet.theano_compat.tensor",
+    "theano.tensor",
+    fallback=T,
+    nnet=nnet,
+    signal=signal,
+    abs_=abs,
+    addbroadcast=addbroadcast,
+    verify_grad=pytensor.gradient.verify_grad,
+    Rop=pytensor.gradient.Rop,
     Lop=pytensor.gradient.Lop,
-    shared_randomstreams=_Namespace("sknet.theano_compat.shared_randomstreams",
-                                    "theano.tensor.shared_randomstreams",
-                                    RandomStreams=RandomStreams),
+    shared_randomstreams=_Namespace(
+        "sknet.theano_compat.shared_randomstreams", "theano.tensor.shared_randomstreams", RandomStreams=RandomStreams
+    ),
 )
 sandbox = _Namespace(
-    "sknet.theano_compat.sandbox", "theano.sandbox",
-    rng_mrg=_Namespace("sknet.theano_compat.rng_mrg", "theano.sandbox.rng_mrg",
-                       MRG_RandomStreams=MRG_RandomStreams),
+    "sknet.theano_compat.sandbox",
+    "theano.sandbox",
+    rng_mrg=_Namespace("sknet.theano_compat.rng_mrg", "theano.sandbox.rng_mrg", MRG_RandomStreams=MRG_RandomStreams),
 )

@@ -96,8 +96,10 @@ def failure_hints(layers, loss, X, y, learning_rate=None):
     >>> from sknet.layers import InputLayer, DenseLayer
     >>> from sknet.objectives import squared_error
     >>> out = DenseLayer(InputLayer((None, 2)), 1)
-    >>> print(failure_hints({'out': out}, squared_error, np.ones((2, 2)), np.array([0.0, 1e9])))
-    Check the output layer 'out' (nonlinearity rectify) with the loss squared_error and targets from 0 to 1e+09; the scale of X (largest absolute value 1).
+    >>> hints = failure_hints({'out': out}, squared_error, np.ones((2, 2)), np.array([0.0, 1e9]))
+    >>> print(hints.replace('; ', ';\\n'))
+    Check the output layer 'out' (nonlinearity rectify) with the loss squared_error and targets from 0 to 1e+09;
+    the scale of X (largest absolute value 1).
     """
     name, out = next(reversed(layers.items()))
     nonlinearity = getattr(out, "nonlinearity", None)
@@ -209,8 +211,20 @@ class TrainingLoop:
     See :meth:`sknet.NeuralNet.fit`, which builds and runs one.
     """
 
-    def __init__(self, net, callbacks, train_fn, valid_fn, iterator_train, iterator_test, inputs, targets, state,
-                 history, failure_hints=""):
+    def __init__(
+        self,
+        net,
+        callbacks,
+        train_fn,
+        valid_fn,
+        iterator_train,
+        iterator_test,
+        inputs,
+        targets,
+        state,
+        history,
+        failure_hints="",
+    ):
         self.net = net
         self.callbacks = list(callbacks)
         self.train_fn = train_fn
@@ -236,8 +250,7 @@ class TrainingLoop:
         if stop is not None:
             raise stop
 
-    def run(self, X, y, X_train, y_train, X_valid, y_valid, w_train=None, epochs=1, compile_time=None,
-            w_valid=None):
+    def run(self, X, y, X_train, y_train, X_valid, y_valid, w_train=None, epochs=1, compile_time=None, w_valid=None):
         """Train for up to ``epochs`` epochs (y in the user's labels); returns the stop message or None.
 
         ``w_valid`` weighs the validation loss and ``valid_accuracy`` (the
@@ -291,24 +304,34 @@ class TrainingLoop:
 
         extra = () if w_train is None else (w_train,)
         train_batches = self.iterator_train(data["X_train"], enc_train, *extra)
-        train_loss, train_out, train_y = run_epoch(self.train_fn, train_batches, self.inputs, on_batch(True),
-                                                   collect=self.collect_train)
+        train_loss, train_out, train_y = run_epoch(
+            self.train_fn, train_batches, self.inputs, on_batch(True), collect=self.collect_train
+        )
         # The last batch's update can overflow the weights although its loss was finite.
-        if not all(np.all(np.isfinite(v.get_value(borrow=True))) for v in self.state
-                   if str(getattr(v, "dtype", "")).startswith("float")):
+        if not all(
+            np.all(np.isfinite(v.get_value(borrow=True)))
+            for v in self.state
+            if str(getattr(v, "dtype", "")).startswith("float")
+        ):
             raise _Diverged("the weights became NaN or infinite")
         record = {"epoch": epoch, "train_loss": train_loss, "valid_loss": None}
         valid_out = None
         if self.valid_fn is not None:
             weights = () if self.w_valid is None else (self.w_valid,)
-            valid_loss, outs, _ = run_epoch(self.valid_fn, self.iterator_test(X_valid, enc_valid, *weights),
-                                            self.inputs, on_batch(False), what="validation loss")
+            valid_loss, outs, _ = run_epoch(
+                self.valid_fn,
+                self.iterator_test(X_valid, enc_valid, *weights),
+                self.inputs,
+                on_batch(False),
+                what="validation loss",
+            )
             valid_out = _concat(outs)
             record["valid_loss"] = valid_loss
             if self.classifier:
                 codes = self.targets.predicted_codes(valid_out)
-                record["valid_accuracy"] = float(np.average(codes == self.targets.codes(enc_valid),
-                                                            weights=self.w_valid))
+                record["valid_accuracy"] = float(
+                    np.average(codes == self.targets.codes(enc_valid), weights=self.w_valid)
+                )
         last = self.history[-1] if self.history else {}
         for key, what in (("train_loss", "training loss"), ("valid_loss", "validation loss")):
             if exploded(record[key], last.get(key)):

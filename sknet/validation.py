@@ -129,7 +129,8 @@ def check_input_shapes(inputs, X):
     if not is_dict_input(X):
         if len(inputs) != 1:
             raise ValueError(
-                f"This net has {len(inputs)} input layers {[n for n, _ in inputs]}; pass X as a dict keyed by their names"
+                f"This net has {len(inputs)} input layers {[n for n, _ in inputs]}; "
+                "pass X as a dict keyed by their names"
             )
         X = {inputs[0][0]: X}
     for name, layer in inputs:

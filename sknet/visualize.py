@@ -38,9 +38,7 @@ def _pyplot():
     try:
         import matplotlib.pyplot as plt
     except ImportError as exc:
-        raise ImportError(
-            "sknet.visualize needs matplotlib; install it with: pip install sknet[plot]"
-        ) from exc
+        raise ImportError("sknet.visualize needs matplotlib; install it with: pip install sknet[plot]") from exc
     return plt
 
 
@@ -60,8 +58,9 @@ def _panels(ax, figsize, rows, cols):
         return fig, lambda k: fig.add_subplot(rows, cols, k)
     spec = ax.get_subplotspec() if hasattr(ax, "get_subplotspec") else None
     if spec is None:
-        raise ValueError("ax must be a subplot (made by add_subplot or plt.subplots) "
-                         "for a multi-panel plot to divide its area")
+        raise ValueError(
+            "ax must be a subplot (made by add_subplot or plt.subplots) for a multi-panel plot to divide its area"
+        )
     fig = ax.figure
     grid = spec.subgridspec(rows, cols)
     ax.remove()
@@ -148,7 +147,11 @@ def plot_loss(net, figsize=(6, 4), ax=None):
         ax.plot(epochs, valid, label="valid")
         best = int(np.nanargmin(np.where(finite, valid, np.inf)))
         ax.plot(
-            [epochs[best]], [valid[best]], "o", color="red", markersize=8,
+            [epochs[best]],
+            [valid[best]],
+            "o",
+            color="red",
+            markersize=8,
             label=f"best valid (epoch {epochs[best]})",
         )
     ax.set_xlabel("epoch")
@@ -247,8 +250,7 @@ def plot_conv_activity(layer, x, figsize=(6, 8), ax=None):
         raise ValueError(f"plot_conv_activity needs a layer with a 4-D output; {layer!r} gives {out.ndim}-D")
     maps = pytensor.function([x_var], out, mode=backend.get_mode())(x)[0]
     fig, add = _panels(ax, figsize, *_grid(len(maps) + 1))
-    for i, (title, image) in enumerate([("input", _image(x[0]))]
-                                       + [(str(k), fmap) for k, fmap in enumerate(maps)]):
+    for i, (title, image) in enumerate([("input", _image(x[0]))] + [(str(k), fmap) for k, fmap in enumerate(maps)]):
         panel = add(i + 1)
         panel.imshow(image, cmap="gray", interpolation="nearest")
         panel.set_title(title, fontsize=8)
@@ -344,8 +346,9 @@ def _heat_figure(X, heats, figsize, heat_title, cmap, vmin=None, vmax=None, ax=N
             if show_img:
                 panel.imshow(img, cmap="gray", interpolation="nearest")
             if show_heat:
-                panel.imshow(heats[k], cmap=cmap, interpolation="nearest", vmin=vmin, vmax=vmax,
-                             alpha=0.6 if show_img else 1.0)
+                panel.imshow(
+                    heats[k], cmap=cmap, interpolation="nearest", vmin=vmin, vmax=vmax, alpha=0.6 if show_img else 1.0
+                )
             panel.set_title(title, fontsize=8)
             _no_ticks(panel)
     return fig
@@ -393,7 +396,7 @@ def plot_occlusion(net, X, target, square_length=7, figsize=(9, None), ax=None):
     target = np.asarray(target).reshape(-1)
     if len(target) != len(X):
         raise ValueError(f"need one target per image: {len(X)} images, {len(target)} targets")
-    heats = [occlusion_heatmap(net, X[k:k + 1], target[k], square_length) for k in range(len(X))]
+    heats = [occlusion_heatmap(net, X[k : k + 1], target[k], square_length) for k in range(len(X))]
     return _heat_figure(X, heats, figsize, "p(target) occluded", "Reds_r", vmin=0.0, vmax=1.0, ax=ax)
 
 

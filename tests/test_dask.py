@@ -3,9 +3,9 @@
 import importlib.util
 from pathlib import Path
 
+import distributed
 import joblib
 import numpy as np
-import distributed
 import pytest
 from sklearn.model_selection import GridSearchCV
 
@@ -24,8 +24,9 @@ def example():
 
 @pytest.fixture(scope="module")
 def client():
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       host="127.0.0.1", dashboard_address=None)
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    )
     client = distributed.Client(cluster)
     yield client
     client.close()

@@ -14,8 +14,7 @@ from sknet.datasets import get_data_home, load_fashion_mnist, load_mnist, read_i
 def idx_bytes(array):
     """The IDX encoding of a uint8 array: magic (0, 0, 0x08, ndim), big-endian dims, data."""
     array = np.asarray(array, dtype=np.uint8)
-    return (bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
-            + array.tobytes())
+    return bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape) + array.tobytes()
 
 
 def write_gz(path, payload):
@@ -95,8 +94,7 @@ class TestSearchOrder:
 
     def test_data_home_then_env_then_home(self, clean_env, monkeypatch):
         folders = {key: clean_env / key for key in ("explicit", "env", "home/sknet_data")}
-        md5s = {key: make_dataset(folder / "mnist", seed=i)[1]
-                for i, (key, folder) in enumerate(folders.items())}
+        md5s = {key: make_dataset(folder / "mnist", seed=i)[1] for i, (key, folder) in enumerate(folders.items())}
         monkeypatch.setenv("SKNET_DATA", str(folders["env"]))
         use_md5(monkeypatch, "mnist", md5s["explicit"])
         assert load_mnist(folders["explicit"]).path == str(folders["explicit"] / "mnist")
@@ -129,8 +127,7 @@ class TestLoad:
         data = load_mnist(clean_env / "d")
         assert data.X_train.shape == (5, 1, 28, 28) and data.X_test.shape == (3, 1, 28, 28)
         assert data.X_train.dtype == np.float32 and data.y_train.dtype == np.int32
-        np.testing.assert_allclose(data.X_train[:, 0],
-                                   arrays["train-images-idx3-ubyte.gz"] / 255.0, rtol=1e-6)
+        np.testing.assert_allclose(data.X_train[:, 0], arrays["train-images-idx3-ubyte.gz"] / 255.0, rtol=1e-6)
         np.testing.assert_array_equal(data.y_test, arrays["t10k-labels-idx1-ubyte.gz"])
 
     def test_fashion_mnist_reads_its_own_folder(self, clean_env, monkeypatch):
@@ -167,8 +164,11 @@ class TestLoad:
         with pytest.raises(FileNotFoundError) as info:
             load_mnist(clean_env / "explicit")
         message = str(info.value)
-        tried = [clean_env / "explicit" / "mnist", clean_env / "env" / "mnist",
-                 clean_env / "home" / "sknet_data" / "mnist"]
+        tried = [
+            clean_env / "explicit" / "mnist",
+            clean_env / "env" / "mnist",
+            clean_env / "home" / "sknet_data" / "mnist",
+        ]
         positions = [message.index(str(path)) for path in tried]
         assert positions == sorted(positions)
         assert "train-images-idx3-ubyte.gz" in message and "SKNET_DATA" in message
@@ -188,8 +188,9 @@ class TestLoad:
         source = clean_env / "mirror"
         _, md5 = make_dataset(source)
         use_md5(monkeypatch, "mnist", md5)
-        monkeypatch.setitem(datasets._DATASETS, "mnist",
-                            dict(datasets._DATASETS["mnist"], mirrors=("bad://", "good://")))
+        monkeypatch.setitem(
+            datasets._DATASETS, "mnist", dict(datasets._DATASETS["mnist"], mirrors=("bad://", "good://"))
+        )
 
         class Response:
             def __init__(self, data):
@@ -230,11 +231,14 @@ class TestRelativeSknetData:
         use_md5(monkeypatch, "mnist", md5)
         return repo
 
-    @pytest.mark.parametrize("where, value", [
-        (".", "../shared/data"),                   # from the root, as the README writes it
-        ("examples", "../shared/data"),            # the same value from examples/: via the root
-        ("examples", "../../shared/data"),         # relative to examples/ itself
-    ])
+    @pytest.mark.parametrize(
+        "where, value",
+        [
+            (".", "../shared/data"),  # from the root, as the README writes it
+            ("examples", "../shared/data"),  # the same value from examples/: via the root
+            ("examples", "../../shared/data"),  # relative to examples/ itself
+        ],
+    )
     def test_found_from_root_and_subfolder(self, layout, monkeypatch, where, value):
         monkeypatch.chdir(layout / where)
         monkeypatch.setenv("SKNET_DATA", value)

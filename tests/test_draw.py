@@ -17,12 +17,14 @@ needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's d
 @pytest.fixture(scope="module")
 def branched():
     """Two inputs, a conv branch and a dense branch merged by a ConcatLayer."""
-    spec = [(InputLayer, {"name": "image", "shape": (None, 1, 6, 6)}),
-            (Conv2DLayer, {"name": "conv", "num_filters": 2, "filter_size": 3}),
-            (DenseLayer, {"name": "from_image", "num_units": 4}),
-            (InputLayer, {"name": "meta", "shape": (None, 3)}),
-            (ConcatLayer, {"name": "both", "incomings": ["from_image", "meta"]}),
-            (DenseLayer, {"name": "out", "num_units": 2})]
+    spec = [
+        (InputLayer, {"name": "image", "shape": (None, 1, 6, 6)}),
+        (Conv2DLayer, {"name": "conv", "num_filters": 2, "filter_size": 3}),
+        (DenseLayer, {"name": "from_image", "num_units": 4}),
+        (InputLayer, {"name": "meta", "shape": (None, 3)}),
+        (ConcatLayer, {"name": "both", "incomings": ["from_image", "meta"]}),
+        (DenseLayer, {"name": "out", "num_units": 2}),
+    ]
     return NeuralNet(spec).initialize()
 
 
@@ -59,7 +61,7 @@ def test_png_and_notebook_images(branched, tmp_path):
     assert image.data[:8] == b"\x89PNG\r\n\x1a\n"
     svg = tmp_path / "net.svg"
     draw_to_file(branched, str(svg))
-    assert svg.read_text().count("class=\"node\"") == 6
+    assert svg.read_text().count('class="node"') == 6
 
 
 def test_missing_dot_program_is_a_clear_error(branched, tmp_path, monkeypatch):

@@ -65,8 +65,9 @@ def test_mnist_cnn(tmp_path, monkeypatch, capsys):
     assert "load_digits" in out
     assert "dataset: digits (scikit-learn's 8x8 digits at 28x28), 800 training and 400 test images" in out
     closing = out.strip().splitlines()[-1]
-    assert re.match(r"digits \(scikit-learn's 8x8 digits at 28x28\) test accuracy \d+\.\d\d % after 1 epoch;",
-                    closing), closing
+    assert re.match(
+        r"digits \(scikit-learn's 8x8 digits at 28x28\) test accuracy \d+\.\d\d % after 1 epoch;", closing
+    ), closing
     assert figures["source"] == "digits" and figures["epochs"] == 1
     assert figures["test_accuracy"] > 0.3
     assert 0 < figures["median_epoch_time"] < figures["fit_time"]
@@ -95,7 +96,12 @@ def test_relative_sknet_data_from_examples_folder(value):
     env = dict(os.environ, SKNET_DATA=value)
     done = subprocess.run(
         [sys.executable, "mnist_mlp.py", "--epochs", "1", "--train-size", "600", "--test-size", "300"],
-        cwd=EXAMPLES, env=env, capture_output=True, text=True, timeout=600)
+        cwd=EXAMPLES,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.strip().splitlines()
     assert "not found" not in done.stdout
@@ -107,8 +113,7 @@ def test_relative_sknet_data_from_examples_folder(value):
 def test_mnist_custom_mlp_grid_search():
     import mnist_custom_mlp
 
-    figures = mnist_custom_mlp.main(num_epochs=1, width=128, param_grid={"layers__depth": [1, 2]},
-                                    **SMALL)
+    figures = mnist_custom_mlp.main(num_epochs=1, width=128, param_grid={"layers__depth": [1, 2]}, **SMALL)
     assert figures["best_params"]["layers__depth"] in (1, 2)
     assert len(figures["cv_scores"]) == 2
     assert figures["best_score"] == max(figures["cv_scores"])
@@ -116,12 +121,11 @@ def test_mnist_custom_mlp_grid_search():
 
 
 def test_custom_mlp_builder_depth_and_dropout():
-    from sknet.layers import DenseLayer, DropoutLayer, get_all_layers
-
     import mnist_custom_mlp
 
-    layers = get_all_layers(mnist_custom_mlp.build_custom_mlp(depth=3, width=7, drop_input=0,
-                                                              drop_hidden=0.5))
+    from sknet.layers import DenseLayer, DropoutLayer, get_all_layers
+
+    layers = get_all_layers(mnist_custom_mlp.build_custom_mlp(depth=3, width=7, drop_input=0, drop_hidden=0.5))
     dense = [layer for layer in layers if isinstance(layer, DenseLayer)]
     assert [layer.num_units for layer in dense] == [7, 7, 7, 10]
     assert [layer.p for layer in layers if isinstance(layer, DropoutLayer)] == [0.5] * 3
@@ -141,8 +145,7 @@ def test_tricks(tmp_path):
     import tricks
 
     plot = tmp_path / "tricks.png"
-    figures = tricks.main(num_epochs=1, variants=("plain", "dropout+batch_norm"), plot_path=plot,
-                          **SMALL)
+    figures = tricks.main(num_epochs=1, variants=("plain", "dropout+batch_norm"), plot_path=plot, **SMALL)
     assert set(figures["test_accuracy"]) == {"plain", "dropout+batch_norm"}
     assert max(figures["test_accuracy"].values()) > 0.2
     assert all(np.isfinite(v) for v in figures["valid_loss"].values())
@@ -150,9 +153,9 @@ def test_tricks(tmp_path):
 
 
 def test_tricks_variants_build_what_they_say():
-    from sknet.layers import BatchNormLayer, DropoutLayer, get_all_layers
-
     import tricks
+
+    from sknet.layers import BatchNormLayer, DropoutLayer, get_all_layers
 
     for name, (dropout, batch_norm) in tricks.VARIANTS.items():
         layers = get_all_layers(tricks.build_small_cnn(dropout, batch_norm))
@@ -191,6 +194,7 @@ def test_epoch_search():
 
 def test_transfer_features():
     import transfer_features
+
     from sknet.datasets import load_fashion_mnist
 
     try:

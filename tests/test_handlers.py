@@ -48,8 +48,9 @@ def test_save_weights_only_best_writes_the_best_epochs(digits, tmp_path, make_cl
 
 def test_save_weights_every_n_epochs_pickles_atomically(digits, tmp_path, make_classifier):
     X, y = digits
-    net = make_classifier(callbacks=[SaveWeights(str(tmp_path / "net-{epoch}.pkl"), every_n_epochs=2, pickle=True)],
-                          max_epochs=4).fit(X, y)
+    net = make_classifier(
+        callbacks=[SaveWeights(str(tmp_path / "net-{epoch}.pkl"), every_n_epochs=2, pickle=True)], max_epochs=4
+    ).fit(X, y)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["net-0002.pkl", "net-0004.pkl"]  # no temp files
     with open(tmp_path / "net-0004.pkl", "rb") as f:
         copy = pickle.load(f)
@@ -60,8 +61,12 @@ def test_save_weights_every_n_epochs_pickles_atomically(digits, tmp_path, make_c
 def test_remember_and_restore_best_weights_nolearn_spelling(digits, capsys, make_classifier):
     X, y = digits
     seen, record = _weights_log()
-    net = make_classifier(on_epoch_finished=[record, RememberBestWeights()],
-                          on_training_finished=[RestoreBestWeights()], max_epochs=8, update__learning_rate=0.2)
+    net = make_classifier(
+        on_epoch_finished=[record, RememberBestWeights()],
+        on_training_finished=[RestoreBestWeights()],
+        max_epochs=8,
+        update__learning_rate=0.2,
+    )
     net.fit(X, y)
     losses = [r["valid_loss"] for r in net.history_]
     best = int(np.argmin(losses))
@@ -79,8 +84,12 @@ def test_remember_best_score_as_callbacks(digits, make_classifier):
     X, y = digits
     seen, record = _weights_log()
     remember = RememberBestWeights(score="valid_accuracy", verbose=0)
-    net = make_classifier(callbacks=[remember, RestoreBestWeights(remember=remember)], on_epoch_finished=[record],
-                          max_epochs=8, update__learning_rate=0.2).fit(X, y)
+    net = make_classifier(
+        callbacks=[remember, RestoreBestWeights(remember=remember)],
+        on_epoch_finished=[record],
+        max_epochs=8,
+        update__learning_rate=0.2,
+    ).fit(X, y)
     accuracies = [r["valid_accuracy"] for r in net.history_]
     best = int(np.argmax(accuracies))  # the first of equal bests, as nolearn (strictly better replaces)
     _assert_weights_equal(net.get_all_params_values(), seen[best])
@@ -96,8 +105,9 @@ def test_weight_log_writes_means_and_changes(digits, tmp_path, make_classifier):
     X, y = digits
     seen, record = _weights_log()
     path = tmp_path / "weights.csv"
-    make_classifier(callbacks=[WeightLog(save_to=str(path), write_every=2)], on_epoch_finished=[record],
-                    max_epochs=3).fit(X, y)
+    make_classifier(
+        callbacks=[WeightLog(save_to=str(path), write_every=2)], on_epoch_finished=[record], max_epochs=3
+    ).fit(X, y)
     with open(path) as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 3 and [p.name for p in tmp_path.iterdir()] == ["weights.csv"]
@@ -141,9 +151,13 @@ def test_print_log_trn_val_column(digits, capsys, make_classifier):
 
 
 def test_print_layer_info_capacity_and_coverage_at_verbose_2():
-    spec = [(InputLayer, {"shape": (None, 1, 16, 16)}), (Conv2DLayer, {"num_filters": 2, "filter_size": 3}),
-            (MaxPool2DLayer, {"pool_size": 2}), (Conv2DLayer, {"num_filters": 2, "filter_size": 3}),
-            (DenseLayer, {"num_units": 2})]
+    spec = [
+        (InputLayer, {"shape": (None, 1, 16, 16)}),
+        (Conv2DLayer, {"num_filters": 2, "filter_size": 3}),
+        (MaxPool2DLayer, {"pool_size": 2}),
+        (Conv2DLayer, {"num_filters": 2, "filter_size": 3}),
+        (DenseLayer, {"num_units": 2}),
+    ]
     lines = []
     net = NeuralNet(spec, verbose=2).initialize()
     PrintLayerInfo(sink=lines.append)(net, [])  # nolearn's on_training_started spelling
@@ -158,8 +172,12 @@ def test_print_layer_info_capacity_and_coverage_at_verbose_2():
 
 
 def test_capacity_warns_like_nolearn():
-    spec = [(InputLayer, {"shape": (None, 1, 8, 8)}), (Conv2DLayer, {"num_filters": 1, "filter_size": 3}),
-            (MaxPool2DLayer, {"pool_size": 4}), (Conv2DLayer, {"num_filters": 1, "filter_size": 1, "pad": 1})]
+    spec = [
+        (InputLayer, {"shape": (None, 1, 8, 8)}),
+        (Conv2DLayer, {"num_filters": 1, "filter_size": 3}),
+        (MaxPool2DLayer, {"pool_size": 4}),
+        (Conv2DLayer, {"num_filters": 1, "filter_size": 1, "pad": 1}),
+    ]
     table = summary(NeuralNet(spec).initialize().layers_, capacity=True).splitlines()
     # the last conv sees 1 x stride 4 = 4 of a field of 6 pixels: 67%; its field, 6 of 8 pixels: 75%
     assert table[5].split()[-2:] == ["67x67%", "75x75%"]

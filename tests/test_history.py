@@ -128,6 +128,4 @@ def tiny_fitted_net():
     from sknet.layers import DenseLayer, InputLayer
 
     X, y = load_iris(return_X_y=True)
-    return NeuralNetClassifier(
-        [(InputLayer, {}), (DenseLayer, {})], max_epochs=3, random_state=0
-    ).fit(X, y)
+    return NeuralNetClassifier([(InputLayer, {}), (DenseLayer, {})], max_epochs=3, random_state=0).fit(X, y)

@@ -30,8 +30,10 @@ def searches(digits, make_classifier):
         compiled, start = compile_count(), time.perf_counter()
         search.fit(X, labels)
         out[name] = (search, time.perf_counter() - start, compile_count() - compiled)
-    print(f"\nwall time: GridSearchCV {out['grid'][1]:.2f} s, EpochSearchCV {out['epoch'][1]:.2f} s "
-          f"(ratio {out['epoch'][1] / out['grid'][1]:.2f}); compilations {out['grid'][2]} and {out['epoch'][2]}")
+    print(
+        f"\nwall time: GridSearchCV {out['grid'][1]:.2f} s, EpochSearchCV {out['epoch'][1]:.2f} s "
+        f"(ratio {out['epoch'][1] / out['grid'][1]:.2f}); compilations {out['grid'][2]} and {out['epoch'][2]}"
+    )
     return out
 
 
@@ -67,10 +69,12 @@ def test_costs_less_than_gridsearch(searches):
 def test_pipeline_scores_equal_gridsearch(digits, make_classifier):
     X, y = digits
     pipe = Pipeline([("scale", StandardScaler()), ("net", make_classifier())])
-    grid = GridSearchCV(pipe, {"net__update__learning_rate": [0.01], "net__max_epochs": [1, 3]}, cv=2,
-                        scoring="f1_macro").fit(X[:300], y[:300])
-    search = EpochSearchCV(pipe, {"net__update__learning_rate": [0.01]}, epochs=[1, 3], cv=2,
-                           scoring="f1_macro").fit(X[:300], y[:300])
+    grid = GridSearchCV(
+        pipe, {"net__update__learning_rate": [0.01], "net__max_epochs": [1, 3]}, cv=2, scoring="f1_macro"
+    ).fit(X[:300], y[:300])
+    search = EpochSearchCV(pipe, {"net__update__learning_rate": [0.01]}, epochs=[1, 3], cv=2, scoring="f1_macro").fit(
+        X[:300], y[:300]
+    )
     np.testing.assert_array_equal(search.cv_results_["mean_test_score"], grid.cv_results_["mean_test_score"])
     assert search.best_params_ == grid.best_params_
     assert search.best_estimator_.named_steps["net"].n_iter_ == search.best_params_["net__max_epochs"]
@@ -113,8 +117,15 @@ def test_validation_data_routed_through_a_pipeline(digits, make_classifier):
 
 def test_multimetric_and_train_scores(digits, make_classifier):
     X, y = digits
-    search = EpochSearchCV(make_classifier(), {}, epochs=[1, 2], cv=2, scoring=["accuracy", "f1_macro"],
-                           refit="f1_macro", return_train_score=True).fit(X[:200], y[:200])
+    search = EpochSearchCV(
+        make_classifier(),
+        {},
+        epochs=[1, 2],
+        cv=2,
+        scoring=["accuracy", "f1_macro"],
+        refit="f1_macro",
+        return_train_score=True,
+    ).fit(X[:200], y[:200])
     results = search.cv_results_
     for key in ["mean_test_accuracy", "rank_test_f1_macro", "split1_train_accuracy", "mean_train_f1_macro"]:
         assert results[key].shape == (2,)

@@ -27,8 +27,14 @@ def port():
 @pytest.fixture(scope="module")
 def result(port, tmp_path_factory):
     # 800 digits (or MNIST images); patience 2 stops the MLP well before 60 epochs
-    return port.main(num_epochs=60, train_size=800, test_size=400, out_dir=str(tmp_path_factory.mktemp("port")),
-                     verbose=0, patience=2)
+    return port.main(
+        num_epochs=60,
+        train_size=800,
+        test_size=400,
+        out_dir=str(tmp_path_factory.mktemp("port")),
+        verbose=0,
+        patience=2,
+    )
 
 
 def test_stop_iteration_hook_ends_training_with_the_best_weights(result):

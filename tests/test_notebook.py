@@ -34,9 +34,7 @@ def test_quickstart_runs_top_to_bottom():
 
     outputs = [out for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs]
     assert not [out for out in outputs if out.output_type == "error"]
-    text = "".join(
-        out.get("text", "") + out.get("data", {}).get("text/plain", "") for out in outputs
-    )
+    text = "".join(out.get("text", "") + out.get("data", {}).get("text/plain", "") for out in outputs)
     assert "total params:" in text and "receptive field" in text
     assert "valid_loss" in text and "test accuracy" in text and "best:" in text
     accuracy = float(text.split("test accuracy: ")[1].split()[0])

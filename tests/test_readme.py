@@ -36,8 +36,8 @@ def test_snippets_print_what_they_compute(block):
     for node in ast.parse(block).body:
         if isinstance(node, ast.Expr):
             assert isinstance(node.value, ast.Call), (
-                f"bare expression in the README block starting {first_line(block)!r}: "
-                f"{ast.unparse(node)!r}; print it")
+                f"bare expression in the README block starting {first_line(block)!r}: {ast.unparse(node)!r}; print it"
+            )
 
 
 @pytest.mark.slow  # 30-80 s on this shared 2-core machine (compiles, a 12-fit grid search)
@@ -45,8 +45,9 @@ def test_snippets_print_what_they_compute(block):
 def test_block_runs(block, tmp_path):
     code = FEWER_EPOCHS[0].sub(FEWER_EPOCHS[1], block)
     env = dict(os.environ, MPLBACKEND="Agg")
-    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 0, f"{first_line(block)!r}:\n{done.stderr}"
     assert done.stdout.strip(), "the block prints nothing"
     assert "Warning" not in done.stderr, done.stderr
@@ -56,8 +57,8 @@ def test_notebooks_section_and_its_picture():
     from matplotlib.image import imread
 
     text = README.read_text()
-    section = text[text.index("### Notebooks"):]
-    section = section[:section.index("\n### ", 1)]
+    section = text[text.index("### Notebooks") :]
+    section = section[: section.index("\n### ", 1)]
     assert "examples/quickstart.ipynb" in section and "verbose=2" in section and "Jupyter" in section
     (picture,) = re.findall(r"!\[[^\]]*\]\(([^)]+\.png)\)", section)
     pixels = imread(ROOT / picture)
@@ -88,8 +89,11 @@ def test_notebook_grid_search_leaves_the_fitted_net_alone(monkeypatch):
             before = len(plt.get_fignums())
             if "GridSearchCV(" in source:
                 net = namespace["net"]
-                snapshot = (net.get_params()["max_epochs"], net.get_params()["verbose"],
-                            net.predict_proba(namespace["X_test"]))
+                snapshot = (
+                    net.get_params()["max_epochs"],
+                    net.get_params()["verbose"],
+                    net.predict_proba(namespace["X_test"]),
+                )
             exec(compile(source, "quickstart.ipynb", "exec"), namespace)
             figures += len(plt.get_fignums()) - before
     finally:

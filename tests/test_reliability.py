@@ -24,9 +24,9 @@ from sklearn.exceptions import NotFittedError
 
 from sknet import NeuralNetClassifier, NeuralNetRegressor
 from sknet.batch_iterators import BatchIterator, TrainSplit
-from sknet.training import DivergenceError
 from sknet.callbacks import Callback, Checkpoint
 from sknet.layers import ConcatLayer, DenseLayer, InputLayer
+from sknet.training import DivergenceError
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYERS = [(InputLayer, {}), (DenseLayer, {"num_units": 5}), (DenseLayer, {})]
@@ -122,89 +122,223 @@ BAD_INPUTS = [
     ("X with NaN", lambda net: make_net().fit(_with(i0_1=np.nan), Y0), ValueError, r"Input X contains NaN"),
     ("X with inf", lambda net: make_net().fit(_with(i0_1=np.inf), Y0), ValueError, r"Input X contains infinity"),
     ("y with NaN (classifier)", lambda net: make_net().fit(X0, _nan_y()), ValueError, r"Input y contains NaN"),
-    ("y with NaN (regressor)", lambda net: NeuralNetRegressor(LAYERS).fit(X0, _nan_y()), ValueError,
-     r"Input y contains NaN"),
-    ("y with inf (regressor)", lambda net: NeuralNetRegressor(LAYERS).fit(X0, _inf_y()), ValueError,
-     r"Input y contains infinity"),
+    (
+        "y with NaN (regressor)",
+        lambda net: NeuralNetRegressor(LAYERS).fit(X0, _nan_y()),
+        ValueError,
+        r"Input y contains NaN",
+    ),
+    (
+        "y with inf (regressor)",
+        lambda net: NeuralNetRegressor(LAYERS).fit(X0, _inf_y()),
+        ValueError,
+        r"Input y contains infinity",
+    ),
     ("empty X", lambda net: make_net().fit(X0[:0], Y0[:0]), ValueError, r"Found array with 0 sample\(s\)"),
-    ("X and y of different lengths", lambda net: make_net().fit(X0, Y0[:-1]), ValueError,
-     r"X and y have inconsistent numbers of samples: X has 32, y has 31"),
+    (
+        "X and y of different lengths",
+        lambda net: make_net().fit(X0, Y0[:-1]),
+        ValueError,
+        r"X and y have inconsistent numbers of samples: X has 32, y has 31",
+    ),
     ("y is None", lambda net: make_net().fit(X0, None), ValueError, r"requires y to be passed"),
-    ("X of strings", lambda net: make_net().fit(np.full((N, F), "a"), Y0), ValueError,
-     r"X must hold numbers .*could not convert string to float"),
-    ("X holding objects that are not numbers", lambda net: make_net().fit(_object_X(), Y0), TypeError,
-     r"X must hold numbers .*must be a string or a real number, not 'dict'"),
-    ("DataFrame X with a text column",
-     lambda net: make_net().fit(pd.DataFrame({"a": ["x"] * N, "b": 1.0, "c": 2.0, "d": 3.0}), Y0), ValueError,
-     r"X must hold numbers .*could not convert string to float: 'x'"),
-    ("ragged X (rows of different lengths)", lambda net: make_net().fit(_ragged(), Y0), ValueError,
-     r"X must hold numbers .*inhomogeneous"),
+    (
+        "X of strings",
+        lambda net: make_net().fit(np.full((N, F), "a"), Y0),
+        ValueError,
+        r"X must hold numbers .*could not convert string to float",
+    ),
+    (
+        "X holding objects that are not numbers",
+        lambda net: make_net().fit(_object_X(), Y0),
+        TypeError,
+        r"X must hold numbers .*must be a string or a real number, not 'dict'",
+    ),
+    (
+        "DataFrame X with a text column",
+        lambda net: make_net().fit(pd.DataFrame({"a": ["x"] * N, "b": 1.0, "c": 2.0, "d": 3.0}), Y0),
+        ValueError,
+        r"X must hold numbers .*could not convert string to float: 'x'",
+    ),
+    (
+        "ragged X (rows of different lengths)",
+        lambda net: make_net().fit(_ragged(), Y0),
+        ValueError,
+        r"X must hold numbers .*inhomogeneous",
+    ),
     ("1-d X", lambda net: make_net().fit(X0[:4, 0], Y0[:4]), ValueError, r"Expected 2D array, got 1D array"),
-    ("X of rank 3 for a 2-d input layer",
-     lambda net: make_net(input0__shape=(None, F)).fit(X0[:, :, None], Y0), ValueError,
-     r"Input layer 'input0' expects data of shape \(None, 4\) \(2 dimensions\), got X with shape \(32, 4, 1\)"),
-    ("X with 3 features for an input layer of 4",
-     lambda net: make_net(input0__shape=(None, F)).fit(X0[:, :3], Y0), ValueError,
-     r"Input layer 'input0' expects data of shape \(None, 4\) \(2 dimensions\), got X with shape \(32, 3\)"),
-    ("y with one class", lambda net: make_net().fit(X0, np.zeros(N, int)), ValueError,
-     r"y has only one class \(0\); a classifier needs at least 2 classes"),
-    ("continuous y to a classifier", lambda net: make_net().fit(X0, X0[:, 0]), ValueError,
-     r"Unknown label type: continuous"),
-    ("more classes than output units", lambda net: make_net(dense2__num_units=3).fit(X0, Y0), ValueError,
-     r"The output layer has 3 units but y has 2 classes"),
-    ("dict X missing an input layer's name",
-     lambda net: NeuralNetClassifier(TWO_INPUTS).fit({"a": X0}, Y0), ValueError,
-     r"X has no array for input layer 'b' \(keys: \['a'\]\)"),
-    ("dict X with arrays of different lengths",
-     lambda net: NeuralNetClassifier(TWO_INPUTS).fit({"a": X0, "b": X0[:-1]}, Y0), ValueError,
-     r"The arrays of a dict X differ in length: \[31, 32\]"),
+    (
+        "X of rank 3 for a 2-d input layer",
+        lambda net: make_net(input0__shape=(None, F)).fit(X0[:, :, None], Y0),
+        ValueError,
+        r"Input layer 'input0' expects data of shape \(None, 4\) \(2 dimensions\), got X with shape \(32, 4, 1\)",
+    ),
+    (
+        "X with 3 features for an input layer of 4",
+        lambda net: make_net(input0__shape=(None, F)).fit(X0[:, :3], Y0),
+        ValueError,
+        r"Input layer 'input0' expects data of shape \(None, 4\) \(2 dimensions\), got X with shape \(32, 3\)",
+    ),
+    (
+        "y with one class",
+        lambda net: make_net().fit(X0, np.zeros(N, int)),
+        ValueError,
+        r"y has only one class \(0\); a classifier needs at least 2 classes",
+    ),
+    (
+        "continuous y to a classifier",
+        lambda net: make_net().fit(X0, X0[:, 0]),
+        ValueError,
+        r"Unknown label type: continuous",
+    ),
+    (
+        "more classes than output units",
+        lambda net: make_net(dense2__num_units=3).fit(X0, Y0),
+        ValueError,
+        r"The output layer has 3 units but y has 2 classes",
+    ),
+    (
+        "dict X missing an input layer's name",
+        lambda net: NeuralNetClassifier(TWO_INPUTS).fit({"a": X0}, Y0),
+        ValueError,
+        r"X has no array for input layer 'b' \(keys: \['a'\]\)",
+    ),
+    (
+        "dict X with arrays of different lengths",
+        lambda net: NeuralNetClassifier(TWO_INPUTS).fit({"a": X0, "b": X0[:-1]}, Y0),
+        ValueError,
+        r"The arrays of a dict X differ in length: \[31, 32\]",
+    ),
     ("empty dict X", lambda net: make_net().fit({}, Y0), ValueError, r"X is an empty dict"),
-    ("negative sample_weight", lambda net: make_net().fit(X0, Y0, sample_weight=-np.ones(N)), ValueError,
-     r"sample_weight must be finite and non-negative"),
-    ("all-zero sample_weight", lambda net: make_net().fit(X0, Y0, sample_weight=np.zeros(N)), ValueError,
-     r"sample_weight has only zero weights"),
+    (
+        "negative sample_weight",
+        lambda net: make_net().fit(X0, Y0, sample_weight=-np.ones(N)),
+        ValueError,
+        r"sample_weight must be finite and non-negative",
+    ),
+    (
+        "all-zero sample_weight",
+        lambda net: make_net().fit(X0, Y0, sample_weight=np.zeros(N)),
+        ValueError,
+        r"sample_weight has only zero weights",
+    ),
     # hyper-parameters
-    ("negative learning rate", lambda net: make_net(update__learning_rate=-0.1).fit(X0, Y0), ValueError,
-     r"update__learning_rate must be positive, got -0.1"),
-    ("zero learning rate", lambda net: make_net(update__learning_rate=0.0).fit(X0, Y0), ValueError,
-     r"update__learning_rate must be positive, got 0.0"),
-    ("max_epochs=0", lambda net: make_net(max_epochs=0).fit(X0, Y0), ValueError,
-     r"max_epochs must be a positive integer, got 0"),
-    ("negative max_epochs", lambda net: make_net(max_epochs=-2).fit(X0, Y0), ValueError,
-     r"max_epochs must be a positive integer, got -2"),
-    ("fractional max_epochs", lambda net: make_net(max_epochs=2.5).fit(X0, Y0), ValueError,
-     r"max_epochs must be a positive integer, got 2.5"),
-    ("eval_size=1.0", lambda net: make_net(train_split=TrainSplit(eval_size=1.0)).fit(X0, Y0), ValueError,
-     r"TrainSplit: eval_size must be a fraction in \[0, 1\) as a float, got 1.0"),
-    ("eval_size=1.5", lambda net: make_net(train_split=None, train_split__eval_size=1.5).fit(X0, Y0), ValueError,
-     r"TrainSplit: eval_size must be a fraction in \[0, 1\) as a float, got 1.5"),
-    ("negative eval_size", lambda net: make_net(train_split=TrainSplit(eval_size=-0.2)).fit(X0, Y0), ValueError,
-     r"TrainSplit: eval_size must be a fraction in \[0, 1\) as a float, got -0.2"),
-    ("negative eval_size count", lambda net: make_net(train_split=TrainSplit(eval_size=-3)).fit(X0, Y0),
-     ValueError, r"TrainSplit: eval_size must not be negative, got -3"),
-    ("batch_size=0", lambda net: make_net(batch_iterator_train__batch_size=0).fit(X0, Y0), ValueError,
-     r"BatchIterator: batch_size must be a positive integer, got 0"),
-    ("negative test batch_size", lambda net: make_net(batch_iterator_test=BatchIterator(-1)).fit(X0, Y0),
-     ValueError, r"BatchIterator: batch_size must be a positive integer, got -1"),
-    ("fractional batch_size", lambda net: make_net(batch_iterator_train__batch_size=2.5).fit(X0, Y0),
-     ValueError, r"BatchIterator: batch_size must be a positive integer, got 2.5"),
-    ("misspelt routed parameter", lambda net: make_net(updat__learning_rate=0.1).fit(X0, Y0), ValueError,
-     r"Invalid parameter 'updat__learning_rate' for NeuralNetClassifier. Did you mean 'update__learning_rate'"),
+    (
+        "negative learning rate",
+        lambda net: make_net(update__learning_rate=-0.1).fit(X0, Y0),
+        ValueError,
+        r"update__learning_rate must be positive, got -0.1",
+    ),
+    (
+        "zero learning rate",
+        lambda net: make_net(update__learning_rate=0.0).fit(X0, Y0),
+        ValueError,
+        r"update__learning_rate must be positive, got 0.0",
+    ),
+    (
+        "max_epochs=0",
+        lambda net: make_net(max_epochs=0).fit(X0, Y0),
+        ValueError,
+        r"max_epochs must be a positive integer, got 0",
+    ),
+    (
+        "negative max_epochs",
+        lambda net: make_net(max_epochs=-2).fit(X0, Y0),
+        ValueError,
+        r"max_epochs must be a positive integer, got -2",
+    ),
+    (
+        "fractional max_epochs",
+        lambda net: make_net(max_epochs=2.5).fit(X0, Y0),
+        ValueError,
+        r"max_epochs must be a positive integer, got 2.5",
+    ),
+    (
+        "eval_size=1.0",
+        lambda net: make_net(train_split=TrainSplit(eval_size=1.0)).fit(X0, Y0),
+        ValueError,
+        r"TrainSplit: eval_size must be a fraction in \[0, 1\) as a float, got 1.0",
+    ),
+    (
+        "eval_size=1.5",
+        lambda net: make_net(train_split=None, train_split__eval_size=1.5).fit(X0, Y0),
+        ValueError,
+        r"TrainSplit: eval_size must be a fraction in \[0, 1\) as a float, got 1.5",
+    ),
+    (
+        "negative eval_size",
+        lambda net: make_net(train_split=TrainSplit(eval_size=-0.2)).fit(X0, Y0),
+        ValueError,
+        r"TrainSplit: eval_size must be a fraction in \[0, 1\) as a float, got -0.2",
+    ),
+    (
+        "negative eval_size count",
+        lambda net: make_net(train_split=TrainSplit(eval_size=-3)).fit(X0, Y0),
+        ValueError,
+        r"TrainSplit: eval_size must not be negative, got -3",
+    ),
+    (
+        "batch_size=0",
+        lambda net: make_net(batch_iterator_train__batch_size=0).fit(X0, Y0),
+        ValueError,
+        r"BatchIterator: batch_size must be a positive integer, got 0",
+    ),
+    (
+        "negative test batch_size",
+        lambda net: make_net(batch_iterator_test=BatchIterator(-1)).fit(X0, Y0),
+        ValueError,
+        r"BatchIterator: batch_size must be a positive integer, got -1",
+    ),
+    (
+        "fractional batch_size",
+        lambda net: make_net(batch_iterator_train__batch_size=2.5).fit(X0, Y0),
+        ValueError,
+        r"BatchIterator: batch_size must be a positive integer, got 2.5",
+    ),
+    (
+        "misspelt routed parameter",
+        lambda net: make_net(updat__learning_rate=0.1).fit(X0, Y0),
+        ValueError,
+        r"Invalid parameter 'updat__learning_rate' for NeuralNetClassifier. Did you mean 'update__learning_rate'",
+    ),
     # after fit
-    ("predict before fit", lambda net: make_net().predict(X0), NotFittedError,
-     r"This NeuralNetClassifier instance is not fitted yet"),
-    ("predict_proba before fit", lambda net: make_net().predict_proba(X0), NotFittedError,
-     r"This NeuralNetClassifier instance is not fitted yet"),
-    ("score before fit", lambda net: make_net().score(X0, Y0), NotFittedError,
-     r"This NeuralNetClassifier instance is not fitted yet"),
-    ("predict with 3 features after fitting on 4", lambda net: net.predict(X0[:, :3]), ValueError,
-     r"X has 3 features, but NeuralNetClassifier is expecting 4 features as input"),
-    ("predict with NaN in X", lambda net: net.predict(_with(i2_2=np.nan)), ValueError,
-     r"Input X contains NaN"),
-    ("predict on a dict X missing the input layer's name", lambda net: net.predict({"other": X0}), ValueError,
-     r"X has no array for input layer 'input0' \(keys: \['other'\]\)"),
-    ("score with labels unseen in fit", lambda net: net.score(X0, Y0 + 1), ValueError,
-     r"y contains previously unseen labels: \[2\]"),
+    (
+        "predict before fit",
+        lambda net: make_net().predict(X0),
+        NotFittedError,
+        r"This NeuralNetClassifier instance is not fitted yet",
+    ),
+    (
+        "predict_proba before fit",
+        lambda net: make_net().predict_proba(X0),
+        NotFittedError,
+        r"This NeuralNetClassifier instance is not fitted yet",
+    ),
+    (
+        "score before fit",
+        lambda net: make_net().score(X0, Y0),
+        NotFittedError,
+        r"This NeuralNetClassifier instance is not fitted yet",
+    ),
+    (
+        "predict with 3 features after fitting on 4",
+        lambda net: net.predict(X0[:, :3]),
+        ValueError,
+        r"X has 3 features, but NeuralNetClassifier is expecting 4 features as input",
+    ),
+    ("predict with NaN in X", lambda net: net.predict(_with(i2_2=np.nan)), ValueError, r"Input X contains NaN"),
+    (
+        "predict on a dict X missing the input layer's name",
+        lambda net: net.predict({"other": X0}),
+        ValueError,
+        r"X has no array for input layer 'input0' \(keys: \['other'\]\)",
+    ),
+    (
+        "score with labels unseen in fit",
+        lambda net: net.score(X0, Y0 + 1),
+        ValueError,
+        r"y contains previously unseen labels: \[2\]",
+    ),
 ]
 
 
@@ -291,7 +425,9 @@ def interrupt(net):
 def test_divergence_stops_with_warning_and_keeps_last_good_weights(train_split):
     watch = At("epoch", 2, blow_up)
     net = make_net(max_epochs=6, callbacks=[("watch", watch)], train_split=train_split)
-    with pytest.warns(RuntimeWarning, match=r"Training diverged: .* epoch 3\. .*weights of epoch 2 .*lower learning rate"):
+    with pytest.warns(
+        RuntimeWarning, match=r"Training diverged: .* epoch 3\. .*weights of epoch 2 .*lower learning rate"
+    ):
         net.fit(X0, Y0)
     watch = net.callbacks_["watch"]
     assert len(net.history_) == net.n_iter_ == 2
@@ -307,7 +443,9 @@ def test_divergence_stops_with_warning_and_keeps_last_good_weights(train_split):
 
 def test_divergence_in_first_epoch_is_an_error_and_keeps_initial_weights():
     net = make_net(max_epochs=2, update__learning_rate=1e30, callbacks=[("watch", At("epoch", 0, None))])
-    with pytest.raises(DivergenceError, match=r"first epoch: .*learned nothing.*learning rate \(update__learning_rate=1e\+30\)"):
+    with pytest.raises(
+        DivergenceError, match=r"first epoch: .*learned nothing.*learning rate \(update__learning_rate=1e\+30\)"
+    ):
         net.fit(X0, Y0)
     assert len(net.history_) == 0
     assert_weights_equal(net.get_all_params_values(), net.callbacks_["watch"].weights_[0])
@@ -317,7 +455,9 @@ def test_divergence_in_first_epoch_is_an_error_and_keeps_initial_weights():
 @pytest.mark.parametrize("where", ["callback", "transform"])
 def test_keyboard_interrupt_mid_epoch_keeps_last_full_epoch(where, capsys):
     watch = At("batch", 3, interrupt if where == "callback" else (lambda net: None), batch=2)
-    kwargs = {"batch_iterator_train": InterruptingIterator(batch_size=8, after=2 * 4 + 2)} if where == "transform" else {}
+    kwargs = (
+        {"batch_iterator_train": InterruptingIterator(batch_size=8, after=2 * 4 + 2)} if where == "transform" else {}
+    )
     net = make_net(max_epochs=6, callbacks=[("watch", watch)], **kwargs)
     net.fit(X0, Y0)
     assert "Training interrupted; keeping the weights of epoch 2." in capsys.readouterr().err
@@ -395,7 +535,7 @@ def test_save_params_replaces_through_os_replace(net, tmp_path, monkeypatch):
     real = os.replace
     monkeypatch.setattr(os, "replace", lambda src, dst: (calls.append((src, dst)), real(src, dst)))
     net.save_params_to(str(tmp_path / "w.npz"))
-    (src, dst), = calls
+    ((src, dst),) = calls
     assert Path(src).parent == Path(dst).parent == tmp_path and dst.endswith("w.npz")
 
 
@@ -458,29 +598,50 @@ def _set(key, value):
 def _rename(old, new):
     def change(arrays):
         for key in [k for k in arrays if k.startswith(old + ":")]:
-            arrays[new + key[len(old):]] = arrays.pop(key)
+            arrays[new + key[len(old) :]] = arrays.pop(key)
 
     return change
 
 
 BAD_FILES = [
-    ("object array", lambda n, p: _saved(n, p, _set("dense1:1", np.array([None, 1, "x", 2, 3], dtype=object))),
-     r"Object arrays cannot be loaded when allow_pickle=False"),
+    (
+        "object array",
+        lambda n, p: _saved(n, p, _set("dense1:1", np.array([None, 1, "x", 2, 3], dtype=object))),
+        r"Object arrays cannot be loaded when allow_pickle=False",
+    ),
     ("pickle", _pickle_file, r"Could not read weights from .*w.pkl.*contains pickled \(object\) data"),
     ("truncated", _truncated, r"Could not read weights from .*w.npz"),
     ("single .npy", _npy, r"not an .npz archive"),
-    ("wrong layer name", lambda n, p: _saved(n, p, _rename("dense2", "output")),
-     r"The weights have nothing for layer 'dense2'"),
-    ("extra layer", lambda n, p: _saved(n, p, _set("dense9:0", np.zeros(2, np.float32))),
-     r"The weights name layers this net does not have: \['dense9'\]"),
-    ("missing parameter", lambda n, p: _saved(n, p, lambda a: a.pop("dense2:1")),
-     r"Layer 'dense2' has 2 parameters, the weights give 1"),
-    ("mismatched shape", lambda n, p: _saved(n, p, _set("dense2:0", np.zeros((5, 3), np.float32))),
-     r"Layer 'dense2': parameter dense2.W has shape \(5, 2\), the weights give \(5, 3\)"),
-    ("strings", lambda n, p: _saved(n, p, _set("dense2:1", np.array(["a", "b"]))),
-     r"Layer 'dense2': parameter dense2.b must be numeric"),
-    ("NaN weights", lambda n, p: _saved(n, p, _set("dense2:1", np.array([np.nan, 0], np.float32))),
-     r"Layer 'dense2': parameter dense2.b has NaN or infinite weights"),
+    (
+        "wrong layer name",
+        lambda n, p: _saved(n, p, _rename("dense2", "output")),
+        r"The weights have nothing for layer 'dense2'",
+    ),
+    (
+        "extra layer",
+        lambda n, p: _saved(n, p, _set("dense9:0", np.zeros(2, np.float32))),
+        r"The weights name layers this net does not have: \['dense9'\]",
+    ),
+    (
+        "missing parameter",
+        lambda n, p: _saved(n, p, lambda a: a.pop("dense2:1")),
+        r"Layer 'dense2' has 2 parameters, the weights give 1",
+    ),
+    (
+        "mismatched shape",
+        lambda n, p: _saved(n, p, _set("dense2:0", np.zeros((5, 3), np.float32))),
+        r"Layer 'dense2': parameter dense2.W has shape \(5, 2\), the weights give \(5, 3\)",
+    ),
+    (
+        "strings",
+        lambda n, p: _saved(n, p, _set("dense2:1", np.array(["a", "b"]))),
+        r"Layer 'dense2': parameter dense2.b must be numeric",
+    ),
+    (
+        "NaN weights",
+        lambda n, p: _saved(n, p, _set("dense2:1", np.array([np.nan, 0], np.float32))),
+        r"Layer 'dense2': parameter dense2.b has NaN or infinite weights",
+    ),
     ("bad entry name", lambda n, p: _saved(n, p, _set("nocolon", np.zeros(1))), r"Unexpected entry 'nocolon'"),
 ]
 
@@ -521,7 +682,9 @@ def test_load_params_from_dict_checks_every_layer_first(net):
     before = target.get_all_params_values()
     values = net.get_all_params_values()
     values["dense2"] = [np.zeros((5, 7), np.float32), values["dense2"][1]]
-    with pytest.raises(ValueError, match=r"Layer 'dense2': parameter dense2.W has shape \(5, 2\), the weights give \(5, 7\)"):
+    with pytest.raises(
+        ValueError, match=r"Layer 'dense2': parameter dense2.W has shape \(5, 2\), the weights give \(5, 7\)"
+    ):
         target.load_params(values)
     assert_weights_equal(target.get_all_params_values(), before)  # dense1 (valid) was not loaded either
 
@@ -556,8 +719,14 @@ def test_two_processes_compile_same_graph_on_cold_cache(tmp_path):
     compiledir.mkdir()
     env = dict(os.environ, PYTENSOR_FLAGS=f"base_compiledir={compiledir}")
     procs = [
-        subprocess.Popen([sys.executable, "-c", FIT_SCRIPT, str(tmp_path)], env=env, cwd=tmp_path,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", FIT_SCRIPT, str(tmp_path)],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(2)
     ]
     results = [p.communicate(timeout=600) for p in procs]

@@ -160,7 +160,9 @@ class TestEstimatorSummary:
         y = np.arange(32) % 2
         net = NeuralNetClassifier(
             [(InputLayer, {}), (Conv2DLayer, {"num_filters": 2, "filter_size": 3}), (DenseLayer, {})],
-            max_epochs=1, train_split=False, random_state=0,
+            max_epochs=1,
+            train_split=False,
+            random_state=0,
         )
         net.fit(X, y)
         text = net.summary()
@@ -174,8 +176,7 @@ class TestEstimatorSummary:
             net.summary()
 
     def test_routed_layer_params_are_used(self):
-        net = NeuralNet([("input", InputLayer), ("hidden", DenseLayer)],
-                        input__shape=(None, 3), hidden__num_units=7)
+        net = NeuralNet([("input", InputLayer), ("hidden", DenseLayer)], input__shape=(None, 3), hidden__num_units=7)
         assert "hidden  DenseLayer  (None, 7)         28" in net.summary()
 
 
@@ -199,7 +200,10 @@ class TestPrintLayerInfo:
 
     def test_given_callback_prints_to_the_given_sink_at_any_verbosity(self):
         lines = []
-        net = NeuralNet([(InputLayer, {"shape": (None, 3)}), (DenseLayer, {"num_units": 2})],
-                        callbacks=[callbacks.PrintLayerInfo(sink=lines.append)], verbose=0).initialize()
+        net = NeuralNet(
+            [(InputLayer, {"shape": (None, 3)}), (DenseLayer, {"num_units": 2})],
+            callbacks=[callbacks.PrintLayerInfo(sink=lines.append)],
+            verbose=0,
+        ).initialize()
         net.callbacks_["printlayerinfo"].on_train_begin(net)
         assert lines == [net.summary()]

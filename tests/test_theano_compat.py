@@ -10,7 +10,7 @@ import pytest
 from scipy.signal import convolve2d, correlate2d
 
 from sknet import theano_compat
-from sknet.theano_compat import conv2d, pool_2d, max_pool_2d, RandomStreams
+from sknet.theano_compat import RandomStreams, conv2d, max_pool_2d, pool_2d
 
 ROOT = Path(__file__).resolve().parents[1]
 PORTING_DOC = ROOT / "docs" / "theano-porting.md"
@@ -86,9 +86,13 @@ def convolve_reference(x, w, pad=(0, 0), stride=(1, 1), flip=True):
     """scipy's 2-D convolution (or correlation) summed over channels, zero padded, strided."""
     op = convolve2d if flip else correlate2d
     xp = np.pad(x, ((0, 0), (0, 0), (pad[0], pad[0]), (pad[1], pad[1])))
-    out = np.array([[sum(op(xp[n, c], w[f, c], mode="valid") for c in range(x.shape[1]))
-                     for f in range(w.shape[0])] for n in range(x.shape[0])])
-    return out[:, :, ::stride[0], ::stride[1]]
+    out = np.array(
+        [
+            [sum(op(xp[n, c], w[f, c], mode="valid") for c in range(x.shape[1])) for f in range(w.shape[0])]
+            for n in range(x.shape[0])
+        ]
+    )
+    return out[:, :, :: stride[0], :: stride[1]]
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +136,7 @@ class TestPortedScripts:
     def test_theano_tutorial_pp_and_grad(self):
         theano, T = theano_compat, theano_compat.tensor
         x = T.dscalar("x")
-        gy = T.grad(x ** 2, x)
+        gy = T.grad(x**2, x)
         assert "x" in theano.pp(gy)
         assert theano.function([x], gy)(4) == pytest.approx(8.0)
 
@@ -150,16 +154,22 @@ def z():
 
 
 class TestConv2d:
-    @pytest.mark.parametrize("border_mode, pad", [
-        ("valid", (0, 0)), ("full", (2, 3)), ("half", (1, 2)), (1, (1, 1)), ((2, 0), (2, 0)),
-    ])
+    @pytest.mark.parametrize(
+        "border_mode, pad",
+        [
+            ("valid", (0, 0)),
+            ("full", (2, 3)),
+            ("half", (1, 2)),
+            (1, (1, 1)),
+            ((2, 0), (2, 0)),
+        ],
+    )
     @pytest.mark.parametrize("subsample", [(1, 1), (2, 3)])
     @pytest.mark.parametrize("flip", [True, False])
     def test_against_scipy(self, data, mode, border_mode, pad, subsample, flip):
         x, w = data
         X, W = pt.tensor4("x"), pt.tensor4("w")
-        out = conv2d(X, W, border_mode=border_mode, subsample=subsample, filter_flip=flip,
-                     filter_shape=w.shape)
+        out = conv2d(X, W, border_mode=border_mode, subsample=subsample, filter_flip=flip, filter_shape=w.shape)
         got = pytensor.function([X, W], out, mode=mode)(x, w)
         np.testing.assert_allclose(got, convolve_reference(x, w, pad, subsample, flip), rtol=1e-4, atol=1e-4)
 
@@ -167,18 +177,19 @@ class TestConv2d:
         x, w = data[0][:1, :1], data[1][:1, :1, :3, :3]
         for border_mode, scipy_mode in (("full", "full"), ("half", "same")):
             got = conv2d(pt.constant(x), pytensor.shared(w), border_mode=border_mode).eval(mode=mode)
-            np.testing.assert_allclose(got[0, 0], convolve2d(x[0, 0], w[0, 0], mode=scipy_mode),
-                                       rtol=1e-4, atol=1e-5)
+            np.testing.assert_allclose(got[0, 0], convolve2d(x[0, 0], w[0, 0], mode=scipy_mode), rtol=1e-4, atol=1e-5)
         got = conv2d(pt.constant(x), pt.constant(w), filter_flip=False).eval(mode=mode)
-        np.testing.assert_allclose(got[0, 0], correlate2d(x[0, 0], w[0, 0], mode="valid"),
-                                   rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(got[0, 0], correlate2d(x[0, 0], w[0, 0], mode="valid"), rtol=1e-4, atol=1e-5)
 
     def test_gradients(self, mode):
         rng = np.random.default_rng(2)
         x, w = rng.normal(size=(2, 2, 5, 6)), rng.normal(size=(3, 2, 3, 2))
         pytensor.gradient.verify_grad(
             lambda a, b: conv2d(a, b, border_mode="full", subsample=(2, 1), filter_shape=(3, 2, 3, 2)),
-            [x, w], rng=np.random.default_rng(3), mode=mode)
+            [x, w],
+            rng=np.random.default_rng(3),
+            mode=mode,
+        )
 
     def test_bad_arguments(self):
         x4, w4 = pt.tensor4("x"), pt.tensor4("w")
@@ -195,17 +206,20 @@ class TestConv2d:
 
 
 class TestNnet:
-    @pytest.mark.parametrize("name, reference", [
-        ("sigmoid", sigmoid),
-        ("ultra_fast_sigmoid", sigmoid),
-        ("hard_sigmoid", lambda z: np.clip(0.2 * z + 0.5, 0, 1)),
-        ("softplus", lambda z: np.log1p(np.exp(z))),
-        ("softsign", lambda z: z / (1 + np.abs(z))),
-        ("relu", lambda z: np.maximum(z, 0)),
-        ("elu", lambda z: np.where(z > 0, z, np.expm1(z))),
-        ("softmax", lambda z: np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)),
-        ("logsoftmax", lambda z: z - np.log(np.exp(z).sum(axis=1, keepdims=True))),
-    ])
+    @pytest.mark.parametrize(
+        "name, reference",
+        [
+            ("sigmoid", sigmoid),
+            ("ultra_fast_sigmoid", sigmoid),
+            ("hard_sigmoid", lambda z: np.clip(0.2 * z + 0.5, 0, 1)),
+            ("softplus", lambda z: np.log1p(np.exp(z))),
+            ("softsign", lambda z: z / (1 + np.abs(z))),
+            ("relu", lambda z: np.maximum(z, 0)),
+            ("elu", lambda z: np.where(z > 0, z, np.expm1(z))),
+            ("softmax", lambda z: np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)),
+            ("logsoftmax", lambda z: z - np.log(np.exp(z).sum(axis=1, keepdims=True))),
+        ],
+    )
     def test_elementwise_and_rows(self, z, name, reference, mode):
         Z = pt.matrix("z")
         got = pytensor.function([Z], getattr(theano_compat.tensor.nnet, name)(Z), mode=mode)(z)
@@ -225,16 +239,21 @@ class TestNnet:
         np.testing.assert_allclose(by_index.eval(), expected, rtol=1e-5)
         np.testing.assert_allclose(one_hot.eval(), expected, rtol=1e-5)
         o, t = sigmoid(z), (z > 0).astype("float32")
-        np.testing.assert_allclose(nnet.binary_crossentropy(pt.constant(o), pt.constant(t)).eval(),
-                                   -(t * np.log(o) + (1 - t) * np.log(1 - o)), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(
+            nnet.binary_crossentropy(pt.constant(o), pt.constant(t)).eval(),
+            -(t * np.log(o) + (1 - t) * np.log(1 - o)),
+            rtol=1e-5,
+            atol=1e-6,
+        )
 
 
 class TestPool:
     def test_pool_2d_against_numpy(self, mode):
         x = np.random.default_rng(5).normal(size=(2, 3, 5, 7)).astype("float32")
         X = pt.tensor4("x")
-        keep, drop = pytensor.function([X], [pool_2d(X, ws=(2, 2)), pool_2d(X, (2, 2), ignore_border=True)],
-                                       mode=mode)(x)
+        keep, drop = pytensor.function([X], [pool_2d(X, ws=(2, 2)), pool_2d(X, (2, 2), ignore_border=True)], mode=mode)(
+            x
+        )
         padded = np.pad(x, ((0, 0), (0, 0), (0, 1), (0, 1)), constant_values=-np.inf)
         np.testing.assert_allclose(keep, padded.reshape(2, 3, 3, 2, 4, 2).max(axis=(3, 5)))
         np.testing.assert_allclose(drop, x[:, :, :4, :6].reshape(2, 3, 2, 2, 3, 2).max(axis=(3, 5)))
@@ -253,8 +272,10 @@ class TestPool:
 class TestRandomStreams:
     def test_size_first_and_theano_keywords(self):
         srng = RandomStreams(seed=234)
-        f = pytensor.function([], [srng.uniform((400, 50)), srng.normal((400, 50), avg=3.0, std=2.0),
-                                    srng.binomial(size=(400, 50), p=0.25)])
+        f = pytensor.function(
+            [],
+            [srng.uniform((400, 50)), srng.normal((400, 50), avg=3.0, std=2.0), srng.binomial(size=(400, 50), p=0.25)],
+        )
         u, n, b = f()
         assert u.shape == n.shape == b.shape == (400, 50)
         assert u.dtype == n.dtype == np.float32 and b.dtype == np.int64

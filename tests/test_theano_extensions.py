@@ -19,8 +19,12 @@ def conv1d_ref(x, w, stride=1, pad=0, flip=True):
     """Sum over channels of numpy's 1-D convolutions (or correlations), then strided."""
     x = np.pad(x, ((0, 0), (0, 0), (pad, pad)))
     op = np.convolve if flip else (lambda a, k, m: np.correlate(a, k, m))
-    out = np.array([[sum(op(x[b, c], w[f, c], "valid") for c in range(x.shape[1]))
-                     for f in range(w.shape[0])] for b in range(x.shape[0])])
+    out = np.array(
+        [
+            [sum(op(x[b, c], w[f, c], "valid") for c in range(x.shape[1])) for f in range(w.shape[0])]
+            for b in range(x.shape[0])
+        ]
+    )
     return out[:, :, ::stride]
 
 
@@ -28,8 +32,10 @@ def conv1d_ref(x, w, stride=1, pad=0, flip=True):
 def all_convs(mode):
     """Every implementation, flip and stride in one compiled function."""
     X, W = T.tensor3("X"), T.tensor3("W")
-    outs = [getattr(conv, impl)(X, W, X_SHAPE, W_SHAPE, subsample=(stride,), filter_flip=flip)
-            for impl, flip, stride in CASES]
+    outs = [
+        getattr(conv, impl)(X, W, X_SHAPE, W_SHAPE, subsample=(stride,), filter_flip=flip)
+        for impl, flip, stride in CASES
+    ]
     return pytensor.function([X, W], outs, mode=mode)
 
 
@@ -43,8 +49,13 @@ def test_convolutions_match_numpy(all_convs):
     x = rng.normal(size=X_SHAPE).astype("float32")
     w = rng.uniform(-1, 1, W_SHAPE).astype("float32")
     for out, (impl, flip, stride) in zip(all_convs(x, w), CASES):
-        np.testing.assert_allclose(out, conv1d_ref(x, w, stride, flip=flip), rtol=1e-4,
-                                   atol=1e-5, err_msg=f"{impl} flip={flip} stride={stride}")
+        np.testing.assert_allclose(
+            out,
+            conv1d_ref(x, w, stride, flip=flip),
+            rtol=1e-4,
+            atol=1e-5,
+            err_msg=f"{impl} flip={flip} stride={stride}",
+        )
 
 
 def test_shapes_may_be_none_and_borders_and_groups(mode):
@@ -53,13 +64,21 @@ def test_shapes_may_be_none_and_borders_and_groups(mode):
     x = rng.normal(size=(2, 4, 9)).astype("float32")
     w = rng.normal(size=(2, 4, 3)).astype("float32")
     wg = rng.normal(size=(4, 2, 3)).astype("float32")
-    outs = [conv.conv1d_sc(X, W, None, None), conv.conv1d_mc0(X, W, None, None),
-            conv.conv1d_mc1(X, W, None, None),
-            conv.conv1d_mc0(X, W, border_mode=2), conv.conv1d_mc1(X, W, border_mode=(1,)),
-            conv.conv1d_mc0(X, W, None, (2, 4, 3), border_mode="full"),
-            conv.conv1d_mc1(X, W, None, (2, 4, 3), border_mode="half")]
-    refs = [conv1d_ref(x, w)] * 3 + [conv1d_ref(x, w, pad=2), conv1d_ref(x, w, pad=1),
-                                     conv1d_ref(x, w, pad=2), conv1d_ref(x, w, pad=1)]
+    outs = [
+        conv.conv1d_sc(X, W, None, None),
+        conv.conv1d_mc0(X, W, None, None),
+        conv.conv1d_mc1(X, W, None, None),
+        conv.conv1d_mc0(X, W, border_mode=2),
+        conv.conv1d_mc1(X, W, border_mode=(1,)),
+        conv.conv1d_mc0(X, W, None, (2, 4, 3), border_mode="full"),
+        conv.conv1d_mc1(X, W, None, (2, 4, 3), border_mode="half"),
+    ]
+    refs = [conv1d_ref(x, w)] * 3 + [
+        conv1d_ref(x, w, pad=2),
+        conv1d_ref(x, w, pad=1),
+        conv1d_ref(x, w, pad=2),
+        conv1d_ref(x, w, pad=1),
+    ]
     G = T.tensor3("G")
     outs += [conv.conv1d_mc0(X, G, num_groups=2), conv.conv1d_mc1(X, G, num_groups=2)]
     grouped = np.concatenate([conv1d_ref(x[:, :2], wg[:2]), conv1d_ref(x[:, 2:], wg[2:])], 1)
@@ -89,8 +108,12 @@ def test_filter_length_must_be_a_multiple_of_the_stride(impl):
 def test_verify_grad(impl, mode):
     rng = np.random.default_rng(2)
     fn = getattr(conv, impl)
-    verify_grad(lambda x, w: fn(x, w, (2, 2, 8), (3, 2, 4), subsample=(2,)),
-                [rng.normal(size=(2, 2, 8)), rng.normal(size=(3, 2, 4))], rng=rng, mode=mode)
+    verify_grad(
+        lambda x, w: fn(x, w, (2, 2, 8), (3, 2, 4), subsample=(2,)),
+        [rng.normal(size=(2, 2, 8)), rng.normal(size=(3, 2, 4))],
+        rng=rng,
+        mode=mode,
+    )
 
 
 @pytest.mark.parametrize("val", [0, 7])
@@ -117,5 +140,4 @@ def test_pad_too_many_widths():
 
 def test_pad_verify_grad(mode):
     rng = np.random.default_rng(4)
-    verify_grad(lambda x: pad(x, [(1, 2)], val=3, batch_ndim=1), [rng.normal(size=(2, 3))],
-                rng=rng, mode=mode)
+    verify_grad(lambda x: pad(x, [(1, 2)], val=3, batch_ndim=1), [rng.normal(size=(2, 3))], rng=rng, mode=mode)

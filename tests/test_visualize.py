@@ -143,8 +143,14 @@ plt.savefig("ax.png")
 class TestPyplot:
     def test_script_plt_savefig_after_plot_loss(self, tmp_path):
         env = dict(os.environ, MPLBACKEND="Agg")
-        done = subprocess.run([sys.executable, "-c", textwrap.dedent(SCRIPT)], cwd=tmp_path, env=env,
-                              capture_output=True, text=True, timeout=300)
+        done = subprocess.run(
+            [sys.executable, "-c", textwrap.dedent(SCRIPT)],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert done.returncode == 0, done.stderr
         pixels = render_file(tmp_path / "loss.png")
         assert pixels.shape[:2] == (400, 600)  # the default figsize (6, 4) at 100 dpi
@@ -225,8 +231,10 @@ class TestPlotLoss:
         np.testing.assert_allclose(marker.get_ydata(), [valid[best]])
 
     def test_best_epoch_is_the_lowest_valid_loss(self):
-        history = [{"epoch": e, "train_loss": 1.0 / e, "valid_loss": v}
-                   for e, v in enumerate([0.9, 0.5, float("nan"), 0.7], start=1)]
+        history = [
+            {"epoch": e, "train_loss": 1.0 / e, "valid_loss": v}
+            for e, v in enumerate([0.9, 0.5, float("nan"), 0.7], start=1)
+        ]
         marker = visualize.plot_loss(history).axes[0].get_lines()[-1]
         assert marker.get_label() == "best valid (epoch 2)"
         np.testing.assert_allclose(marker.get_xdata(), [2])
@@ -297,8 +305,12 @@ class TestOcclusion:
         # the square at (i, j) covers rows i - L//2 .. i - L//2 + L - 1, and the same for columns
         rows = np.arange(8)[:, None] - square_length // 2
         cols = np.arange(8)[None, :] - square_length // 2
-        covered = ((rows <= pixel[0]) & (pixel[0] < rows + square_length)
-                   & (cols <= pixel[1]) & (pixel[1] < cols + square_length))
+        covered = (
+            (rows <= pixel[0])
+            & (pixel[0] < rows + square_length)
+            & (cols <= pixel[1])
+            & (pixel[1] < cols + square_length)
+        )
         assert covered.sum() > 0
         expected = np.where(covered, sigmoid(6.0 * x.mean()), sigmoid(6.0))
         np.testing.assert_allclose(heat, expected, rtol=1e-5)
@@ -320,7 +332,7 @@ class TestOcclusion:
         column = list(net.classes_).index(label)
         for i, j in [(0, 0), (3, 4), (7, 2)]:
             occluded = x.copy()
-            occluded[0, 0, max(0, i - 1):i + 2, max(0, j - 1):j + 2] = x.mean()
+            occluded[0, 0, max(0, i - 1) : i + 2, max(0, j - 1) : j + 2] = x.mean()
             assert heat[i, j] == pytest.approx(net.predict_proba(occluded)[0, column], rel=1e-5)
 
     def test_plot(self, net, digits, tmp_path):

@@ -20,8 +20,11 @@ OUT = Path(__file__).resolve().parent / "quickstart_loss.png"
 def code_cells(path=NOTEBOOK):
     """The source of each code cell, IPython magics (``%...`` lines) removed."""
     cells = json.loads(Path(path).read_text())["cells"]
-    return ["".join(line for line in cell["source"] if not line.lstrip().startswith("%"))
-            for cell in cells if cell["cell_type"] == "code"]
+    return [
+        "".join(line for line in cell["source"] if not line.lstrip().startswith("%"))
+        for cell in cells
+        if cell["cell_type"] == "code"
+    ]
 
 
 def run_cells(stop_after=None, namespace=None):

@@ -18,8 +18,7 @@ import numpy as np
 from .lowering import SUPPORTED_LAYERS, ExportError, lower_net
 from .numpy_predictor import NumpyPredictor
 
-__all__ = ["to_onnx", "to_numpy_predictor", "register_skl2onnx", "ExportError",
-           "NumpyPredictor", "SUPPORTED_LAYERS"]
+__all__ = ["to_onnx", "to_numpy_predictor", "register_skl2onnx", "ExportError", "NumpyPredictor", "SUPPORTED_LAYERS"]
 
 
 def _reference(net, X, kind):
@@ -36,8 +35,7 @@ def _max_abs_diff(a, b):
 
 def _warn_if_far(diff, what):
     if diff > 1e-4:
-        warnings.warn(f"{what} differs from the compiled net by up to {diff:.3g}",
-                      RuntimeWarning, stacklevel=3)
+        warnings.warn(f"{what} differs from the compiled net by up to {diff:.3g}", RuntimeWarning, stacklevel=3)
 
 
 def to_numpy_predictor(net, X_sample=None, batch_size=256):
@@ -80,9 +78,15 @@ def to_numpy_predictor(net, X_sample=None, batch_size=256):
     (True, True)
     """
     lowered = lower_net(net)
-    predictor = NumpyPredictor(lowered.program, lowered.input_shape, lowered.output,
-                               lowered.kind, classes=lowered.classes,
-                               transform_output=lowered.transform_output, batch_size=batch_size)
+    predictor = NumpyPredictor(
+        lowered.program,
+        lowered.input_shape,
+        lowered.output,
+        lowered.kind,
+        classes=lowered.classes,
+        transform_output=lowered.transform_output,
+        batch_size=batch_size,
+    )
     if X_sample is not None:
         X_sample = np.asarray(X_sample, dtype=np.float32)
         if lowered.kind.startswith("proba"):
@@ -152,17 +156,18 @@ def to_onnx(net, X_sample=None, opset=None):
     names = emit_program(g, lowered, "X")
     classifier = lowered.kind.startswith("proba")
     out_names = ["label", "probabilities"] if classifier else ["variable"]
-    emit_outputs(g, lowered, names[lowered.output], label_name=out_names[0],
-                 proba_name=out_names[1] if classifier else None)
+    emit_outputs(
+        g, lowered, names[lowered.output], label_name=out_names[0], proba_name=out_names[1] if classifier else None
+    )
 
-    in_shape = ["N"] + [d if d is not None else f"d{k}" for k, d in
-                        enumerate(lowered.input_shape[1:], 1)]
+    in_shape = ["N"] + [d if d is not None else f"d{k}" for k, d in enumerate(lowered.input_shape[1:], 1)]
     inputs = [helper.make_tensor_value_info("X", TensorProto.FLOAT, in_shape)]
     if classifier:
         label_type = TensorProto.STRING if lowered.classes.dtype.kind in "OU" else TensorProto.INT64
-        outputs = [helper.make_tensor_value_info("label", label_type, ["N"]),
-                   helper.make_tensor_value_info("probabilities", TensorProto.FLOAT,
-                                                 ["N", len(lowered.classes)])]
+        outputs = [
+            helper.make_tensor_value_info("label", label_type, ["N"]),
+            helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", len(lowered.classes)]),
+        ]
     else:
         shape = lowered.shapes[lowered.output]
         dims = ["N"] + [d if d is not None else f"o{k}" for k, d in enumerate(shape[1:], 1)]
@@ -186,8 +191,7 @@ def _check_onnx(net, model, X_sample, kind):
     import onnxruntime as ort
 
     X_sample = np.asarray(X_sample, dtype=np.float32)
-    session = ort.InferenceSession(model.SerializeToString(),
-                                   providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     outputs = session.run(None, {"X": X_sample})
     return _max_abs_diff(outputs[-1], _reference(net, X_sample, kind))
 

@@ -19,12 +19,39 @@ from sklearn.exceptions import NotFittedError
 
 from .. import nonlinearities as nl
 from ..layers import (
-    BatchNormLayer, BiasLayer, ConcatLayer, Conv1DLayer, Conv2DLayer, CustomRecurrentLayer,
-    DenseLayer, DimshuffleLayer, DropoutLayer, ElemwiseMergeLayer, ElemwiseSumLayer,
-    EmbeddingLayer, FlattenLayer, GaussianNoiseLayer, GlobalPoolLayer, GRULayer, InputLayer,
-    LSTMLayer, MaxPool1DLayer, MaxPool2DLayer, NINLayer, NonlinearityLayer, PadLayer,
-    ParametricRectifierLayer, Pool1DLayer, Pool2DLayer, RecurrentLayer, ReshapeLayer,
-    ScaleLayer, SliceLayer, TransposedConv2DLayer, Upscale2DLayer, get_all_layers,
+    BatchNormLayer,
+    BiasLayer,
+    ConcatLayer,
+    Conv1DLayer,
+    Conv2DLayer,
+    CustomRecurrentLayer,
+    DenseLayer,
+    DimshuffleLayer,
+    DropoutLayer,
+    ElemwiseMergeLayer,
+    ElemwiseSumLayer,
+    EmbeddingLayer,
+    FlattenLayer,
+    GaussianNoiseLayer,
+    GlobalPoolLayer,
+    GRULayer,
+    InputLayer,
+    LSTMLayer,
+    MaxPool1DLayer,
+    MaxPool2DLayer,
+    NINLayer,
+    NonlinearityLayer,
+    PadLayer,
+    ParametricRectifierLayer,
+    Pool1DLayer,
+    Pool2DLayer,
+    RecurrentLayer,
+    ReshapeLayer,
+    ScaleLayer,
+    SliceLayer,
+    TransposedConv2DLayer,
+    Upscale2DLayer,
+    get_all_layers,
 )
 from ..ops.pool import pool_out_size
 
@@ -71,17 +98,26 @@ def _params(layer, name, *params):
         if p is None:
             out.append(None)
         elif not hasattr(p, "get_value"):
-            raise ExportError(f"layer {name!r} ({type(layer).__name__}): a parameter is an "
-                              "expression, not a shared variable; exporters copy values")
+            raise ExportError(
+                f"layer {name!r} ({type(layer).__name__}): a parameter is an "
+                "expression, not a shared variable; exporters copy values"
+            )
         else:
             out.append(_value(p))
     return out
 
 
 _SIMPLE_ACTIVATIONS = {
-    nl.sigmoid: "sigmoid", T.sigmoid: "sigmoid", nl.softmax: "softmax", nl.tanh: "tanh",
-    T.tanh: "tanh", nl.rectify: "relu", nl.elu: "elu", nl.softplus: "softplus",
-    T.softplus: "softplus", nl.linear: "identity",
+    nl.sigmoid: "sigmoid",
+    T.sigmoid: "sigmoid",
+    nl.softmax: "softmax",
+    nl.tanh: "tanh",
+    T.tanh: "tanh",
+    nl.rectify: "relu",
+    nl.elu: "elu",
+    nl.softplus: "softplus",
+    T.softplus: "softplus",
+    nl.linear: "identity",
 }
 
 
@@ -113,8 +149,10 @@ def activation_of(fn, where="this layer"):
         return "leaky", (float(fn.leakiness),)
     if type(fn) is nl.SELU:
         return "selu", (float(fn.scale), float(fn.scale_neg))
-    raise ExportError(f"{where}: nonlinearity {getattr(fn, '__name__', fn)!r} is not one of "
-                      "sknet.nonlinearities; exporters cannot express it")
+    raise ExportError(
+        f"{where}: nonlinearity {getattr(fn, '__name__', fn)!r} is not one of "
+        "sknet.nonlinearities; exporters cannot express it"
+    )
 
 
 def _broadcast(param, ndim, shared_axes):
@@ -187,8 +225,16 @@ def _lower_conv(b, layer, name, ids):
     if layer.flip_filters:
         W = W[(slice(None), slice(None)) + (slice(None, None, -1),) * layer.n].copy()
     pads = [(p, p) for p in _pad_amounts(layer.pad, layer.filter_size)]
-    x = b.emit("conv", ids, layer.output_shape, W=W, b=_conv_bias(layer, bias),
-               stride=tuple(layer.stride), pads=pads, groups=int(getattr(layer, "num_groups", 1)))
+    x = b.emit(
+        "conv",
+        ids,
+        layer.output_shape,
+        W=W,
+        b=_conv_bias(layer, bias),
+        stride=tuple(layer.stride),
+        pads=pads,
+        groups=int(getattr(layer, "num_groups", 1)),
+    )
     return b.act(x, layer.nonlinearity, _where(layer, name), layer.output_shape)
 
 
@@ -201,10 +247,20 @@ def _lower_deconv(b, layer, name, ids):
     if layer.output_size is not None:
         if any(s is None for s in layer.input_shape[2:]):
             raise ExportError(f"{_where(layer, name)}: output_size needs a known input size")
-        extra = tuple(o - ((i - 1) * s - 2 * c + k) for o, i, s, c, k in zip(
-            layer.output_size, layer.input_shape[2:], layer.stride, crop, layer.filter_size))
-    x = b.emit("deconv", ids, layer.output_shape, W=W, b=_conv_bias(layer, bias),
-               stride=tuple(layer.stride), crop=crop, extra=extra)
+        extra = tuple(
+            o - ((i - 1) * s - 2 * c + k)
+            for o, i, s, c, k in zip(layer.output_size, layer.input_shape[2:], layer.stride, crop, layer.filter_size)
+        )
+    x = b.emit(
+        "deconv",
+        ids,
+        layer.output_shape,
+        W=W,
+        b=_conv_bias(layer, bias),
+        stride=tuple(layer.stride),
+        crop=crop,
+        extra=extra,
+    )
     return b.act(x, layer.nonlinearity, _where(layer, name), layer.output_shape)
 
 
@@ -218,32 +274,35 @@ def _lower_pool(b, layer, name, ids):
             extra.append(0)
             continue
         if n is None:
-            raise ExportError(f"{_where(layer, name)}: ignore_border=False needs a known "
-                              "input size")
+            raise ExportError(f"{_where(layer, name)}: ignore_border=False needs a known input size")
         out = pool_out_size(n, w, s, p, False)
         extra.append(max(0, (out - 1) * s + w - n - 2 * p))
-    return b.emit("pool", ids, layer.output_shape, mode=_POOL_MODES[layer.mode],
-                  ws=tuple(int(w) for w in layer.pool_size), stride=tuple(int(s) for s in layer.stride),
-                  pad=tuple(int(p) for p in layer.pad), extra=tuple(extra))
+    return b.emit(
+        "pool",
+        ids,
+        layer.output_shape,
+        mode=_POOL_MODES[layer.mode],
+        ws=tuple(int(w) for w in layer.pool_size),
+        stride=tuple(int(s) for s in layer.stride),
+        pad=tuple(int(p) for p in layer.pad),
+        extra=tuple(extra),
+    )
 
 
 def _lower_global(b, layer, name, ids):
     kinds = {T.mean: "mean", T.max: "max", T.sum: "sum", T.min: "min"}
     kind = next((k for f, k in kinds.items() if layer.pool_function is f), None)
     if kind is None:
-        raise ExportError(f"{_where(layer, name)}: pool_function must be T.mean, T.max, T.sum "
-                          "or T.min")
+        raise ExportError(f"{_where(layer, name)}: pool_function must be T.mean, T.max, T.sum or T.min")
     return b.emit("global", ids, layer.output_shape, kind=kind)
 
 
 def _lower_upscale(b, layer, name, ids):
-    return b.emit("upscale", ids, layer.output_shape, factor=tuple(layer.scale_factor),
-                  mode=layer.mode)
+    return b.emit("upscale", ids, layer.output_shape, factor=tuple(layer.scale_factor), mode=layer.mode)
 
 
 def _lower_batchnorm(b, layer, name, ids):
-    mean, inv_std, gamma, beta = _params(layer, name, layer.mean, layer.inv_std, layer.gamma,
-                                         layer.beta)
+    mean, inv_std, gamma, beta = _params(layer, name, layer.mean, layer.inv_std, layer.gamma, layer.beta)
     ndim = len(layer.input_shape)
     axes = {a % ndim for a in layer.axes}
     scale = inv_std if gamma is None else gamma * inv_std
@@ -310,8 +369,7 @@ def _lower_pad(b, layer, name, ids):
     n_axes = ndim - layer.batch_ndim
     if isinstance(width, numbers.Integral):
         width = [width] * n_axes
-    widths = [(int(w), int(w)) if isinstance(w, numbers.Integral) else tuple(int(v) for v in w)
-              for w in width]
+    widths = [(int(w), int(w)) if isinstance(w, numbers.Integral) else tuple(int(v) for v in w) for w in width]
     widths = [(0, 0)] * layer.batch_ndim + widths
     widths += [(0, 0)] * (ndim - len(widths))
     return b.emit("pad", ids, layer.output_shape, widths=widths, value=float(layer.val))
@@ -333,7 +391,7 @@ def _crop(b, layer, name, ids):
     ndim = len(shapes[0])
     cropping = list(cropping) + [None] * (ndim - len(cropping))
     out = []
-    for i, (x, shape) in enumerate(zip(ids, shapes)):
+    for _i, (x, shape) in enumerate(zip(ids, shapes)):
         index = []
         for axis, mode in enumerate(cropping):
             sizes = [s[axis] for s in shapes]
@@ -341,8 +399,7 @@ def _crop(b, layer, name, ids):
                 index.append((None, None))
                 continue
             if any(s is None for s in sizes):
-                raise ExportError(f"{_where(layer, name)}: cropping along axis {axis} needs "
-                                  "known input sizes")
+                raise ExportError(f"{_where(layer, name)}: cropping along axis {axis} needs known input sizes")
             size, n = min(sizes), shape[axis]
             start = {"lower": 0, "upper": n - size, "center": (n - size) // 2}[mode]
             index.append((start, start + size))
@@ -360,16 +417,14 @@ def _lower_concat(b, layer, name, ids):
 
 def _lower_sum(b, layer, name, ids):
     ids = _crop(b, layer, name, ids)
-    return b.emit("merge", ids, layer.output_shape, op="add",
-                  coeffs=tuple(float(c) for c in layer.coeffs))
+    return b.emit("merge", ids, layer.output_shape, op="add", coeffs=tuple(float(c) for c in layer.coeffs))
 
 
 def _lower_merge(b, layer, name, ids):
     ops = {T.add: "add", T.mul: "mul", T.maximum: "max", T.minimum: "min", T.sub: "sub"}
     op = next((o for f, o in ops.items() if layer.merge_function is f), None)
     if op is None:
-        raise ExportError(f"{_where(layer, name)}: merge_function must be T.add, T.mul, "
-                          "T.maximum, T.minimum or T.sub")
+        raise ExportError(f"{_where(layer, name)}: merge_function must be T.add, T.mul, T.maximum, T.minimum or T.sub")
     ids = _crop(b, layer, name, ids)
     return b.emit("merge", ids, layer.output_shape, op=op, coeffs=(1.0,) * len(ids))
 
@@ -384,14 +439,16 @@ def _check_recurrent(layer, name):
         raise ExportError(f"{_where(layer, name)}: a mask_input cannot be exported")
     for state in ("hid_init", "cell_init"):
         if getattr(layer, f"{state}_incoming_index", -1) > 0:
-            raise ExportError(f"{_where(layer, name)}: an initial state given as a layer "
-                              "cannot be exported")
+            raise ExportError(f"{_where(layer, name)}: an initial state given as a layer cannot be exported")
 
 
 def _recurrent_attrs(layer, name, inits):
-    return dict(h0=_params(layer, name, layer.hid_init)[0].reshape(1, -1),
-                backwards=bool(layer.backwards), only_final=bool(layer.only_return_final),
-                **inits)
+    return dict(
+        h0=_params(layer, name, layer.hid_init)[0].reshape(1, -1),
+        backwards=bool(layer.backwards),
+        only_final=bool(layer.only_return_final),
+        **inits,
+    )
 
 
 def _lower_rnn(b, layer, name, ids):
@@ -399,18 +456,23 @@ def _lower_rnn(b, layer, name, ids):
     where = _where(layer, name)
     i2h, h2h = layer.input_to_hidden, layer.hidden_to_hidden
     for sub in (i2h, h2h):
-        if (type(sub) is not DenseLayer or activation_of(sub.nonlinearity, where)[0] != "identity"
-                or type(sub.input_layer) is not InputLayer):
-            raise ExportError(f"{where}: only dense, linear input_to_hidden and "
-                              "hidden_to_hidden layers can be exported")
+        if (
+            type(sub) is not DenseLayer
+            or activation_of(sub.nonlinearity, where)[0] != "identity"
+            or type(sub.input_layer) is not InputLayer
+        ):
+            raise ExportError(
+                f"{where}: only dense, linear input_to_hidden and hidden_to_hidden layers can be exported"
+            )
     W, b_in, R, b_hid = _params(layer, name, i2h.W, i2h.b, h2h.W, h2h.b)
     bias = np.zeros(R.shape[1], np.float32)
     for v in (b_in, b_hid):
         if v is not None:
             bias = bias + v
     attrs = _recurrent_attrs(layer, name, {})
-    return b.emit("rnn", ids, layer.output_shape, W=W, b=bias, R=R,
-                  act=activation_of(layer.nonlinearity, where), **attrs)
+    return b.emit(
+        "rnn", ids, layer.output_shape, W=W, b=bias, R=R, act=activation_of(layer.nonlinearity, where), **attrs
+    )
 
 
 def _gates(layer, name, gates):
@@ -426,39 +488,67 @@ def _lower_lstm(b, layer, name, ids):
     W, R, bias = _gates(layer, name, ("ingate", "forgetgate", "cell", "outgate"))
     peep = None
     if layer.peepholes:
-        peep = np.stack(_params(layer, name, layer.W_cell_to_ingate, layer.W_cell_to_forgetgate,
-                                layer.W_cell_to_outgate))
-    acts = tuple(activation_of(getattr(layer, f"nonlinearity_{g}"), where)
-                 for g in ("ingate", "forgetgate", "cell", "outgate"))
+        peep = np.stack(
+            _params(layer, name, layer.W_cell_to_ingate, layer.W_cell_to_forgetgate, layer.W_cell_to_outgate)
+        )
+    acts = tuple(
+        activation_of(getattr(layer, f"nonlinearity_{g}"), where) for g in ("ingate", "forgetgate", "cell", "outgate")
+    )
     acts += (activation_of(layer.nonlinearity, where),)
     c0 = _params(layer, name, layer.cell_init)[0].reshape(1, -1)
-    return b.emit("lstm", ids, layer.output_shape, W=W, b=bias, R=R, peep=peep, acts=acts,
-                  **_recurrent_attrs(layer, name, {"c0": c0}))
+    return b.emit(
+        "lstm",
+        ids,
+        layer.output_shape,
+        W=W,
+        b=bias,
+        R=R,
+        peep=peep,
+        acts=acts,
+        **_recurrent_attrs(layer, name, {"c0": c0}),
+    )
 
 
 def _lower_gru(b, layer, name, ids):
     _check_recurrent(layer, name)
     where = _where(layer, name)
     W, R, bias = _gates(layer, name, ("resetgate", "updategate", "hidden_update"))
-    acts = tuple(activation_of(getattr(layer, f"nonlinearity_{g}"), where)
-                 for g in ("resetgate", "updategate", "hid"))
-    return b.emit("gru", ids, layer.output_shape, W=W, b=bias, R=R, acts=acts,
-                  **_recurrent_attrs(layer, name, {}))
+    acts = tuple(activation_of(getattr(layer, f"nonlinearity_{g}"), where) for g in ("resetgate", "updategate", "hid"))
+    return b.emit("gru", ids, layer.output_shape, W=W, b=bias, R=R, acts=acts, **_recurrent_attrs(layer, name, {}))
 
 
 _LOWER = {
-    DenseLayer: _lower_dense, NINLayer: _lower_nin,
-    Conv1DLayer: _lower_conv, Conv2DLayer: _lower_conv, TransposedConv2DLayer: _lower_deconv,
-    Pool1DLayer: _lower_pool, MaxPool1DLayer: _lower_pool, Pool2DLayer: _lower_pool,
-    MaxPool2DLayer: _lower_pool, GlobalPoolLayer: _lower_global, Upscale2DLayer: _lower_upscale,
-    BatchNormLayer: _lower_batchnorm, DropoutLayer: _lower_identity,
-    GaussianNoiseLayer: _lower_identity, NonlinearityLayer: _lower_nonlinearity,
-    BiasLayer: _lower_bias, ScaleLayer: _lower_scale, ParametricRectifierLayer: _lower_prelu,
-    FlattenLayer: _lower_flatten, ReshapeLayer: _lower_reshape,
-    DimshuffleLayer: _lower_dimshuffle, PadLayer: _lower_pad, SliceLayer: _lower_slice,
-    ConcatLayer: _lower_concat, ElemwiseSumLayer: _lower_sum, ElemwiseMergeLayer: _lower_merge,
-    EmbeddingLayer: _lower_embedding, RecurrentLayer: _lower_rnn,
-    CustomRecurrentLayer: _lower_rnn, LSTMLayer: _lower_lstm, GRULayer: _lower_gru,
+    DenseLayer: _lower_dense,
+    NINLayer: _lower_nin,
+    Conv1DLayer: _lower_conv,
+    Conv2DLayer: _lower_conv,
+    TransposedConv2DLayer: _lower_deconv,
+    Pool1DLayer: _lower_pool,
+    MaxPool1DLayer: _lower_pool,
+    Pool2DLayer: _lower_pool,
+    MaxPool2DLayer: _lower_pool,
+    GlobalPoolLayer: _lower_global,
+    Upscale2DLayer: _lower_upscale,
+    BatchNormLayer: _lower_batchnorm,
+    DropoutLayer: _lower_identity,
+    GaussianNoiseLayer: _lower_identity,
+    NonlinearityLayer: _lower_nonlinearity,
+    BiasLayer: _lower_bias,
+    ScaleLayer: _lower_scale,
+    ParametricRectifierLayer: _lower_prelu,
+    FlattenLayer: _lower_flatten,
+    ReshapeLayer: _lower_reshape,
+    DimshuffleLayer: _lower_dimshuffle,
+    PadLayer: _lower_pad,
+    SliceLayer: _lower_slice,
+    ConcatLayer: _lower_concat,
+    ElemwiseSumLayer: _lower_sum,
+    ElemwiseMergeLayer: _lower_merge,
+    EmbeddingLayer: _lower_embedding,
+    RecurrentLayer: _lower_rnn,
+    CustomRecurrentLayer: _lower_rnn,
+    LSTMLayer: _lower_lstm,
+    GRULayer: _lower_gru,
 }
 
 #: The layer classes the exporters express (exact classes, not subclasses).
@@ -544,13 +634,14 @@ def lower_net(net):
         # the layers first, so an unsupported one is named before anything else fails
         name = names.get(id(layer), getattr(layer, "name", None) or f"layer{k}")
         if type(layer) is not InputLayer and type(layer) not in _LOWER:
-            raise ExportError(f"{_where(layer, name)} cannot be exported: supported layers are "
-                              + ", ".join(sorted(c.__name__ for c in _LOWER)))
+            raise ExportError(
+                f"{_where(layer, name)} cannot be exported: supported layers are "
+                + ", ".join(sorted(c.__name__ for c in _LOWER))
+            )
         if hasattr(layer, "mask_incoming_index"):
             _check_recurrent(layer, name)
     if len(inputs) != 1:
-        raise ExportError(f"exporters take networks with one InputLayer; this one has "
-                          f"{len(inputs)}")
+        raise ExportError(f"exporters take networks with one InputLayer; this one has {len(inputs)}")
     b = _Builder()
     ids = {id(inputs[0]): 0}
     b.shapes[0] = tuple(inputs[0].shape)
@@ -564,9 +655,13 @@ def lower_net(net):
         ids[id(layer)] = lower(b, layer, name, incoming)
     classes = getattr(net, "classes_", None) if _is(is_classifier, net) else None
     return Lowered(
-        program=b.program, input_shape=tuple(inputs[0].shape), output=ids[id(output_layer)],
-        kind=_output_kind(net, output_layer), classes=None if classes is None else np.asarray(classes),
-        transform_output=None if transform is None else ids[id(transform)], shapes=b.shapes,
+        program=b.program,
+        input_shape=tuple(inputs[0].shape),
+        output=ids[id(output_layer)],
+        kind=_output_kind(net, output_layer),
+        classes=None if classes is None else np.asarray(classes),
+        transform_output=None if transform is None else ids[id(transform)],
+        shapes=b.shapes,
         where=b.where,
         input_name=names.get(id(inputs[0]), "input"),
     )

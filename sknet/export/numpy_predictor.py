@@ -117,7 +117,7 @@ def _op_conv(x, W, b, stride, pads, groups):
     xt = x.swapaxes(0, 1)
     for offset in np.ndindex(*k):
         cols[(slice(None),) + offset] = _shifted(xt, offset, stride, out_size)
-    cin, fout = C // groups, W.shape[0] // groups
+    _cin, fout = C // groups, W.shape[0] // groups
     cols = cols.reshape(groups, -1, B * int(np.prod(out_size)))
     Wg = W.reshape(groups, fout, -1)
     out = np.concatenate([Wg[g] @ cols[g] for g in range(groups)]) if groups > 1 else Wg[0] @ cols[0]
@@ -203,8 +203,7 @@ def _op_concat(*xs, axis):
 
 
 def _op_merge(*xs, op, coeffs):
-    func = {"add": np.add, "mul": np.multiply, "max": np.maximum, "min": np.minimum,
-            "sub": np.subtract}[op]
+    func = {"add": np.add, "mul": np.multiply, "max": np.maximum, "min": np.minimum, "sub": np.subtract}[op]
     terms = [x if c == 1 else x * np.float32(c) for x, c in zip(xs, coeffs)]
     out = terms[0]
     for t in terms[1:]:
@@ -271,7 +270,7 @@ def _op_lstm(x, W, b, R, peep, acts, h0, c0, backwards, only_final):
     def step(xt, states):
         c, h = states
         g = xt + h @ R
-        i, f, ci, o = (g[:, k * n:(k + 1) * n] for k in range(4))
+        i, f, ci, o = (g[:, k * n : (k + 1) * n] for k in range(4))
         if peep is not None:
             i = i + c * peep[0]
             f = f + c * peep[1]
@@ -293,8 +292,8 @@ def _op_gru(x, W, b, R, acts, h0, backwards, only_final):
         (h,) = states
         hr = h @ R
         r = _act(hr[:, :n] + xt[:, :n], *acts[0])
-        u = _act(hr[:, n:2 * n] + xt[:, n:2 * n], *acts[1])
-        c = _act(xt[:, 2 * n:] + r * hr[:, 2 * n:], *acts[2])
+        u = _act(hr[:, n : 2 * n] + xt[:, n : 2 * n], *acts[1])
+        c = _act(xt[:, 2 * n :] + r * hr[:, 2 * n :], *acts[2])
         return ((1 - u) * h + u * c,)
 
     return _run_recurrence(xw, step, (_initial(h0, x.shape[0]),), backwards, only_final)
@@ -333,8 +332,7 @@ class NumpyPredictor:
     [2.0, 2.0, 2.0]
     """
 
-    def __init__(self, program, input_shape, output, kind, classes=None, transform_output=None,
-                 batch_size=256):
+    def __init__(self, program, input_shape, output, kind, classes=None, transform_output=None, batch_size=256):
         self.program = list(program)
         self.input_shape = tuple(input_shape)
         self.output = output
@@ -351,8 +349,7 @@ class NumpyPredictor:
     def _check(self, X):
         X = np.asarray(X, dtype=np.float32)
         expected = self.input_shape[1:]
-        if X.ndim != len(self.input_shape) or any(
-                e is not None and e != s for e, s in zip(expected, X.shape[1:])):
+        if X.ndim != len(self.input_shape) or any(e is not None and e != s for e, s in zip(expected, X.shape[1:])):
             raise ValueError(f"X has shape {X.shape}; the network takes {self.input_shape}")
         if X.shape[0] == 0:
             raise ValueError("X is empty")
@@ -372,7 +369,7 @@ class NumpyPredictor:
         X = self._check(X)
         parts = [[] for _ in outputs]
         for start in range(0, X.shape[0], self.batch_size):
-            values = {0: X[start:start + self.batch_size]}
+            values = {0: X[start : start + self.batch_size]}
             for op, inputs, out, attrs in self.program:
                 values[out] = _OPS[op](*(values[i] for i in inputs), **attrs)
             for part, o in zip(parts, outputs):

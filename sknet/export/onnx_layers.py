@@ -65,8 +65,7 @@ class GraphBuilder:
         return outputs[0] if n_out == 1 else outputs
 
     def _add(self, op_type, inputs, outputs, domain, attrs):
-        self.nodes.append(helper.make_node(op_type, inputs, outputs, name=self.name(op_type),
-                                           domain=domain, **attrs))
+        self.nodes.append(helper.make_node(op_type, inputs, outputs, name=self.name(op_type), domain=domain, **attrs))
 
 
 def _reduce(g, op, x, axes, keepdims=0):
@@ -133,16 +132,28 @@ def _add_bias(g, out, b, conv_inputs):
 
 def _emit_conv(g, x, shapes, W, b, stride, pads, groups):
     inputs, untied = _add_bias(g, None, b, [x, g.const(W, "W")])
-    out = g.node("Conv", inputs, kernel_shape=list(W.shape[2:]), strides=list(stride),
-                 pads=[p[0] for p in pads] + [p[1] for p in pads], group=groups,
-                 dilations=[1] * (W.ndim - 2))
+    out = g.node(
+        "Conv",
+        inputs,
+        kernel_shape=list(W.shape[2:]),
+        strides=list(stride),
+        pads=[p[0] for p in pads] + [p[1] for p in pads],
+        group=groups,
+        dilations=[1] * (W.ndim - 2),
+    )
     return out if untied is None else g.node("Add", [out, g.const(untied, "b")])
 
 
 def _emit_deconv(g, x, shapes, W, b, stride, crop, extra):
     inputs, untied = _add_bias(g, None, b, [x, g.const(W, "W")])
-    out = g.node("ConvTranspose", inputs, kernel_shape=list(W.shape[2:]), strides=list(stride),
-                 pads=list(crop) * 2, output_padding=list(extra))
+    out = g.node(
+        "ConvTranspose",
+        inputs,
+        kernel_shape=list(W.shape[2:]),
+        strides=list(stride),
+        pads=list(crop) * 2,
+        output_padding=list(extra),
+    )
     return out if untied is None else g.node("Add", [out, g.const(untied, "b")])
 
 
@@ -153,8 +164,7 @@ def _emit_pool(g, x, shapes, mode, ws, stride, pad, extra):
     # Lasagne's inc-pad average counts padded cells but never cells past the
     # padding: with a partial last window (extra > 0) that is the real count
     include = int(mode == "inc" and not any(extra))
-    return g.node("AveragePool", [x], kernel_shape=list(ws), strides=list(stride), pads=pads,
-                  count_include_pad=include)
+    return g.node("AveragePool", [x], kernel_shape=list(ws), strides=list(stride), pads=pads, count_include_pad=include)
 
 
 def _emit_global(g, x, shapes, kind):
@@ -168,8 +178,9 @@ def _emit_reshape(g, x, shapes, shape):
         return g.node("Reshape", [x, g.ints([0 if isinstance(s, tuple) else s for s in shape])])
     # an input size copied to another position: read it at run time
     in_shape = g.node("Shape", [x])
-    parts = [g.node("Gather", [in_shape, g.ints([s[1]])], axis=0) if isinstance(s, tuple)
-             else g.ints([s]) for s in shape]
+    parts = [
+        g.node("Gather", [in_shape, g.ints([s[1]])], axis=0) if isinstance(s, tuple) else g.ints([s]) for s in shape
+    ]
     return g.node("Reshape", [x, g.node("Concat", parts, axis=0)])
 
 
@@ -219,8 +230,7 @@ def _emit_concat(g, xs, shapes, axis):
 
 def _emit_merge(g, xs, shapes, op, coeffs):
     onnx_op = {"add": "Add", "mul": "Mul", "max": "Max", "min": "Min", "sub": "Sub"}[op]
-    terms = [x if c == 1 else g.node("Mul", [x, g.const(_scalar(c), "coeff")])
-             for x, c in zip(xs, coeffs)]
+    terms = [x if c == 1 else g.node("Mul", [x, g.const(_scalar(c), "coeff")]) for x, c in zip(xs, coeffs)]
     out = terms[0]
     for t in terms[1:]:
         out = g.node(onnx_op, [out, t])
@@ -254,8 +264,13 @@ def _emit_upscale(g, x, shapes, factor, mode):
         kernel[:] = 1
     else:
         kernel[:, :, 0, 0] = 1
-    return g.node("ConvTranspose", [x, g.const(kernel, "upscale")], strides=list(factor),
-                  kernel_shape=list(factor), group=channels)
+    return g.node(
+        "ConvTranspose",
+        [x, g.const(kernel, "upscale")],
+        strides=list(factor),
+        kernel_shape=list(factor),
+        group=channels,
+    )
 
 
 _RNN_ACTS = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "Relu", "softplus": "Softplus"}
@@ -295,11 +310,9 @@ def _recurrent(g, x, shapes, op, W, R, B, states, backwards, only_final, **attrs
     for s in states:
         shape = g.node("Concat", [g.ints([1]), batch, g.ints([n])], axis=0)
         init.append(g.node("Expand", [g.const(s.reshape(1, 1, n), "init"), shape]))
-    inputs = [time_major, g.const(W[None], "W"), g.const(R[None], "R"), g.const(B[None], "B"),
-              ""] + init
+    inputs = [time_major, g.const(W[None], "W"), g.const(R[None], "R"), g.const(B[None], "B"), ""] + init
     direction = "reverse" if backwards else "forward"
-    outs = g.node(op, inputs, n_out=2 + (op == "LSTM"), hidden_size=n, direction=direction,
-                  **attrs)
+    outs = g.node(op, inputs, n_out=2 + (op == "LSTM"), hidden_size=n, direction=direction, **attrs)
     if only_final:
         return g.node("Squeeze", [outs[1], g.ints([0])])
     y = g.node("Squeeze", [outs[0], g.ints([1])])
@@ -308,15 +321,15 @@ def _recurrent(g, x, shapes, op, W, R, B, states, backwards, only_final, **attrs
 
 def _emit_rnn(g, x, shapes, W, b, R, act, h0, backwards, only_final):
     B = np.concatenate([b, np.zeros_like(b)])
-    return _recurrent(g, x, shapes, "RNN", W.T, R.T, B, [h0], backwards, only_final,
-                      **_activation_attrs([act]))
+    return _recurrent(g, x, shapes, "RNN", W.T, R.T, B, [h0], backwards, only_final, **_activation_attrs([act]))
 
 
 def _emit_lstm(g, x, shapes, W, b, R, peep, acts, h0, c0, backwards, only_final):
     n = R.shape[0]
     if not acts[0] == acts[1] == acts[3]:
-        raise ExportError("ONNX's LSTM applies one nonlinearity to the input, forget and "
-                          "output gates; this layer's differ")
+        raise ExportError(
+            "ONNX's LSTM applies one nonlinearity to the input, forget and output gates; this layer's differ"
+        )
     order = [0, 3, 1, 2]  # Lasagne stacks i, f, c, o; ONNX wants i, o, f, c
 
     def reorder(a, axis):
@@ -325,8 +338,9 @@ def _emit_lstm(g, x, shapes, W, b, R, peep, acts, h0, c0, backwards, only_final)
 
     B = np.concatenate([reorder(b, 0), np.zeros(4 * n, np.float32)])
     inputs_attrs = _activation_attrs([acts[0], acts[2], acts[4]])
-    out = _recurrent(g, x, shapes, "LSTM", reorder(W, 1).T, reorder(R, 1).T, B, [h0, c0],
-                     backwards, only_final, **inputs_attrs)
+    out = _recurrent(
+        g, x, shapes, "LSTM", reorder(W, 1).T, reorder(R, 1).T, B, [h0, c0], backwards, only_final, **inputs_attrs
+    )
     if peep is not None:
         # P is the LSTM node's 8th input (after sequence_lens, initial_h, initial_c)
         lstm = next(node for node in reversed(g.nodes) if node.op_type == "LSTM")
@@ -341,7 +355,7 @@ def _emit_gru(g, x, shapes, W, b, R, acts, h0, backwards, only_final):
     # Lasagne stacks r, u, c and mixes h = (1 - u) h_prev + u c; ONNX stacks
     # z, r, h with h = z h_prev + (1 - z) c, so z = sigmoid(-pre_u) = 1 - u
     sign = np.ones(3 * n, np.float32)
-    sign[n:2 * n] = -1
+    sign[n : 2 * n] = -1
     order = [1, 0, 2]
 
     def reorder(a, axis):
@@ -349,9 +363,20 @@ def _emit_gru(g, x, shapes, W, b, R, acts, h0, backwards, only_final):
         return np.concatenate([parts[k] for k in order], axis=axis)
 
     B = np.concatenate([reorder(b, 0), np.zeros(3 * n, np.float32)])
-    return _recurrent(g, x, shapes, "GRU", reorder(W, 1).T, reorder(R, 1).T, B, [h0],
-                      backwards, only_final, linear_before_reset=1,
-                      **_activation_attrs([acts[0], acts[2]]))
+    return _recurrent(
+        g,
+        x,
+        shapes,
+        "GRU",
+        reorder(W, 1).T,
+        reorder(R, 1).T,
+        B,
+        [h0],
+        backwards,
+        only_final,
+        linear_before_reset=1,
+        **_activation_attrs([acts[0], acts[2]]),
+    )
 
 
 _EMIT = {name[6:]: fn for name, fn in list(globals().items()) if name.startswith("_emit_")}
@@ -402,8 +427,7 @@ def classes_tensor(classes):
         return classes.astype(np.int64)
     if classes.dtype.kind in "UO" and all(isinstance(c, str) for c in classes):
         return classes.astype(object)
-    raise ExportError(f"class labels of dtype {classes.dtype} cannot be ONNX labels; use "
-                      "integers or strings")
+    raise ExportError(f"class labels of dtype {classes.dtype} cannot be ONNX labels; use integers or strings")
 
 
 def emit_outputs(g, lowered, out, label_name=None, proba_name=None):
@@ -414,21 +438,16 @@ def emit_outputs(g, lowered, out, label_name=None, proba_name=None):
     """
     if lowered.kind in ("proba", "proba_binary"):
         if lowered.kind == "proba_binary":
-            index = g.node("Cast", [g.node("Greater", [out, g.const(_scalar(0.5), "half")])],
-                           to=TensorProto.INT64)
+            index = g.node("Cast", [g.node("Greater", [out, g.const(_scalar(0.5), "half")])], to=TensorProto.INT64)
             one_minus = g.node("Sub", [g.const(_scalar(1.0), "one"), out])
-            proba = g.node("Concat", [one_minus, out], axis=1,
-                           outputs=[proba_name] if proba_name else None)
+            proba = g.node("Concat", [one_minus, out], axis=1, outputs=[proba_name] if proba_name else None)
         else:
             index = g.node("ArgMax", [out], axis=1, keepdims=1)
             proba = g.node("Identity", [out], outputs=[proba_name] if proba_name else None)
         classes = classes_tensor(lowered.classes)
-        picked = g.node("ArrayFeatureExtractor", [g.const(classes, "classes"), index],
-                        domain="ai.onnx.ml")
-        label = g.node("Reshape", [picked, g.ints([-1])],
-                       outputs=[label_name] if label_name else None)
+        picked = g.node("ArrayFeatureExtractor", [g.const(classes, "classes"), index], domain="ai.onnx.ml")
+        label = g.node("Reshape", [picked, g.ints([-1])], outputs=[label_name] if label_name else None)
         return label, proba
     if lowered.kind == "regress_1d":
-        return (g.node("Reshape", [out, g.ints([-1])],
-                       outputs=[label_name] if label_name else None),)
+        return (g.node("Reshape", [out, g.ints([-1])], outputs=[label_name] if label_name else None),)
     return (g.node("Identity", [out], outputs=[label_name] if label_name else None),)

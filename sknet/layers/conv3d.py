@@ -74,10 +74,9 @@ def corr3d(img, kern, kd, stride=(1, 1, 1), pad=(0, 0, 0), num_groups=1):
     # (c, dz) matches kern.reshape((F, C * kd, kh, kw)).
     vol = img.dimshuffle(0, 2, 1, 3, 4)
     if pd:
-        vol = T.concatenate([T.zeros((B, pd, C, H, W), img.dtype), vol,
-                             T.zeros((B, pd, C, H, W), img.dtype)], axis=1)
+        vol = T.concatenate([T.zeros((B, pd, C, H, W), img.dtype), vol, T.zeros((B, pd, C, H, W), img.dtype)], axis=1)
     od = (D + 2 * pd - kd) // sd + 1
-    taps = [vol[:, dz:dz + sd * (od - 1) + 1:sd] for dz in range(kd)]
+    taps = [vol[:, dz : dz + sd * (od - 1) + 1 : sd] for dz in range(kd)]
     cols = taps[0] if kd == 1 else T.stack(taps, axis=3)
     cols = cols.reshape((B * od, C * kd, H, W))
     flat = kern.reshape((F, kc * kd, kern.shape[3], kern.shape[4]))
@@ -133,8 +132,8 @@ def corr3d_transpose(kern, top, kd, out_shape, stride=(1, 1, 1), pad=(0, 0, 0)):
     depth = T.maximum(D + 2 * pd, (od - 1) * sd + kd)
     vol = T.zeros((B, depth, C, H, W), top.dtype)
     for dz in range(kd):
-        vol = T.inc_subtensor(vol[:, dz:dz + sd * (od - 1) + 1:sd], cols[:, :, :, dz])
-    return vol[:, pd:pd + D].dimshuffle(0, 2, 1, 3, 4)
+        vol = T.inc_subtensor(vol[:, dz : dz + sd * (od - 1) + 1 : sd], cols[:, :, :, dz])
+    return vol[:, pd : pd + D].dimshuffle(0, 2, 1, 3, 4)
 
 
 class Conv3DLayer(BaseConvLayer):
@@ -187,16 +186,26 @@ class Conv3DLayer(BaseConvLayer):
         **kwargs,
     ):
         super().__init__(
-            incoming, num_filters, filter_size, stride, pad, untie_biases, W, b,
-            nonlinearity, flip_filters, n=3, num_groups=num_groups, **kwargs,
+            incoming,
+            num_filters,
+            filter_size,
+            stride,
+            pad,
+            untie_biases,
+            W,
+            b,
+            nonlinearity,
+            flip_filters,
+            n=3,
+            num_groups=num_groups,
+            **kwargs,
         )
         if convolution is not None:
             raise ValueError("sknet's Conv3DLayer has a single convolution implementation")
 
     def convolve(self, input, **kwargs):
         W = self.W[:, :, ::-1, ::-1, ::-1] if self.flip_filters else self.W
-        return corr3d(input, W, self.filter_size[0], self.stride, self._pad_amounts(),
-                      self.num_groups)
+        return corr3d(input, W, self.filter_size[0], self.stride, self._pad_amounts(), self.num_groups)
 
 
 class TransposedConv3DLayer(BaseConvLayer):
@@ -250,13 +259,22 @@ class TransposedConv3DLayer(BaseConvLayer):
             output_size = as_tuple(output_size, 3, int)
         self.output_size = output_size
         super().__init__(
-            incoming, num_filters, filter_size, stride, crop, untie_biases, W, b,
-            nonlinearity, flip_filters, n=3, **kwargs,
+            incoming,
+            num_filters,
+            filter_size,
+            stride,
+            crop,
+            untie_biases,
+            W,
+            b,
+            nonlinearity,
+            flip_filters,
+            n=3,
+            **kwargs,
         )
         self.crop = self.pad  # 'pad' of the convolution this layer transposes
         if self.num_groups != 1:
-            raise ValueError(
-                f"TransposedConv3DLayer has no grouped version (num_groups={self.num_groups})")
+            raise ValueError(f"TransposedConv3DLayer has no grouped version (num_groups={self.num_groups})")
         if self.output_size is not None and not isinstance(self.output_size, Variable):
             crop = self._pad_amounts()
             for i, size in enumerate(self.output_size):
@@ -266,7 +284,8 @@ class TransposedConv3DLayer(BaseConvLayer):
                     raise ValueError(
                         f"output_size {self.output_size} cannot come from an input of spatial "
                         f"shape {self.input_shape[2:]} (axis {i}: a convolution of size "
-                        f"{size} gives {reached}, not {n})")
+                        f"{size} gives {reached}, not {n})"
+                    )
 
     def get_W_shape(self):
         return (self.input_shape[1], self.num_filters) + self.filter_size
@@ -278,8 +297,7 @@ class TransposedConv3DLayer(BaseConvLayer):
             return (input_shape[0], self.num_filters) + self.output_size
         crop = self.pad if isinstance(self.pad, tuple) else (self.pad,) * self.n
         return (input_shape[0], self.num_filters) + tuple(
-            conv_input_length(i, f, s, p)
-            for i, f, s, p in zip(input_shape[2:], self.filter_size, self.stride, crop)
+            conv_input_length(i, f, s, p) for i, f, s, p in zip(input_shape[2:], self.filter_size, self.stride, crop)
         )
 
     def convolve(self, input, **kwargs):
@@ -289,8 +307,7 @@ class TransposedConv3DLayer(BaseConvLayer):
         if self.output_size is not None:
             size = self.output_size
         else:
-            size = [(input.shape[2 + i] - 1) * self.stride[i] - 2 * crop[i] + self.filter_size[i]
-                    for i in range(3)]
+            size = [(input.shape[2 + i] - 1) * self.stride[i] - 2 * crop[i] + self.filter_size[i] for i in range(3)]
         return corr3d_transpose(W, input, self.filter_size[0], size, self.stride, crop)
 
 

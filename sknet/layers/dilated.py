@@ -75,15 +75,16 @@ class DilatedConv2DLayer(BaseConvLayer):
         if pad not in ("valid", 0, (0, 0), [0, 0]):
             raise NotImplementedError(
                 f"DilatedConv2DLayer requires pad=0 / (0, 0) / 'valid', but got {pad!r}. "
-                "For a padded dilated convolution, add a PadLayer.")
+                "For a padded dilated convolution, add a PadLayer."
+            )
         if flip_filters:
             raise NotImplementedError("DilatedConv2DLayer requires flip_filters=False.")
-        super().__init__(incoming, num_filters, filter_size, 1, pad, untie_biases, W, b,
-                         nonlinearity, flip_filters, n=2, **kwargs)
+        super().__init__(
+            incoming, num_filters, filter_size, 1, pad, untie_biases, W, b, nonlinearity, flip_filters, n=2, **kwargs
+        )
         del self.stride  # as Lasagne: a dilated convolution has no stride
         if self.num_groups != 1:
-            raise ValueError(
-                f"DilatedConv2DLayer has no grouped version (num_groups={self.num_groups})")
+            raise ValueError(f"DilatedConv2DLayer has no grouped version (num_groups={self.num_groups})")
 
     def get_W_shape(self):
         return (self.input_shape[1], self.num_filters) + self.filter_size
@@ -96,8 +97,7 @@ class DilatedConv2DLayer(BaseConvLayer):
 
     def convolve(self, input, **kwargs):
         input = T.as_tensor_variable(input)
-        out_hw = [input.shape[2 + i] - (self.filter_size[i] - 1) * self.dilation[i]
-                  for i in range(2)]
+        out_hw = [input.shape[2 + i] - (self.filter_size[i] - 1) * self.dilation[i] for i in range(2)]
         op = CorrMM("weights", self.dilation, (0, 0))
         out = op(input.dimshuffle(1, 0, 2, 3), self.W, T.stack(out_hw))
         return out.dimshuffle(1, 0, 2, 3)

@@ -59,22 +59,31 @@ class LocallyConnected2DLayer(Conv2DLayer):
     ):
         self.channelwise = channelwise
         if pad != "same":
-            raise NotImplementedError(
-                f"LocallyConnected2DLayer requires pad='same', but got {pad!r}.")
+            raise NotImplementedError(f"LocallyConnected2DLayer requires pad='same', but got {pad!r}.")
         if stride not in (1, (1, 1), [1, 1]):
-            raise NotImplementedError(
-                f"LocallyConnected2DLayer requires stride=1 / (1, 1), but got {stride!r}.")
-        super().__init__(incoming, num_filters, filter_size, stride=stride, pad=pad,
-                         untie_biases=untie_biases, W=W, b=b, nonlinearity=nonlinearity,
-                         flip_filters=flip_filters, **kwargs)
+            raise NotImplementedError(f"LocallyConnected2DLayer requires stride=1 / (1, 1), but got {stride!r}.")
+        super().__init__(
+            incoming,
+            num_filters,
+            filter_size,
+            stride=stride,
+            pad=pad,
+            untie_biases=untie_biases,
+            W=W,
+            b=b,
+            nonlinearity=nonlinearity,
+            flip_filters=flip_filters,
+            **kwargs,
+        )
         if self.num_groups != 1:
-            raise ValueError(f"LocallyConnected2DLayer has no grouped version "
-                             f"(num_groups={self.num_groups})")
+            raise ValueError(f"LocallyConnected2DLayer has no grouped version (num_groups={self.num_groups})")
 
     def get_W_shape(self):
         if any(s is None for s in self.input_shape[1:]):
-            raise ValueError("A LocallyConnected2DLayer requires a fixed input shape "
-                             f"(except for the batch size). Got {self.input_shape!r}.")
+            raise ValueError(
+                "A LocallyConnected2DLayer requires a fixed input shape "
+                f"(except for the batch size). Got {self.input_shape!r}."
+            )
         channels = self.input_shape[1]
         out_hw = self.get_output_shape_for(self.input_shape)[2:]
         if self.channelwise:
@@ -82,7 +91,8 @@ class LocallyConnected2DLayer(Conv2DLayer):
                 raise ValueError(
                     "num_filters and the number of input channels should match when "
                     f"channelwise is true, but got num_filters={self.num_filters!r} and "
-                    f"{channels} input channels")
+                    f"{channels} input channels"
+                )
             return (self.num_filters,) + self.filter_size + out_hw
         return (self.num_filters, channels) + self.filter_size + out_hw
 
@@ -92,10 +102,11 @@ class LocallyConnected2DLayer(Conv2DLayer):
         _, C, H, W = self.input_shape
         B = input.shape[0]
         padded = T.zeros((B, C, H + kh - 1, W + kw - 1), input.dtype)
-        padded = T.set_subtensor(padded[:, :, kh // 2:kh // 2 + H, kw // 2:kw // 2 + W], input)
+        padded = T.set_subtensor(padded[:, :, kh // 2 : kh // 2 + H, kw // 2 : kw // 2 + W], input)
         # patches[b, c, i, j, y, x] = padded[b, c, y + i, x + j]
-        patches = T.stack([padded[:, :, i:i + H, j:j + W] for i in range(kh) for j in range(kw)],
-                          axis=2).reshape((B, C, kh, kw, H, W))
+        patches = T.stack([padded[:, :, i : i + H, j : j + W] for i in range(kh) for j in range(kw)], axis=2).reshape(
+            (B, C, kh, kw, H, W)
+        )
         weights = self.W[..., ::-1, ::-1, :, :] if self.flip_filters else self.W
         if self.channelwise:
             return (patches * weights.dimshuffle("x", 0, 1, 2, 3, 4)).sum(axis=(2, 3))

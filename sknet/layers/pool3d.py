@@ -88,13 +88,14 @@ class Pool3DLayer(Layer):
            [18.5, 20.5]], dtype=float32)
     """
 
-    def __init__(self, incoming, pool_size, stride=None, pad=(0, 0, 0), ignore_border=True,
-                 mode="max", **kwargs):
+    def __init__(self, incoming, pool_size, stride=None, pad=(0, 0, 0), ignore_border=True, mode="max", **kwargs):
         super().__init__(incoming, **kwargs)
         if len(self.input_shape) != 5:
-            raise ValueError(f"Tried to create a 3D pooling layer with input shape "
-                             f"{self.input_shape}. Expected 5 input dimensions (batch, "
-                             "channels, 3 spatial dimensions).")
+            raise ValueError(
+                f"Tried to create a 3D pooling layer with input shape "
+                f"{self.input_shape}. Expected 5 input dimensions (batch, "
+                "channels, 3 spatial dimensions)."
+            )
         if mode not in POOL_MODES:
             raise ValueError(f"mode must be one of {POOL_MODES}, got {mode!r}")
         self.pool_size = as_tuple(pool_size, 3)
@@ -106,8 +107,7 @@ class Pool3DLayer(Layer):
 
     def get_output_shape_for(self, input_shape):
         return tuple(input_shape[:2]) + tuple(
-            pool_output_length(input_shape[2 + i], self.pool_size[i], self.stride[i],
-                               self.pad[i], self.ignore_border)
+            pool_output_length(input_shape[2 + i], self.pool_size[i], self.stride[i], self.pad[i], self.ignore_border)
             for i in range(3)
         )
 
@@ -125,8 +125,7 @@ class MaxPool3DLayer(Pool3DLayer):
     (None, 8, 3, 8, 8)
     """
 
-    def __init__(self, incoming, pool_size, stride=None, pad=(0, 0, 0), ignore_border=True,
-                 **kwargs):
+    def __init__(self, incoming, pool_size, stride=None, pad=(0, 0, 0), ignore_border=True, **kwargs):
         super().__init__(incoming, pool_size, stride, pad, ignore_border, mode="max", **kwargs)
 
 

@@ -23,12 +23,13 @@ def _out_size(size, factor):
 def _check_inputs(layer, loc_units, what, border_mode):
     input_shp, loc_shp = layer.input_shapes
     if len(loc_shp) != 2 or loc_shp[-1] != loc_units:
-        raise ValueError(f"The localization network must have output shape "
-                         f"(batch_size, {what}), got {loc_shp}")
+        raise ValueError(f"The localization network must have output shape (batch_size, {what}), got {loc_shp}")
     if len(input_shp) != 4:
-        raise ValueError("The input network must have a 4-dimensional output shape "
-                         f"(batch_size, num_input_channels, input_rows, input_columns), "
-                         f"got {input_shp}")
+        raise ValueError(
+            "The input network must have a 4-dimensional output shape "
+            f"(batch_size, num_input_channels, input_rows, input_columns), "
+            f"got {input_shp}"
+        )
     if border_mode not in BORDER_MODES:
         raise ValueError(f"border_mode must be one of {BORDER_MODES}, got {border_mode!r}")
 
@@ -44,6 +45,7 @@ def _symbolic_out_hw(input, factors):
 
 def _grid(out_h, out_w, dtype):
     """Normalised output positions ``(2, out_h * out_w)``: x (columns) then y, row-major."""
+
     def line(n):
         n = T.as_tensor_variable(n)
         step = 2.0 / T.maximum(n - 1, 1).astype(dtype)
@@ -81,10 +83,12 @@ def _bilinear(input, xs, ys, out_h, out_w, border_mode):
     def gather(yy, xx):
         return pixels[base + yy * W + xx]
 
-    out = (((x1f - x) * (y1f - y))[:, None] * gather(y0, x0)
-           + ((x1f - x) * (y - y0f))[:, None] * gather(y1, x0)
-           + ((x - x0f) * (y1f - y))[:, None] * gather(y0, x1)
-           + ((x - x0f) * (y - y0f))[:, None] * gather(y1, x1))
+    out = (
+        ((x1f - x) * (y1f - y))[:, None] * gather(y0, x0)
+        + ((x1f - x) * (y - y0f))[:, None] * gather(y1, x0)
+        + ((x - x0f) * (y1f - y))[:, None] * gather(y0, x1)
+        + ((x - x0f) * (y - y0f))[:, None] * gather(y1, x1)
+    )
     return out.reshape((B, out_h, out_w, C)).dimshuffle(0, 3, 1, 2)
 
 
@@ -118,8 +122,7 @@ class TransformerLayer(MergeLayer):
            [5., 4., 3.]], dtype=float32)
     """
 
-    def __init__(self, incoming, localization_network, downsample_factor=1,
-                 border_mode="nearest", **kwargs):
+    def __init__(self, incoming, localization_network, downsample_factor=1, border_mode="nearest", **kwargs):
         super().__init__([incoming, localization_network], **kwargs)
         self.downsample_factor = as_tuple(downsample_factor, 2)
         self.border_mode = border_mode
@@ -127,8 +130,7 @@ class TransformerLayer(MergeLayer):
 
     def get_output_shape_for(self, input_shapes):
         shape = input_shapes[0]
-        return tuple(shape[:2]) + tuple(
-            _out_size(s, f) for s, f in zip(shape[2:], self.downsample_factor))
+        return tuple(shape[:2]) + tuple(_out_size(s, f) for s, f in zip(shape[2:], self.downsample_factor))
 
     def get_output_for(self, inputs, **kwargs):
         input, theta = (T.as_tensor_variable(v) for v in inputs)
@@ -213,36 +215,40 @@ class TPSTransformerLayer(MergeLayer):
     True
     """
 
-    def __init__(self, incoming, localization_network, downsample_factor=1,
-                 control_points=16, precompute_grid="auto", border_mode="nearest", **kwargs):
+    def __init__(
+        self,
+        incoming,
+        localization_network,
+        downsample_factor=1,
+        control_points=16,
+        precompute_grid="auto",
+        border_mode="nearest",
+        **kwargs,
+    ):
         super().__init__([incoming, localization_network], **kwargs)
         self.border_mode = border_mode
         self.downsample_factor = as_tuple(downsample_factor, 2)
         self.control_points = control_points
         _check_inputs(self, 2 * control_points, "2*control_points", border_mode)
         if control_points < 1 or round(np.sqrt(control_points)) ** 2 != control_points:
-            raise ValueError(f"The number of control points must be a perfect square, "
-                             f"got {control_points}")
+            raise ValueError(f"The number of control points must be a perfect square, got {control_points}")
         input_shp = self.input_shapes[0]
         can_precompute = all(s is not None for s in input_shp[2:])
         if precompute_grid == "auto":
             precompute_grid = can_precompute
         elif precompute_grid and not can_precompute:
-            raise ValueError("Grid can only be precomputed if the input height and width "
-                             "are pre-specified.")
+            raise ValueError("Grid can only be precomputed if the input height and width are pre-specified.")
         self.precompute_grid = bool(precompute_grid)
         self.source_points, self.L_inv = _tps_system(control_points)
         self.right_mat = None
         if self.precompute_grid:
             out_h, out_w = self.output_shape[2:]
             xs, ys = np.meshgrid(np.linspace(-1, 1, out_w), np.linspace(-1, 1, out_h))
-            self.right_mat = _tps_basis(np.vstack([xs.ravel(), ys.ravel()]),
-                                        self.source_points, np)
+            self.right_mat = _tps_basis(np.vstack([xs.ravel(), ys.ravel()]), self.source_points, np)
 
     def get_output_shape_for(self, input_shapes):
         shape = input_shapes[0]
-        return tuple(shape[:2]) + tuple(
-            _out_size(s, f) for s, f in zip(shape[2:], self.downsample_factor))
+        return tuple(shape[:2]) + tuple(_out_size(s, f) for s, f in zip(shape[2:], self.downsample_factor))
 
     def get_output_for(self, inputs, **kwargs):
         input, offsets = (T.as_tensor_variable(v) for v in inputs)

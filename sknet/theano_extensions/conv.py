@@ -24,14 +24,17 @@ import pytensor.tensor as T
 
 from ..ops.corr import CorrMM
 
-__all__ = ["conv1d_sc", "conv1d_mc0", "conv1d_mc1", "conv1d_unstrided", "conv1d_sd",
-           "conv1d_md"]
+__all__ = ["conv1d_sc", "conv1d_mc0", "conv1d_mc1", "conv1d_unstrided", "conv1d_sd", "conv1d_md"]
+
 
 def _require_valid(name, border_mode):
     if isinstance(border_mode, tuple) and len(border_mode) == 1:
         (border_mode,) = border_mode
-    if not (border_mode == "valid" if isinstance(border_mode, str) else
-            isinstance(border_mode, numbers.Integral) and border_mode == 0):
+    if not (
+        border_mode == "valid"
+        if isinstance(border_mode, str)
+        else isinstance(border_mode, numbers.Integral) and border_mode == 0
+    ):
         raise RuntimeError(f"Unsupported border_mode for {name}: {border_mode!r}")
 
 
@@ -40,15 +43,17 @@ def _conv_pads(border_mode, kshp):
     if isinstance(border_mode, str):
         if None in kshp and border_mode != "valid":
             raise ValueError(f"border_mode={border_mode!r} needs the filter shape")
-        table = {"valid": (0, 0), "full": tuple(k - 1 for k in kshp if k),
-                 "half": tuple(k // 2 for k in kshp if k)}
+        table = {"valid": (0, 0), "full": tuple(k - 1 for k in kshp if k), "half": tuple(k // 2 for k in kshp if k)}
         if border_mode not in table:
             raise ValueError(f"Unsupported border_mode {border_mode!r}")
         return table[border_mode]
     if isinstance(border_mode, numbers.Integral):
         return (int(border_mode),) * 2
-    if (isinstance(border_mode, tuple) and len(border_mode) == 2
-            and all(isinstance(p, numbers.Integral) for p in border_mode)):
+    if (
+        isinstance(border_mode, tuple)
+        and len(border_mode) == 2
+        and all(isinstance(p, numbers.Integral) for p in border_mode)
+    ):
         return tuple(int(p) for p in border_mode)
     raise ValueError(f"Unsupported border_mode {border_mode!r}")
 
@@ -65,8 +70,9 @@ def _conv2d(input, filters, filter_shape, border_mode, subsample, filter_flip, n
     if num_groups == 1:
         return op(input, filters)
     cin, fout = input.shape[1] // num_groups, filters.shape[0] // num_groups
-    return T.concatenate([op(input[:, i * cin:(i + 1) * cin], filters[i * fout:(i + 1) * fout])
-                          for i in range(num_groups)], axis=1)
+    return T.concatenate(
+        [op(input[:, i * cin : (i + 1) * cin], filters[i * fout : (i + 1) * fout]) for i in range(num_groups)], axis=1
+    )
 
 
 def _stride(subsample):
@@ -74,8 +80,9 @@ def _stride(subsample):
     return int(stride)
 
 
-def conv1d_sc(input, filters, image_shape=None, filter_shape=None, border_mode="valid",
-              subsample=(1,), filter_flip=True):
+def conv1d_sc(
+    input, filters, image_shape=None, filter_shape=None, border_mode="valid", subsample=(1,), filter_flip=True
+):
     """1-D convolution as a 2-D one over a single input channel (channels as rows).
 
     Parameters
@@ -105,12 +112,12 @@ def conv1d_sc(input, filters, image_shape=None, filter_shape=None, border_mode="
     input, filters = T.as_tensor_variable(input), T.as_tensor_variable(filters)
     kern = filters[:, :, ::-1] if filter_flip else filters
     out = CorrMM("forward", (1, _stride(subsample)), (0, 0))(
-        input.dimshuffle(0, "x", 1, 2), kern.dimshuffle(0, "x", 1, 2))
+        input.dimshuffle(0, "x", 1, 2), kern.dimshuffle(0, "x", 1, 2)
+    )
     return out[:, :, 0, :]
 
 
-def _conv1d_dummy(input, filters, filter_shape, border_mode, subsample, filter_flip,
-                  num_groups, axis):
+def _conv1d_dummy(input, filters, filter_shape, border_mode, subsample, filter_flip, num_groups, axis):
     input, filters = T.as_tensor_variable(input), T.as_tensor_variable(filters)
     if isinstance(border_mode, tuple) and len(border_mode) == 1:
         (border_mode,) = border_mode
@@ -121,13 +128,22 @@ def _conv1d_dummy(input, filters, filter_shape, border_mode, subsample, filter_f
         k = filter_shape[2]
         filter_shape = tuple(filter_shape[:2]) + ((1, k) if axis == 2 else (k, 1))
     stride = (1, _stride(subsample)) if axis == 2 else (_stride(subsample), 1)
-    out = _conv2d(input.dimshuffle(*order), filters.dimshuffle(*order), filter_shape,
-                  border_mode, stride, filter_flip, num_groups)
+    out = _conv2d(
+        input.dimshuffle(*order), filters.dimshuffle(*order), filter_shape, border_mode, stride, filter_flip, num_groups
+    )
     return out[:, :, 0, :] if axis == 2 else out[:, :, :, 0]
 
 
-def conv1d_mc0(input, filters, image_shape=None, filter_shape=None, border_mode="valid",
-               subsample=(1,), filter_flip=True, num_groups=1):
+def conv1d_mc0(
+    input,
+    filters,
+    image_shape=None,
+    filter_shape=None,
+    border_mode="valid",
+    subsample=(1,),
+    filter_flip=True,
+    num_groups=1,
+):
     """1-D convolution as a 2-D one over inputs of height 1.
 
     Parameters are those of :func:`conv1d_sc`, except:
@@ -144,12 +160,19 @@ def conv1d_mc0(input, filters, image_shape=None, filter_shape=None, border_mode=
     >>> conv1d_mc0(x, np.ones((1, 1, 2), 'float32'), border_mode='full').eval()
     array([[[1., 2., 2., 1.]]], dtype=float32)
     """
-    return _conv1d_dummy(input, filters, filter_shape, border_mode, subsample, filter_flip,
-                         num_groups, axis=2)
+    return _conv1d_dummy(input, filters, filter_shape, border_mode, subsample, filter_flip, num_groups, axis=2)
 
 
-def conv1d_mc1(input, filters, image_shape=None, filter_shape=None, border_mode="valid",
-               subsample=(1,), filter_flip=True, num_groups=1):
+def conv1d_mc1(
+    input,
+    filters,
+    image_shape=None,
+    filter_shape=None,
+    border_mode="valid",
+    subsample=(1,),
+    filter_flip=True,
+    num_groups=1,
+):
     """1-D convolution as a 2-D one over inputs of width 1.
 
     Parameters are those of :func:`conv1d_mc0`.
@@ -161,8 +184,7 @@ def conv1d_mc1(input, filters, image_shape=None, filter_shape=None, border_mode=
     >>> conv1d_mc1(x, np.ones((1, 1, 2), 'float32'), border_mode=1).eval()
     array([[[1., 2., 2., 1.]]], dtype=float32)
     """
-    return _conv1d_dummy(input, filters, filter_shape, border_mode, subsample, filter_flip,
-                         num_groups, axis=3)
+    return _conv1d_dummy(input, filters, filter_shape, border_mode, subsample, filter_flip, num_groups, axis=3)
 
 
 def _check_steps(name, image_shape, filter_shape, border_mode, subsample):
@@ -175,8 +197,16 @@ def _check_steps(name, image_shape, filter_shape, border_mode, subsample):
     return stride, length
 
 
-def conv1d_unstrided(input, filters, image_shape, filter_shape, border_mode="valid",
-                     subsample=(1,), filter_flip=True, implementation=conv1d_sc):
+def conv1d_unstrided(
+    input,
+    filters,
+    image_shape,
+    filter_shape,
+    border_mode="valid",
+    subsample=(1,),
+    filter_flip=True,
+    implementation=conv1d_sc,
+):
     """Strided 1-D convolution computed as an unstrided one.
 
     Position ``t * stride + r`` of the input becomes position ``t`` of channel
@@ -202,36 +232,32 @@ def conv1d_unstrided(input, filters, image_shape, filter_shape, border_mode="val
     ...                  subsample=(2,)).eval()
     array([[[1., 5., 9.]]], dtype=float32)
     """
-    stride, length = _check_steps("conv1d_unstrided", image_shape, filter_shape, border_mode,
-                                  subsample)
+    stride, length = _check_steps("conv1d_unstrided", image_shape, filter_shape, border_mode, subsample)
     input, filters = T.as_tensor_variable(input), T.as_tensor_variable(filters)
     B, C, L = input.shape
     F = filters.shape[0]
     steps = length // stride
     kern = filters[:, :, ::-1] if filter_flip else filters  # correlation taps
     n = L // stride
-    folded_in = input[:, :, :n * stride].reshape((B, C, n, stride)).dimshuffle(0, 1, 3, 2)
+    folded_in = input[:, :, : n * stride].reshape((B, C, n, stride)).dimshuffle(0, 1, 3, 2)
     folded_in = folded_in.reshape((B, C * stride, n))
     folded_k = kern.reshape((F, C, steps, stride)).dimshuffle(0, 1, 3, 2)
     folded_k = folded_k.reshape((F, C * stride, steps))
     if filter_flip:
         folded_k = folded_k[:, :, ::-1]
-    return implementation(folded_in, folded_k, None, None, border_mode, subsample=(1,),
-                          filter_flip=filter_flip)
+    return implementation(folded_in, folded_k, None, None, border_mode, subsample=(1,), filter_flip=filter_flip)
 
 
-def _taps(name, input, filters, image_shape, filter_shape, border_mode, subsample,
-          filter_flip):
+def _taps(name, input, filters, image_shape, filter_shape, border_mode, subsample, filter_flip):
     """The input's strided views, one per filter tap, and the correlation filters."""
     stride, length = _check_steps(name, image_shape, filter_shape, border_mode, subsample)
     input, filters = T.as_tensor_variable(input), T.as_tensor_variable(filters)
     out_len = (input.shape[2] - length) // stride + 1
     kern = filters[:, :, ::-1] if filter_flip else filters
-    return [input[:, :, k:k + stride * (out_len - 1) + 1:stride] for k in range(length)], kern
+    return [input[:, :, k : k + stride * (out_len - 1) + 1 : stride] for k in range(length)], kern
 
 
-def conv1d_sd(input, filters, image_shape, filter_shape, border_mode="valid", subsample=(1,),
-              filter_flip=True):
+def conv1d_sd(input, filters, image_shape, filter_shape, border_mode="valid", subsample=(1,), filter_flip=True):
     """1-D convolution as a single tensor dot over an unfolded input.
 
     Parameters are those of :func:`conv1d_unstrided`, without ``implementation``.
@@ -243,15 +269,13 @@ def conv1d_sd(input, filters, image_shape, filter_shape, border_mode="valid", su
     >>> conv1d_sd(x, np.array([[[1, 2]]], 'float32'), (1, 1, 5), (1, 1, 2)).eval()
     array([[[ 1.,  4.,  7., 10.]]], dtype=float32)
     """
-    taps, kern = _taps("conv1d_sd", input, filters, image_shape, filter_shape, border_mode,
-                       subsample, filter_flip)
+    taps, kern = _taps("conv1d_sd", input, filters, image_shape, filter_shape, border_mode, subsample, filter_flip)
     cols = T.stack(taps, axis=2)  # (b, c, k, t)
     out = T.tensordot(cols, kern, axes=[[1, 2], [1, 2]])  # (b, t, f)
     return out.dimshuffle(0, 2, 1)
 
 
-def conv1d_md(input, filters, image_shape, filter_shape, border_mode="valid", subsample=(1,),
-              filter_flip=True):
+def conv1d_md(input, filters, image_shape, filter_shape, border_mode="valid", subsample=(1,), filter_flip=True):
     """1-D convolution as one tensor dot per filter tap, summed.
 
     Parameters are those of :func:`conv1d_sd`.
@@ -263,8 +287,9 @@ def conv1d_md(input, filters, image_shape, filter_shape, border_mode="valid", su
     >>> conv1d_md(x, np.array([[[1, 2]]], 'float32'), (1, 1, 5), (1, 1, 2)).eval()
     array([[[ 1.,  4.,  7., 10.]]], dtype=float32)
     """
-    taps, kern = _taps("conv1d_md", input, filters, image_shape, filter_shape, border_mode,
-                       subsample, filter_flip)
-    parts = [T.tensordot(tap, kern[:, :, k], axes=[[1], [1]])  # (b, t, f)
-             for k, tap in enumerate(taps)]
+    taps, kern = _taps("conv1d_md", input, filters, image_shape, filter_shape, border_mode, subsample, filter_flip)
+    parts = [
+        T.tensordot(tap, kern[:, :, k], axes=[[1], [1]])  # (b, t, f)
+        for k, tap in enumerate(taps)
+    ]
     return T.add(*parts).dimshuffle(0, 2, 1) if len(parts) > 1 else parts[0].dimshuffle(0, 2, 1)

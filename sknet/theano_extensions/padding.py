@@ -39,8 +39,7 @@ def pad(x, width, val=0, batch_ndim=1):
     else:
         widths = list(width)
     if len(widths) > x.ndim - batch_ndim:
-        raise ValueError(f"{len(widths)} padding widths for a {x.ndim}-D tensor with "
-                         f"{batch_ndim} batch dimensions")
+        raise ValueError(f"{len(widths)} padding widths for a {x.ndim}-D tensor with {batch_ndim} batch dimensions")
     shape = list(x.shape)
     index = [slice(None)] * x.ndim
     for k, w in enumerate(widths):

@@ -82,7 +82,11 @@ def test_fixed_split_used_by_net(digits):
     from sknet.layers import DenseLayer, InputLayer
 
     X, y = digits
-    net = NeuralNetClassifier([(InputLayer, {}), (DenseLayer, {})], max_epochs=1, random_state=0,
-                              train_split=FixedSplit(X[:50].astype(np.float64), y[:50]))
+    net = NeuralNetClassifier(
+        [(InputLayer, {}), (DenseLayer, {})],
+        max_epochs=1,
+        random_state=0,
+        train_split=FixedSplit(X[:50].astype(np.float64), y[:50]),
+    )
     net.fit(X[50:], y[50:])
     assert net.history_[0]["valid_accuracy"] == pytest.approx(np.mean(net.predict(X[:50]) == y[:50]))

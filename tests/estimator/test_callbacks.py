@@ -34,8 +34,11 @@ def test_checkpoint_saves_on_improvement(digits, tmp_path, make_classifier):
 def test_lr_scheduler_sets_the_shared_value(digits, make_classifier):
     X, y = digits
     seen = []
-    net = make_classifier(callbacks=[callbacks.LRScheduler([0.1, 0.01, 0.001])], max_epochs=4,
-                          on_epoch_finished=[lambda n, h: seen.append(n.get_hyperparameter("update__learning_rate"))])
+    net = make_classifier(
+        callbacks=[callbacks.LRScheduler([0.1, 0.01, 0.001])],
+        max_epochs=4,
+        on_epoch_finished=[lambda n, h: seen.append(n.get_hyperparameter("update__learning_rate"))],
+    )
     net.fit(X, y)
     np.testing.assert_allclose(seen, [0.1, 0.01, 0.001, 0.001], rtol=1e-6)
     assert net.get_params()["update__learning_rate"] == 0.01  # the constructor value is untouched
@@ -44,8 +47,14 @@ def test_lr_scheduler_sets_the_shared_value(digits, make_classifier):
 def test_epoch_scoring_and_print_log(digits, capsys, make_classifier):
     X, y = digits
     lines = []
-    net = make_classifier(callbacks=[callbacks.EpochScoring("f1_macro"), callbacks.EpochScoring("accuracy", on_train=True),
-                                     callbacks.PrintLog(sink=lines.append)], max_epochs=4)
+    net = make_classifier(
+        callbacks=[
+            callbacks.EpochScoring("f1_macro"),
+            callbacks.EpochScoring("accuracy", on_train=True),
+            callbacks.PrintLog(sink=lines.append),
+        ],
+        max_epochs=4,
+    )
     net.fit(X, y)
     assert all(0 < rec["valid_f1_macro"] <= 1 and 0 < rec["train_accuracy"] <= 1 for rec in net.history_)
     assert lines[0].startswith("(* marks the best value so far")
@@ -81,10 +90,13 @@ def test_function_hooks_and_custom_callback(digits, make_classifier):
         def on_train_end(self, net, **kwargs):
             events.append("end")
 
-    make_classifier(max_epochs=2, callbacks=[Recorder()],
-                    on_training_started=[lambda n, h: events.append("started")],
-                    on_epoch_finished=[lambda n, h: events.append(f"epoch{len(h)}")],
-                    on_training_finished=lambda n, h: events.append("finished")).fit(X, y)
+    make_classifier(
+        max_epochs=2,
+        callbacks=[Recorder()],
+        on_training_started=[lambda n, h: events.append("started")],
+        on_epoch_finished=[lambda n, h: events.append(f"epoch{len(h)}")],
+        on_training_finished=lambda n, h: events.append("finished"),
+    ).fit(X, y)
     assert events[:2] == ["begin", "started"] and events[-2:] == ["end", "finished"]
     assert "epoch2" in events and events.count("train-batch") == 2 * 15  # 480 training samples, batches of 32
 

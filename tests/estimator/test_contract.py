@@ -31,8 +31,9 @@ def op_names(fn):
 def test_epoch_scoring_scores_the_users_labels(make_classifier, digits, labels):
     X, y = digits
     y = y + 1 if labels == "shifted" else LETTERS[y]
-    net = make_classifier(callbacks=[callbacks.EpochScoring("accuracy", on_train=True),
-                                     callbacks.EpochScoring("f1_macro")], max_epochs=3).fit(X, y)
+    net = make_classifier(
+        callbacks=[callbacks.EpochScoring("accuracy", on_train=True), callbacks.EpochScoring("f1_macro")], max_epochs=3
+    ).fit(X, y)
     last = net.history_[-1]
     assert 0.6 < last["train_accuracy"] <= 1 and 0.6 < last["valid_f1_macro"] <= 1
     # the validation score equals scikit-learn's on the validation part, in the user's labels
@@ -79,8 +80,9 @@ def test_print_log_stars_what_the_scorer_says_is_best(make_regressor, diabetes):
 
 def test_default_adam_compiles_to_adam_step_and_rate_changes_without_recompiling(make_classifier, digits):
     X, y = digits
-    net = NeuralNetClassifier([(InputLayer, {}), (DenseLayer, {"num_units": 16}), (DenseLayer, {})],
-                              max_epochs=1, random_state=0).fit(X, y)
+    net = NeuralNetClassifier(
+        [(InputLayer, {}), (DenseLayer, {"num_units": 16}), (DenseLayer, {})], max_epochs=1, random_state=0
+    ).fit(X, y)
     assert "AdamStep" in op_names(net._functions.get("train"))
     assert net.get_hyperparameter("update__learning_rate") == pytest.approx(3e-3)
     before = compile_count()
@@ -131,8 +133,9 @@ def test_explicit_non_probabilistic_output_is_an_error_before_compiling(digits, 
 
 def test_own_loss_lifts_the_output_rule(digits):
     spec = [(InputLayer, {}), (DenseLayer, {"num_units": 10, "nonlinearity": None})]
-    net = NeuralNetClassifier(spec, objective_loss_function=sknet.objectives.multiclass_hinge_loss, max_epochs=2,
-                              random_state=0).fit(*digits)
+    net = NeuralNetClassifier(
+        spec, objective_loss_function=sknet.objectives.multiclass_hinge_loss, max_epochs=2, random_state=0
+    ).fit(*digits)
     assert len(net.history_) == 2
 
 
@@ -234,8 +237,17 @@ def test_nothing_below_the_estimator_reads_its_attributes():
     from pathlib import Path
 
     root = Path(sknet.__file__).parent
-    for module in ("callbacks.py", "progress.py", "training.py", "batch_iterators.py", "targets.py",
-                   "hyperparams.py", "routing.py", "persistence.py", "validation.py"):
+    for module in (
+        "callbacks.py",
+        "progress.py",
+        "training.py",
+        "batch_iterators.py",
+        "targets.py",
+        "hyperparams.py",
+        "routing.py",
+        "persistence.py",
+        "validation.py",
+    ):
         tree = ast.parse((root / module).read_text())
         for node in ast.walk(tree):
             if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "net":

@@ -1,6 +1,5 @@
 """Fitting, predicting and data handling of NeuralNetClassifier / NeuralNetRegressor."""
 
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -8,8 +7,9 @@ from sklearn.exceptions import NotFittedError
 
 from sknet import NeuralNet, NeuralNetRegressor, nonlinearities, updates
 from sknet.function_cache import compile_count
-from sknet.training import DivergenceError
 from sknet.layers import ConcatLayer, DenseLayer, DropoutLayer, InputLayer
+from sknet.training import DivergenceError
+
 
 @pytest.fixture(scope="module")
 def fitted(digits, make_classifier):
@@ -49,7 +49,9 @@ class TestClassifier:
     def test_binary_sigmoid_and_softmax(self, digits, make_classifier):
         X, y = digits
         yb = np.where(y < 5, 3, 7)
-        sig = make_classifier(layers=[(InputLayer, {}), (DenseLayer, {"num_units": 1, "nonlinearity": nonlinearities.sigmoid})])
+        sig = make_classifier(
+            layers=[(InputLayer, {}), (DenseLayer, {"num_units": 1, "nonlinearity": nonlinearities.sigmoid})]
+        )
         sig.fit(X, yb)
         soft = make_classifier(layers=[(InputLayer, {}), (DenseLayer, {})]).fit(X, yb)
         assert soft.layers_["dense1"].output_shape == (None, 2)
@@ -91,8 +93,12 @@ class TestClassifier:
 class TestSpecForms:
     def test_name_class_form(self, digits, make_classifier):
         X, y = digits
-        net = make_classifier(layers=[("input", InputLayer), ("hidden", DenseLayer), ("output", DenseLayer)],
-                  hidden__num_units=16, hidden_nonlinearity=nonlinearities.tanh, max_epochs=2).fit(X, y)
+        net = make_classifier(
+            layers=[("input", InputLayer), ("hidden", DenseLayer), ("output", DenseLayer)],
+            hidden__num_units=16,
+            hidden_nonlinearity=nonlinearities.tanh,
+            max_epochs=2,
+        ).fit(X, y)
         assert net.layers_["hidden"].nonlinearity is nonlinearities.tanh
         assert net.layers_["output"].output_shape == (None, 10)
         assert net.score(X, y) > 0.8
@@ -144,7 +150,9 @@ class TestSpecForms:
 
         X, y = digits
         images = np.round(X.reshape(-1, 1, 8, 8) * 4).astype(np.int64)
-        net = make_classifier(layers=[(InputLayer, {}), (FlattenLayer, {}), (DenseLayer, {})], max_epochs=2).fit(images, y)
+        net = make_classifier(layers=[(InputLayer, {}), (FlattenLayer, {}), (DenseLayer, {})], max_epochs=2).fit(
+            images, y
+        )
         assert net.layers_["input0"].shape == (None, 1, 8, 8)
         assert net.score(images, y) > 0.8
 
@@ -164,7 +172,11 @@ class TestRegressor:
         X, y = diabetes
         net = NeuralNet(
             [(InputLayer, {}), (DenseLayer, {"num_units": 1, "nonlinearity": None})],
-            update=updates.sgd, update__learning_rate=0.05, max_epochs=20, train_split=False, random_state=0,
+            update=updates.sgd,
+            update__learning_rate=0.05,
+            max_epochs=20,
+            train_split=False,
+            random_state=0,
         ).fit(X, y[:, None])
         assert net.predict(X).shape == (442, 1)
         assert net.history_[-1]["train_loss"] < net.history_[0]["train_loss"]

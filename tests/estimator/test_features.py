@@ -108,15 +108,17 @@ def test_calibration_and_threshold_tuning(binary, make_classifier):
     net = make_classifier(max_epochs=4, train_split=False)
     calibrated = CalibratedClassifierCV(net, method="sigmoid", cv=2, ensemble=False).fit(X, y)
     assert np.mean(calibrated.predict(X) == y) > 0.9
-    tuned = TunedThresholdClassifierCV(net, response_method="decision_function", cv=2,
-                                       scoring="balanced_accuracy").fit(X, y)
+    tuned = TunedThresholdClassifierCV(net, response_method="decision_function", cv=2, scoring="balanced_accuracy").fit(
+        X, y
+    )
     assert np.isfinite(tuned.best_threshold_) and np.mean(tuned.predict(X) == y) > 0.9
 
 
 def test_features_in_a_pipeline(digits, make_classifier):
     X, y = digits
-    pipe = Pipeline([("net", make_classifier(max_epochs=10, train_split=False)),
-                     ("logreg", LogisticRegression(max_iter=500))]).fit(X[:400], y[:400])
+    pipe = Pipeline(
+        [("net", make_classifier(max_epochs=10, train_split=False)), ("logreg", LogisticRegression(max_iter=500))]
+    ).fit(X[:400], y[:400])
     own = pipe.named_steps["net"].score(X[400:], y[400:])
     # The 16 hidden units carry what the net learned: a linear model on them does about as well as the net.
     assert pipe.score(X[400:], y[400:]) > max(0.75, own - 0.1)

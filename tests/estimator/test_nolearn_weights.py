@@ -9,8 +9,11 @@ from sknet.layers import DenseLayer, InputLayer
 
 
 def _spec(n_in, n_out):
-    return [(InputLayer, {"shape": (None, n_in)}), (DenseLayer, {"num_units": 16}),
-            (DenseLayer, {"num_units": n_out, "nonlinearity": None})]
+    return [
+        (InputLayer, {"shape": (None, n_in)}),
+        (DenseLayer, {"num_units": 16}),
+        (DenseLayer, {"num_units": n_out, "nonlinearity": None}),
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +36,9 @@ def test_transfer_learning_loads_matching_layers_and_names_the_rest(source, caps
     np.testing.assert_array_equal(net.layers_["dense1"].W.get_value(), source.layers_["dense1"].W.get_value())
     assert net.layers_["dense2"].W.get_value().shape == (16, 3)
     out = capsys.readouterr().out
-    assert "skipped layer 'dense2' (shapes differ: this net has [(16, 3), (3,)], the weights give [(16, 1), (1,)])" in out
+    assert (
+        "skipped layer 'dense2' (shapes differ: this net has [(16, 3), (3,)], the weights give [(16, 1), (1,)])" in out
+    )
     assert "loaded layers ['dense1']" in out
     # by name: a layer the weights do not have is left as it was and named too
     values = source.get_all_params_values()

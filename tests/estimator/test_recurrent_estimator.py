@@ -13,7 +13,10 @@ def test_lstm_classifier_learns_a_memory_task():
     y = np.where(X[:, 0, 0] > 0, "pos", "neg")
     net = NeuralNetClassifier(
         [(InputLayer, {}), (LSTMLayer, {"num_units": 8, "only_return_final": True}), (DenseLayer, {})],
-        update__learning_rate=0.02, max_epochs=40, train_split=False, random_state=0,
+        update__learning_rate=0.02,
+        max_epochs=40,
+        train_split=False,
+        random_state=0,
     )
     net.fit(X[:300], y[:300])
     assert net.layers_["input0"].shape == (None, 6, 3)

@@ -51,7 +51,8 @@ def test_sample_weight_val_weighs_the_validation_loss(split, make_classifier):
     assert net.history_[-1]["valid_loss"] == pytest.approx(_reference_loss(net, X_val, y_val, w), rel=1e-4)
     assert net.history_[-1]["valid_accuracy"] == pytest.approx(np.average(net.predict(X_val) == y_val, weights=w))
     # Zero weights on the first batch only: that batch counts for nothing.
-    w0 = np.ones(len(y_val)); w0[:128] = 0
+    w0 = np.ones(len(y_val))
+    w0[:128] = 0
     net.set_params(warm_start=True, max_epochs=1).fit(X, y, X_val=X_val, y_val=y_val, sample_weight_val=w0)
     assert net.history_[-1]["valid_loss"] == pytest.approx(_reference_loss(net, X_val[128:], y_val[128:]), rel=1e-4)
 

@@ -26,8 +26,7 @@ class LayerNet:
 
     def __init__(self, output, probe, mode):
         layers = get_all_layers(output)
-        self.layers_ = OrderedDict((l.name or f"{type(l).__name__.lower()}{k}", l)
-                                   for k, l in enumerate(layers))
+        self.layers_ = OrderedDict((l.name or f"{type(l).__name__.lower()}{k}", l) for k, l in enumerate(layers))
         self.probe = probe
         # the probe is what transform() returns
         self.transform_layer = probe

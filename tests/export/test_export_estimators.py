@@ -28,10 +28,13 @@ def digits():
 
 
 def _mlp(**kwargs):
-    layers = [(InputLayer, {}), (DenseLayer, {"num_units": 32}), (DropoutLayer, {"p": 0.3}),
-              (DenseLayer, kwargs.pop("out", {}))]
-    return dict(layers=layers, max_epochs=8, train_split=False, random_state=0,
-                update__learning_rate=0.01, **kwargs)
+    layers = [
+        (InputLayer, {}),
+        (DenseLayer, {"num_units": 32}),
+        (DropoutLayer, {"p": 0.3}),
+        (DenseLayer, kwargs.pop("out", {})),
+    ]
+    return dict(layers=layers, max_epochs=8, train_split=False, random_state=0, update__learning_rate=0.01, **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -104,18 +107,15 @@ def test_transform_is_the_layer_before_the_output(string_clf, digits):
     X, _ = digits
     predictor = to_numpy_predictor(string_clf)
     name = list(string_clf.layers_)[-2]
-    np.testing.assert_allclose(predictor.transform(X[:50]), string_clf.get_output(name, X[:50]),
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(predictor.transform(X[:50]), string_clf.get_output(name, X[:50]), rtol=1e-5, atol=1e-6)
 
 
 def test_pipeline_converts_with_skl2onnx(digits, onnx_runner):
     X, y = digits
     X64 = X.astype(np.float64) * 16  # raw pixel counts; the scaler standardizes them
     labels = y + 10  # labels not starting at 0
-    pipe = Pipeline([("scale", StandardScaler()),
-                     ("net", NeuralNetClassifier(**_mlp()))]).fit(X64, labels)
-    model = skl2onnx.to_onnx(pipe, X64[:1].astype(np.float32),
-                             options={id(pipe.steps[-1][1]): {"zipmap": False}})
+    pipe = Pipeline([("scale", StandardScaler()), ("net", NeuralNetClassifier(**_mlp()))]).fit(X64, labels)
+    model = skl2onnx.to_onnx(pipe, X64[:1].astype(np.float32), options={id(pipe.steps[-1][1]): {"zipmap": False}})
     onnx_labels, proba = onnx_runner(model, X64)
     assert len(onnx_labels) == 1797
     np.testing.assert_array_equal(onnx_labels, pipe.predict(X64))
@@ -128,8 +128,7 @@ def test_pipeline_converts_with_skl2onnx(digits, onnx_runner):
 def test_regressor_pipeline_converts(digits, onnx_runner):
     X, y = digits
     X64 = X.astype(np.float64) * 16
-    pipe = Pipeline([("scale", StandardScaler()),
-                     ("net", NeuralNetRegressor(**_mlp()))]).fit(X64, y / 9.0)
+    pipe = Pipeline([("scale", StandardScaler()), ("net", NeuralNetRegressor(**_mlp()))]).fit(X64, y / 9.0)
     (out,) = onnx_runner(skl2onnx.to_onnx(pipe, X64[:1].astype(np.float32)), X64)
     ref = pipe.predict(X64)
     assert ref.shape == (1797,) and out.reshape(-1).shape == ref.shape
@@ -163,14 +162,15 @@ def test_unpickles_and_predicts_with_numpy_only(string_clf, digits, tmp_path):
         import numpy as np
         with open({str(path)!r}, "rb") as f:
             predictor = pickle.load(f)
-        labels = predictor.predict(np.load({str(tmp_path / 'X.npy')!r}))
+        labels = predictor.predict(np.load({str(tmp_path / "X.npy")!r}))
         heavy = sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r})
         print(repr((labels.tolist(), heavy)))
     """)
     # -I: no PYTHONPATH, no user site and not the repository on sys.path
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    done = subprocess.run([sys.executable, "-I", "-c", script], capture_output=True, text=True,
-                          cwd=tmp_path, env=env, check=True)
+    done = subprocess.run(
+        [sys.executable, "-I", "-c", script], capture_output=True, text=True, cwd=tmp_path, env=env, check=True
+    )
     labels, heavy = eval(done.stdout)
     assert heavy == []
     assert labels == string_clf.predict(X[:300]).tolist()
@@ -178,8 +178,7 @@ def test_unpickles_and_predicts_with_numpy_only(string_clf, digits, tmp_path):
 
 def test_predictor_pickles_twice_and_checks_input(string_clf, digits):
     X, _ = digits
-    predictor = pickle.loads(pickle.dumps(pickle.loads(pickle.dumps(
-        to_numpy_predictor(string_clf)))))
+    predictor = pickle.loads(pickle.dumps(pickle.loads(pickle.dumps(to_numpy_predictor(string_clf)))))
     assert predictor.predict(X[:20]).tolist() == string_clf.predict(X[:20]).tolist()
     with pytest.raises(ValueError, match=r"X has shape \(3, 5\); the network takes \(None, 64\)"):
         predictor.predict(np.zeros((3, 5)))

@@ -14,20 +14,58 @@ from sknet import nonlinearities as nl
 from sknet.export import ExportError, to_numpy_predictor, to_onnx
 from sknet.export.lowering import lower_net
 from sknet.layers import (
-    BatchNormLayer, BiasLayer, ConcatLayer, Conv1DLayer, Conv2DLayer, DenseLayer,
-    DimshuffleLayer, DropoutLayer, ElemwiseMergeLayer, ElemwiseSumLayer, EmbeddingLayer,
-    ExpressionLayer, FlattenLayer, GaussianNoiseLayer, Gate, GlobalPoolLayer, GRULayer,
-    InputLayer, LSTMLayer, MaxPool1DLayer, MaxPool2DLayer, NINLayer, NonlinearityLayer,
-    PadLayer, ParametricRectifierLayer, Pool1DLayer, Pool2DLayer, RecurrentLayer,
-    ReshapeLayer, ScaleLayer, SliceLayer, TransposedConv2DLayer, Upscale2DLayer,
+    BatchNormLayer,
+    BiasLayer,
+    ConcatLayer,
+    Conv1DLayer,
+    Conv2DLayer,
+    DenseLayer,
+    DimshuffleLayer,
+    DropoutLayer,
+    ElemwiseMergeLayer,
+    ElemwiseSumLayer,
+    EmbeddingLayer,
+    ExpressionLayer,
+    FlattenLayer,
+    Gate,
+    GaussianNoiseLayer,
+    GlobalPoolLayer,
+    GRULayer,
+    InputLayer,
+    LSTMLayer,
+    MaxPool1DLayer,
+    MaxPool2DLayer,
+    NINLayer,
+    NonlinearityLayer,
+    PadLayer,
+    ParametricRectifierLayer,
+    Pool1DLayer,
+    Pool2DLayer,
+    RecurrentLayer,
+    ReshapeLayer,
+    ScaleLayer,
+    SliceLayer,
+    TransposedConv2DLayer,
+    Upscale2DLayer,
 )
 
-SHAPES = {"image": (None, 1, 28, 28), "flat": (None, 784), "seq": (None, 28, 28),
-          "index": (None, 784)}
+SHAPES = {"image": (None, 1, 28, 28), "flat": (None, 784), "seq": (None, 28, 28), "index": (None, 784)}
 
-ALL_NONLINEARITIES = [nl.sigmoid, nl.softmax, nl.tanh, nl.ScaledTanH(0.6, 1.7), nl.rectify,
-                      nl.LeakyRectify(0.2), nl.leaky_rectify, nl.very_leaky_rectify, nl.elu,
-                      nl.selu, nl.softplus, nl.linear, nl.identity]
+ALL_NONLINEARITIES = [
+    nl.sigmoid,
+    nl.softmax,
+    nl.tanh,
+    nl.ScaledTanH(0.6, 1.7),
+    nl.rectify,
+    nl.LeakyRectify(0.2),
+    nl.leaky_rectify,
+    nl.very_leaky_rectify,
+    nl.elu,
+    nl.selu,
+    nl.softplus,
+    nl.linear,
+    nl.identity,
+]
 
 
 def _conv(l, **kw):
@@ -58,38 +96,40 @@ CASES = {
     "nonlinearities": ("flat", _nonlinearities),
     # convolutions
     "conv2d_stride_same": ("image", lambda l: _conv(l, stride=2, pad="same")),
-    "conv2d_full_untied_noflip": ("image", lambda l: _conv(l, pad="full", untie_biases=True,
-                                                           flip_filters=False)),
+    "conv2d_full_untied_noflip": ("image", lambda l: _conv(l, pad="full", untie_biases=True, flip_filters=False)),
     "conv2d_int_pad_rect": ("image", lambda l: _conv(l, fs=(3, 5), pad=(1, 2), stride=(2, 1))),
     "conv2d_valid_groups": ("image", lambda l: Conv2DLayer(_small_image(l), 6, 3, num_groups=2)),
     "conv1d_stride_same": ("seq", lambda l: Conv1DLayer(_seq(l), 3, 5, stride=2, pad="same")),
-    "conv1d_full_untied": ("seq", lambda l: Conv1DLayer(_seq(l), 3, 4, pad="full",
-                                                        untie_biases=True, flip_filters=False)),
-    "transposed_conv_stride": ("image", lambda l: TransposedConv2DLayer(
-        _small_image(l), 3, 4, stride=2)),
-    "transposed_conv_crop_flip": ("image", lambda l: TransposedConv2DLayer(
-        _small_image(l), 3, 3, stride=2, crop=1, flip_filters=True)),
-    "transposed_conv_output_size": ("image", lambda l: TransposedConv2DLayer(
-        _small_image(l), 2, 3, stride=2, crop="same", output_size=16)),
+    "conv1d_full_untied": (
+        "seq",
+        lambda l: Conv1DLayer(_seq(l), 3, 4, pad="full", untie_biases=True, flip_filters=False),
+    ),
+    "transposed_conv_stride": ("image", lambda l: TransposedConv2DLayer(_small_image(l), 3, 4, stride=2)),
+    "transposed_conv_crop_flip": (
+        "image",
+        lambda l: TransposedConv2DLayer(_small_image(l), 3, 3, stride=2, crop=1, flip_filters=True),
+    ),
+    "transposed_conv_output_size": (
+        "image",
+        lambda l: TransposedConv2DLayer(_small_image(l), 2, 3, stride=2, crop="same", output_size=16),
+    ),
     # pooling
     "maxpool2d": ("image", lambda l: MaxPool2DLayer(l, 2)),
     "maxpool2d_pad_stride": ("image", lambda l: MaxPool2DLayer(l, 3, stride=2, pad=1)),
-    "maxpool2d_partial": ("image", lambda l: MaxPool2DLayer(_small_image(l), 2,
-                                                            ignore_border=False)),
-    "maxpool2d_partial_overlap": ("image", lambda l: MaxPool2DLayer(
-        _small_image(l), 3, stride=2, ignore_border=False)),
-    "avgpool_inc_pad": ("image", lambda l: Pool2DLayer(l, 3, stride=2, pad=1,
-                                                       mode="average_inc_pad")),
-    "avgpool_exc_pad": ("image", lambda l: Pool2DLayer(l, 3, stride=2, pad=(1, 2),
-                                                       mode="average_exc_pad")),
-    "avgpool_inc_partial": ("image", lambda l: Pool2DLayer(_small_image(l), 2, ignore_border=False,
-                                                           mode="average_inc_pad")),
-    "avgpool_exc_partial": ("image", lambda l: Pool2DLayer(_small_image(l), (2, 4), stride=(3, 3),
-                                                           ignore_border=False,
-                                                           mode="average_exc_pad")),
+    "maxpool2d_partial": ("image", lambda l: MaxPool2DLayer(_small_image(l), 2, ignore_border=False)),
+    "maxpool2d_partial_overlap": ("image", lambda l: MaxPool2DLayer(_small_image(l), 3, stride=2, ignore_border=False)),
+    "avgpool_inc_pad": ("image", lambda l: Pool2DLayer(l, 3, stride=2, pad=1, mode="average_inc_pad")),
+    "avgpool_exc_pad": ("image", lambda l: Pool2DLayer(l, 3, stride=2, pad=(1, 2), mode="average_exc_pad")),
+    "avgpool_inc_partial": (
+        "image",
+        lambda l: Pool2DLayer(_small_image(l), 2, ignore_border=False, mode="average_inc_pad"),
+    ),
+    "avgpool_exc_partial": (
+        "image",
+        lambda l: Pool2DLayer(_small_image(l), (2, 4), stride=(3, 3), ignore_border=False, mode="average_exc_pad"),
+    ),
     "maxpool1d": ("seq", lambda l: MaxPool1DLayer(_seq(l), 3, stride=2, pad=1)),
-    "avgpool1d_partial": ("seq", lambda l: Pool1DLayer(_seq(l), 5, ignore_border=False,
-                                                       mode="average_exc_pad")),
+    "avgpool1d_partial": ("seq", lambda l: Pool1DLayer(_seq(l), 5, ignore_border=False, mode="average_exc_pad")),
     "globalpool_mean": ("image", lambda l: GlobalPoolLayer(_small_image(l))),
     "globalpool_max": ("image", lambda l: GlobalPoolLayer(_small_image(l), T.max)),
     "upscale_repeat": ("image", lambda l: Upscale2DLayer(_small_image(l), (2, 3))),
@@ -97,8 +137,7 @@ CASES = {
     # normalization, noise, elementwise parameters
     "batchnorm": ("image", lambda l: BatchNormLayer(_small_image(l))),
     "batchnorm_dense": ("flat", lambda l: BatchNormLayer(DenseLayer(l, 9), beta=None)),
-    "dropout_noise": ("flat", lambda l: GaussianNoiseLayer(DropoutLayer(
-        DenseLayer(l, 9), p=0.5), sigma=1.0)),
+    "dropout_noise": ("flat", lambda l: GaussianNoiseLayer(DropoutLayer(DenseLayer(l, 9), p=0.5), sigma=1.0)),
     "bias_scale": ("image", lambda l: ScaleLayer(BiasLayer(_small_image(l)), shared_axes=(0, 1))),
     "prelu": ("image", lambda l: ParametricRectifierLayer(_small_image(l))),
     "nin": ("image", lambda l: NINLayer(_small_image(l), 5)),
@@ -116,28 +155,34 @@ CASES = {
     "slice_reverse": ("image", lambda l: SliceLayer(_small_image(l), slice(None, 1, -2), axis=3)),
     "slice_range": ("image", lambda l: SliceLayer(_small_image(l), slice(1, 3), axis=1)),
     # merges
-    "concat_cropping": ("image", lambda l: ConcatLayer(
-        [_small_image(l), _conv(_small_image(l), fs=3)], axis=1, cropping=[None, None, "center",
-                                                                             "upper"])),
-    "elemwise_sum": ("image", lambda l: ElemwiseSumLayer(
-        [_small_image(l), _conv(_small_image(l), pad="same")], coeffs=[0.5, -2])),
-    "elemwise_max_cropping": ("image", lambda l: ElemwiseMergeLayer(
-        [_small_image(l), _conv(_small_image(l))], T.maximum, cropping=[None, None, "lower",
-                                                                        "upper"])),
-    "elemwise_mul": ("flat", lambda l: ElemwiseMergeLayer([DenseLayer(l, 6), DenseLayer(l, 6)],
-                                                          T.mul)),
+    "concat_cropping": (
+        "image",
+        lambda l: ConcatLayer(
+            [_small_image(l), _conv(_small_image(l), fs=3)], axis=1, cropping=[None, None, "center", "upper"]
+        ),
+    ),
+    "elemwise_sum": (
+        "image",
+        lambda l: ElemwiseSumLayer([_small_image(l), _conv(_small_image(l), pad="same")], coeffs=[0.5, -2]),
+    ),
+    "elemwise_max_cropping": (
+        "image",
+        lambda l: ElemwiseMergeLayer(
+            [_small_image(l), _conv(_small_image(l))], T.maximum, cropping=[None, None, "lower", "upper"]
+        ),
+    ),
+    "elemwise_mul": ("flat", lambda l: ElemwiseMergeLayer([DenseLayer(l, 6), DenseLayer(l, 6)], T.mul)),
     # recurrent
     "lstm": ("seq", lambda l: LSTMLayer(l, 6)),
-    "lstm_backwards_final_learn_init": ("seq", lambda l: LSTMLayer(
-        l, 5, backwards=True, only_return_final=True, learn_init=True)),
-    "lstm_no_peepholes_relu": ("seq", lambda l: LSTMLayer(l, 4, peepholes=False,
-                                                          nonlinearity=nl.rectify)),
+    "lstm_backwards_final_learn_init": (
+        "seq",
+        lambda l: LSTMLayer(l, 5, backwards=True, only_return_final=True, learn_init=True),
+    ),
+    "lstm_no_peepholes_relu": ("seq", lambda l: LSTMLayer(l, 4, peepholes=False, nonlinearity=nl.rectify)),
     "gru": ("seq", lambda l: GRULayer(l, 6)),
-    "gru_backwards_final": ("seq", lambda l: GRULayer(l, 5, backwards=True,
-                                                      only_return_final=True, learn_init=True)),
+    "gru_backwards_final": ("seq", lambda l: GRULayer(l, 5, backwards=True, only_return_final=True, learn_init=True)),
     "rnn": ("seq", lambda l: RecurrentLayer(l, 5, nonlinearity=nl.tanh)),
-    "rnn_backwards_final": ("seq", lambda l: RecurrentLayer(l, 4, backwards=True,
-                                                            only_return_final=True)),
+    "rnn_backwards_final": ("seq", lambda l: RecurrentLayer(l, 4, backwards=True, only_return_final=True)),
 }
 
 
@@ -150,8 +195,7 @@ def _inputs(kind, mnist_batch, seed=1):
     rng = np.random.RandomState(seed)
     n = 24
     if kind == "index":
-        return [rng.randint(0, 10, (n, 784)).astype(np.float32),
-                np.round(mnist_batch.reshape(-1, 784) * 9)]
+        return [rng.randint(0, 10, (n, 784)).astype(np.float32), np.round(mnist_batch.reshape(-1, 784) * 9)]
     shape = SHAPES[kind][1:]
     return [rng.randn(n, *shape).astype(np.float32), mnist_batch.reshape((-1,) + shape)]
 
@@ -181,8 +225,7 @@ def test_onnx_matches(case, mnist_batch, onnx_runner):
     model = to_onnx(net)
     # a second model whose output is the probe itself checks the layer directly
     probe_net = type("ProbeNet", (), {})()
-    probe_net.layers_ = dict(list(net.layers_.items())[:list(net.layers_.values()).index(
-        net.probe) + 1])
+    probe_net.layers_ = dict(list(net.layers_.items())[: list(net.layers_.values()).index(net.probe) + 1])
     probe_model = to_onnx(probe_net)
     for X in _inputs(kind, mnist_batch):
         ref_probe, ref_proba = net.outputs(X)
@@ -194,8 +237,19 @@ def test_onnx_matches(case, mnist_batch, onnx_runner):
 
 
 def test_every_nonlinearity_is_covered():
-    exported = {nl.sigmoid, nl.softmax, nl.tanh, nl.rectify, nl.elu, nl.selu, nl.softplus,
-                nl.linear, nl.identity, nl.leaky_rectify, nl.very_leaky_rectify}
+    exported = {
+        nl.sigmoid,
+        nl.softmax,
+        nl.tanh,
+        nl.rectify,
+        nl.elu,
+        nl.selu,
+        nl.softplus,
+        nl.linear,
+        nl.identity,
+        nl.leaky_rectify,
+        nl.very_leaky_rectify,
+    }
     public = {getattr(nl, name) for name in nl.__all__ if not isinstance(getattr(nl, name), type)}
     assert public <= exported | set(ALL_NONLINEARITIES)
     assert {type(f) for f in ALL_NONLINEARITIES} >= {nl.ScaledTanH, nl.LeakyRectify, nl.SELU}
@@ -206,21 +260,31 @@ class _Bare:
         from collections import OrderedDict
 
         from sknet.layers import get_all_layers
-        self.layers_ = OrderedDict((l.name or f"l{k}", l)
-                                   for k, l in enumerate(get_all_layers(output)))
+
+        self.layers_ = OrderedDict((l.name or f"l{k}", l) for k, l in enumerate(get_all_layers(output)))
 
 
-@pytest.mark.parametrize("build, message", [
-    (lambda l: ExpressionLayer(l, lambda x: x ** 2, name="square"),
-     "layer 'square' (ExpressionLayer) cannot be exported"),
-    (lambda l: NonlinearityLayer(l, lambda x: x * 2, name="twice"),
-     "layer 'twice' (NonlinearityLayer): nonlinearity"),
-    (lambda l: GlobalPoolLayer(DimshuffleLayer(l, (0, 'x', 1)), T.var, name="gvar"),
-     "layer 'gvar' (GlobalPoolLayer): pool_function"),
-    (lambda l: LSTMLayer(ReshapeLayer(l, ([0], 28, 28)), 3,
-                         mask_input=InputLayer((None, 28)), name="masked"),
-     "layer 'masked' (LSTMLayer): a mask_input"),
-])
+@pytest.mark.parametrize(
+    "build, message",
+    [
+        (
+            lambda l: ExpressionLayer(l, lambda x: x**2, name="square"),
+            "layer 'square' (ExpressionLayer) cannot be exported",
+        ),
+        (
+            lambda l: NonlinearityLayer(l, lambda x: x * 2, name="twice"),
+            "layer 'twice' (NonlinearityLayer): nonlinearity",
+        ),
+        (
+            lambda l: GlobalPoolLayer(DimshuffleLayer(l, (0, "x", 1)), T.var, name="gvar"),
+            "layer 'gvar' (GlobalPoolLayer): pool_function",
+        ),
+        (
+            lambda l: LSTMLayer(ReshapeLayer(l, ([0], 28, 28)), 3, mask_input=InputLayer((None, 28)), name="masked"),
+            "layer 'masked' (LSTMLayer): a mask_input",
+        ),
+    ],
+)
 def test_unsupported_layers_name_the_layer(build, message):
     net = _Bare(build(InputLayer((None, 784))))
     for export in (to_onnx, to_numpy_predictor):
@@ -255,8 +319,9 @@ def test_opsets_with_version_dependent_ops(opset, onnx_runner, randomizer):
     out = ConcatLayer([pooled, mean])
     net = _Bare(out)
     X = np.random.RandomState(opset).randn(5, 2, 6, 6).astype(np.float32)
-    expected = np.concatenate([np.pad(X, [(0, 0), (0, 0), (1, 1), (1, 1)]).max(axis=(2, 3)),
-                               X[:, :, :, 1:5].mean(axis=(2, 3))], axis=1)
+    expected = np.concatenate(
+        [np.pad(X, [(0, 0), (0, 0), (1, 1), (1, 1)]).max(axis=(2, 3)), X[:, :, :, 1:5].mean(axis=(2, 3))], axis=1
+    )
     (got,) = onnx_runner(to_onnx(net, opset=opset), X)
     np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(to_numpy_predictor(net).predict(X), expected, rtol=1e-6, atol=1e-6)
@@ -271,8 +336,7 @@ def test_every_layer_class_is_exported_or_refused_by_name():
     # layers with no fixed computation to export, refused with an ExportError naming them
     refused = {layers.ExpressionLayer}
     abstract = {layers.Layer, layers.MergeLayer, layers.InputLayer}
-    public = {c for _, c in inspect.getmembers(layers, inspect.isclass)
-              if issubclass(c, layers.Layer)}
+    public = {c for _, c in inspect.getmembers(layers, inspect.isclass) if issubclass(c, layers.Layer)}
     assert public - abstract - refused == set(SUPPORTED_LAYERS) - abstract
 
 

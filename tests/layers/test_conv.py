@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytensor
-import pytensor.tensor as T
 import pytest
 from pytensor.gradient import verify_grad
 from scipy.signal import convolve2d, correlate2d
@@ -33,9 +32,13 @@ def conv2d_ref(x, W, pad, stride, flip):
     ph, pw = _pad_amount(pads[0], kh), _pad_amount(pads[1], kw)
     xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
     op = convolve2d if flip else correlate2d
-    out = np.array([[sum(op(xp[b, c], W[f, c], "valid") for c in range(x.shape[1]))
-                     for f in range(W.shape[0])] for b in range(x.shape[0])])
-    return out[:, :, ::stride[0], ::stride[1]]
+    out = np.array(
+        [
+            [sum(op(xp[b, c], W[f, c], "valid") for c in range(x.shape[1])) for f in range(W.shape[0])]
+            for b in range(x.shape[0])
+        ]
+    )
+    return out[:, :, :: stride[0], :: stride[1]]
 
 
 def _filter(pad):
@@ -46,9 +49,12 @@ def _filter(pad):
 def conv2d_case(mode):
     """Every (pad, stride, flip) configuration in one compiled function."""
     l_in = InputLayer((None, 3, 7, 6))
-    layers = [Conv2DLayer(l_in, 4, _filter(p), stride=s, pad=p, flip_filters=f,
-                          nonlinearity=None, b=np.arange(4, dtype="float32"))
-              for p, s, f in CONFIGS]
+    layers = [
+        Conv2DLayer(
+            l_in, 4, _filter(p), stride=s, pad=p, flip_filters=f, nonlinearity=None, b=np.arange(4, dtype="float32")
+        )
+        for p, s, f in CONFIGS
+    ]
     f = pytensor.function([l_in.input_var], get_output(layers), mode=mode)
     return layers, f
 
@@ -60,8 +66,7 @@ class TestConv2DLayer:
         for layer, out, (pad, stride, flip) in zip(layers, f(x), CONFIGS):
             ref = conv2d_ref(x, layer.W.get_value(), pad, stride, flip)
             ref += np.arange(4).reshape(1, 4, 1, 1)
-            np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-4,
-                                       err_msg=f"pad={pad} stride={stride} flip={flip}")
+            np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-4, err_msg=f"pad={pad} stride={stride} flip={flip}")
             assert out.shape[1:] == layer.output_shape[1:]
             assert layer.get_output_shape_for((2, 3, 7, 6)) == out.shape
 
@@ -94,8 +99,7 @@ class TestConv2DLayer:
         W = l.W.get_value()
         assert W.shape == (6, 2, 3, 3)
         out = get_output(l, x).eval(mode=mode)
-        ref = np.concatenate([conv2d_ref(x[:, :2], W[:3], 0, 1, True),
-                              conv2d_ref(x[:, 2:], W[3:], 0, 1, True)], axis=1)
+        ref = np.concatenate([conv2d_ref(x[:, :2], W[:3], 0, 1, True), conv2d_ref(x[:, 2:], W[3:], 0, 1, True)], axis=1)
         np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-4)
         with pytest.raises(ValueError):
             Conv2DLayer(InputLayer((None, 4, 5, 5)), 6, 3, num_groups=3)
@@ -104,12 +108,12 @@ class TestConv2DLayer:
         rng = np.random.default_rng(3)
 
         def fn(x, W):
-            l = Conv2DLayer(InputLayer((None, 2, 6, 5)), 3, (3, 2), stride=(2, 1), pad=1,
-                            W=W, b=None, nonlinearity=None)
+            l = Conv2DLayer(
+                InputLayer((None, 2, 6, 5)), 3, (3, 2), stride=(2, 1), pad=1, W=W, b=None, nonlinearity=None
+            )
             return get_output(l, x)
 
-        verify_grad(fn, [rng.normal(size=(2, 2, 6, 5)), rng.normal(size=(3, 2, 3, 2))],
-                    rng=rng, mode=mode)
+        verify_grad(fn, [rng.normal(size=(2, 2, 6, 5)), rng.normal(size=(3, 2, 3, 2))], rng=rng, mode=mode)
 
 
 class TestConv1DLayer:
@@ -121,8 +125,9 @@ class TestConv1DLayer:
         W = l.W.get_value()
         p = _pad_amount(pad, 3)
         xp = np.pad(x, ((0, 0), (0, 0), (p, p)))
-        ref = np.array([[sum(np.convolve(xp[b, c], W[f, c], "valid") for c in range(3))
-                         for f in range(4)] for b in range(2)])[:, :, ::stride]
+        ref = np.array(
+            [[sum(np.convolve(xp[b, c], W[f, c], "valid") for c in range(3)) for f in range(4)] for b in range(2)]
+        )[:, :, ::stride]
         out = get_output(l, x).eval(mode=mode)
         np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-4)
         assert l.output_shape == (None, 4, ref.shape[2])
@@ -137,20 +142,21 @@ def transposed_ref(x, W, stride, crop, flip):
     full = np.zeros((B, W.shape[1], (H - 1) * sh + kh, (Wd - 1) * sw + kw))
     for i in range(H):
         for j in range(Wd):
-            full[:, :, i * sh:i * sh + kh, j * sw:j * sw + kw] += np.einsum(
-                "bc,cfuv->bfuv", x[:, :, i, j], Wk)
+            full[:, :, i * sh : i * sh + kh, j * sw : j * sw + kw] += np.einsum("bc,cfuv->bfuv", x[:, :, i, j], Wk)
     ch, cw = _pad_amount(crop, kh), _pad_amount(crop, kw)
-    return full[:, :, ch:full.shape[2] - ch, cw:full.shape[3] - cw]
+    return full[:, :, ch : full.shape[2] - ch, cw : full.shape[3] - cw]
 
 
 class TestTransposedConv2DLayer:
-    @pytest.mark.parametrize("crop, stride, flip", [
-        (0, (1, 1), False), ("full", (2, 2), False), ("same", (1, 2), True), (1, (3, 2), True)])
+    @pytest.mark.parametrize(
+        "crop, stride, flip", [(0, (1, 1), False), ("full", (2, 2), False), ("same", (1, 2), True), (1, (3, 2), True)]
+    )
     def test_output_matches_reference(self, crop, stride, flip, mode):
         rng = np.random.default_rng(5)
         x = rng.normal(size=(2, 3, 4, 5)).astype("float32")
-        l = TransposedConv2DLayer(InputLayer((None, 3, 4, 5)), 2, 3, stride=stride, crop=crop,
-                                  flip_filters=flip, nonlinearity=None)
+        l = TransposedConv2DLayer(
+            InputLayer((None, 3, 4, 5)), 2, 3, stride=stride, crop=crop, flip_filters=flip, nonlinearity=None
+        )
         assert l.W.get_value().shape == (3, 2, 3, 3)
         out = get_output(l, x).eval(mode=mode)
         ref = transposed_ref(x, l.W.get_value(), stride, crop, flip)
@@ -162,8 +168,7 @@ class TestTransposedConv2DLayer:
         x = rng.normal(size=(1, 2, 7, 7)).astype("float32")
         conv = Conv2DLayer(InputLayer((None, 2, 7, 7)), 3, 3, stride=2, b=None, nonlinearity=None)
         y = rng.normal(size=(1, 3, 3, 3)).astype("float32")
-        deconv = TransposedConv2DLayer(InputLayer((None, 3, 3, 3)), 2, 3, stride=2,
-                                       W=conv.W, b=None, nonlinearity=None)
+        deconv = TransposedConv2DLayer(InputLayer((None, 3, 3, 3)), 2, 3, stride=2, W=conv.W, b=None, nonlinearity=None)
         lhs = (get_output(conv, x).eval(mode=mode) * y).sum()
         rhs = (get_output(deconv, y).eval(mode=mode) * x).sum()
         np.testing.assert_allclose(lhs, rhs, rtol=1e-4)
@@ -173,19 +178,18 @@ class TestTransposedConv2DLayer:
         assert l.output_shape == (None, 1, 8, 8)
         out = get_output(l, np.ones((1, 1, 3, 3), "float32")).eval(mode=mode)
         assert out.shape == (1, 1, 8, 8)
-        assert TransposedConv2DLayer(InputLayer((None, 1, None, 4)), 2, 3).output_shape == (
-            None, 2, None, 6)
+        assert TransposedConv2DLayer(InputLayer((None, 1, None, 4)), 2, 3).output_shape == (None, 2, None, 6)
 
     def test_verify_grad(self, mode):
         rng = np.random.default_rng(7)
 
         def fn(x, W):
-            l = TransposedConv2DLayer(InputLayer((None, 2, 3, 4)), 3, (3, 2), stride=(2, 1),
-                                      crop=1, W=W, b=None, nonlinearity=None)
+            l = TransposedConv2DLayer(
+                InputLayer((None, 2, 3, 4)), 3, (3, 2), stride=(2, 1), crop=1, W=W, b=None, nonlinearity=None
+            )
             return get_output(l, x)
 
-        verify_grad(fn, [rng.normal(size=(2, 2, 3, 4)), rng.normal(size=(2, 3, 3, 2))],
-                    rng=rng, mode=mode)
+        verify_grad(fn, [rng.normal(size=(2, 2, 3, 4)), rng.normal(size=(2, 3, 3, 2))], rng=rng, mode=mode)
 
 
 def test_length_helpers():

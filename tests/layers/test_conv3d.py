@@ -37,12 +37,15 @@ def conv3d_ref(x, W, stride, pad, flip, groups=1):
         W = W[:, :, ::-1, ::-1, ::-1]
     xp = np.pad(x, [(0, 0), (0, 0)] + [(q, q) for q in p]).astype(np.float64)
     win = sliding_window_view(xp, W.shape[2:], axis=(2, 3, 4))
-    win = win[:, :, ::stride[0], ::stride[1], ::stride[2]]
+    win = win[:, :, :: stride[0], :: stride[1], :: stride[2]]
     cin, fout = x.shape[1] // groups, W.shape[0] // groups
-    return np.concatenate([
-        np.einsum("bcxyzijk,fcijk->bfxyz", win[:, g * cin:(g + 1) * cin],
-                  W[g * fout:(g + 1) * fout])
-        for g in range(groups)], axis=1)
+    return np.concatenate(
+        [
+            np.einsum("bcxyzijk,fcijk->bfxyz", win[:, g * cin : (g + 1) * cin], W[g * fout : (g + 1) * fout])
+            for g in range(groups)
+        ],
+        axis=1,
+    )
 
 
 def deconv3d_ref(y, W, stride, crop, flip, out_shape=None):
@@ -60,10 +63,9 @@ def deconv3d_ref(y, W, stride, crop, flip, out_shape=None):
         for r in range(y.shape[3]):
             for q in range(y.shape[4]):
                 a, b, d = z * stride[0], r * stride[1], q * stride[2]
-                out[:, :, a:a + k[0], b:b + k[1], d:d + k[2]] += np.einsum(
-                    "bf,fcijk->bcijk", y[:, :, z, r, q], W)
+                out[:, :, a : a + k[0], b : b + k[1], d : d + k[2]] += np.einsum("bf,fcijk->bcijk", y[:, :, z, r, q], W)
     size = out_shape or [f - 2 * cc for f, cc in zip(full, c)]
-    return out[:, :, c[0]:c[0] + size[0], c[1]:c[1] + size[1], c[2]:c[2] + size[2]]
+    return out[:, :, c[0] : c[0] + size[0], c[1] : c[1] + size[1], c[2] : c[2] + size[2]]
 
 
 CONV_CASES = [
@@ -79,9 +81,20 @@ CONV_CASES = [
 @pytest.fixture(scope="module")
 def conv3d_case(mode):
     l_in = InputLayer((None,) + SHAPE[1:])
-    layers = [Conv3DLayer(l_in, 6, fs, stride=s, pad=p, flip_filters=f, num_groups=g,
-                          nonlinearity=None, b=np.arange(6, dtype="float32"))
-              for p, s, f, fs, g in CONV_CASES]
+    layers = [
+        Conv3DLayer(
+            l_in,
+            6,
+            fs,
+            stride=s,
+            pad=p,
+            flip_filters=f,
+            num_groups=g,
+            nonlinearity=None,
+            b=np.arange(6, dtype="float32"),
+        )
+        for p, s, f, fs, g in CONV_CASES
+    ]
     return layers, pytensor.function([l_in.input_var], get_output(layers), mode=mode)
 
 
@@ -100,8 +113,7 @@ class TestConv3DLayer:
         assert l.output_shape == (None, 5, 4, 10, 4)
         assert l.W.get_value().shape == (5, 3, 3, 2, 1)
         assert l.b.get_value().shape == (5,)
-        assert Conv3DLayer(InputLayer((None, 3, None, 9, 10)), 5, 3).output_shape == (
-            None, 5, None, 7, 8)
+        assert Conv3DLayer(InputLayer((None, 3, None, 9, 10)), 5, 3).output_shape == (None, 5, None, 7, 8)
         untied = Conv3DLayer(InputLayer((None, 3, 4, 5, 6)), 2, 3, untie_biases=True)
         assert untied.b.get_value().shape == (2, 2, 3, 4)
 
@@ -129,12 +141,19 @@ class TestConv3DLayer:
         rng = np.random.default_rng(1)
 
         def fn(x, W):
-            l = Conv3DLayer(InputLayer((None, 2, 4, 3, 4)), 2, (2, 2, 3), stride=(2, 1, 1),
-                            pad=(1, 1, 0), W=W, b=None, nonlinearity=None)
+            l = Conv3DLayer(
+                InputLayer((None, 2, 4, 3, 4)),
+                2,
+                (2, 2, 3),
+                stride=(2, 1, 1),
+                pad=(1, 1, 0),
+                W=W,
+                b=None,
+                nonlinearity=None,
+            )
             return get_output(l, x)
 
-        verify_grad(fn, [rng.normal(size=(2, 2, 4, 3, 4)), rng.normal(size=(2, 2, 2, 2, 3))],
-                    rng=rng, mode=mode)
+        verify_grad(fn, [rng.normal(size=(2, 2, 4, 3, 4)), rng.normal(size=(2, 2, 2, 2, 3))], rng=rng, mode=mode)
 
 
 DECONV_CASES = [
@@ -149,9 +168,10 @@ DECONV_CASES = [
 @pytest.fixture(scope="module")
 def deconv3d_case(mode):
     l_in = InputLayer((None, 3, 3, 4, 3))
-    layers = [TransposedConv3DLayer(l_in, 2, fs, stride=s, crop=c, flip_filters=f,
-                                    output_size=o, nonlinearity=None, b=None)
-              for c, s, f, fs, o in DECONV_CASES]
+    layers = [
+        TransposedConv3DLayer(l_in, 2, fs, stride=s, crop=c, flip_filters=f, output_size=o, nonlinearity=None, b=None)
+        for c, s, f, fs, o in DECONV_CASES
+    ]
     return layers, pytensor.function([l_in.input_var], get_output(layers), mode=mode)
 
 
@@ -169,14 +189,20 @@ class TestTransposedConv3DLayer:
         x_in = InputLayer((None, 2, 7, 6, 5))
         conv = Conv3DLayer(x_in, 3, 3, stride=2, pad=1, nonlinearity=None, b=None)
         y_in = InputLayer(conv.output_shape)
-        deconv = TransposedConv3DLayer(y_in, conv.input_shape[1], conv.filter_size,
-                                       stride=conv.stride, crop=conv.pad, W=conv.W,
-                                       flip_filters=not conv.flip_filters,
-                                       output_size=conv.input_shape[2:],
-                                       nonlinearity=None, b=None)
+        deconv = TransposedConv3DLayer(
+            y_in,
+            conv.input_shape[1],
+            conv.filter_size,
+            stride=conv.stride,
+            crop=conv.pad,
+            W=conv.W,
+            flip_filters=not conv.flip_filters,
+            output_size=conv.input_shape[2:],
+            nonlinearity=None,
+            b=None,
+        )
         assert deconv.output_shape == conv.input_shape
-        f = pytensor.function([x_in.input_var, y_in.input_var],
-                              [get_output(conv), get_output(deconv)], mode=mode)
+        f = pytensor.function([x_in.input_var, y_in.input_var], [get_output(conv), get_output(deconv)], mode=mode)
         x = RNG.normal(size=(2, 2, 7, 6, 5)).astype("float32")
         y = RNG.normal(size=(2, 3, 4, 3, 3)).astype("float32")
         cx, dy = f(x, y)
@@ -188,20 +214,17 @@ class TestTransposedConv3DLayer:
         assert l.output_shape == (None, 2, 7, None, 9)
         assert l.W.get_value().shape == (4, 2, 3, 2, 1)
         assert l.crop == (0, 0, 0)
-        sized = TransposedConv3DLayer(InputLayer((None, 4, 3, 3, 3)), 2, 3, stride=2,
-                                      output_size=8)
+        sized = TransposedConv3DLayer(InputLayer((None, 4, 3, 3, 3)), 2, 3, stride=2, output_size=8)
         assert sized.output_shape == (None, 2, 8, 8, 8)
         with pytest.raises(ValueError, match="grouped"):
             TransposedConv3DLayer(InputLayer((None, 4, 3, 3, 3)), 2, 3, num_groups=2)
         with pytest.raises(ValueError, match="output_size"):
-            TransposedConv3DLayer(InputLayer((None, 4, 3, 3, 3)), 2, 3, stride=2,
-                                  output_size=(7, 9, 8))
+            TransposedConv3DLayer(InputLayer((None, 4, 3, 3, 3)), 2, 3, stride=2, output_size=(7, 9, 8))
 
     def test_symbolic_output_size(self, mode):
         size = pytensor.shared(np.array([4, 5, 4], "int64"))
         l_in = InputLayer((None, 1, 2, 2, 2))
-        l = TransposedConv3DLayer(l_in, 1, 2, stride=2, output_size=size, nonlinearity=None,
-                                  b=None)
+        l = TransposedConv3DLayer(l_in, 1, 2, stride=2, output_size=size, nonlinearity=None, b=None)
         assert l.output_shape == (None, 1, None, None, None)
         y = RNG.normal(size=(1, 1, 2, 2, 2)).astype("float32")
         out = pytensor.function([l_in.input_var], get_output(l), mode=mode)(y)
@@ -212,10 +235,16 @@ class TestTransposedConv3DLayer:
         rng = np.random.default_rng(2)
 
         def fn(y, W):
-            l = TransposedConv3DLayer(InputLayer((None, 2, 2, 3, 2)), 2, (2, 3, 2),
-                                      stride=(2, 1, 2), crop=(1, 1, 0), W=W, b=None,
-                                      nonlinearity=None)
+            l = TransposedConv3DLayer(
+                InputLayer((None, 2, 2, 3, 2)),
+                2,
+                (2, 3, 2),
+                stride=(2, 1, 2),
+                crop=(1, 1, 0),
+                W=W,
+                b=None,
+                nonlinearity=None,
+            )
             return get_output(l, y)
 
-        verify_grad(fn, [rng.normal(size=(2, 2, 2, 3, 2)), rng.normal(size=(2, 2, 2, 3, 2))],
-                    rng=rng, mode=mode)
+        verify_grad(fn, [rng.normal(size=(2, 2, 2, 3, 2)), rng.normal(size=(2, 2, 2, 3, 2))], rng=rng, mode=mode)

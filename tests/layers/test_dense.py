@@ -37,8 +37,7 @@ class TestDenseLayer:
         rng = np.random.RandomState(0)
         x = rng.randn(5, 2, 3).astype("float32")
         l_in = InputLayer((None, 2, 3))
-        l = DenseLayer(l_in, num_units=4, num_leading_axes=num_leading_axes,
-                       b=rng.randn(4))
+        l = DenseLayer(l_in, num_units=4, num_leading_axes=num_leading_axes, b=rng.randn(4))
         f = pytensor.function([l_in.input_var], get_output(l), mode=mode)
         W, b = l.W.get_value(), l.b.get_value()
         if num_leading_axes == 1:
@@ -77,8 +76,7 @@ class TestDenseLayer:
         x = rng.randn(4, 2, 3)
 
         def fn(inp, W, b):
-            l = DenseLayer((None, 2, 3), num_units=2, W=W, b=b,
-                           nonlinearity=nonlinearities.tanh)
+            l = DenseLayer((None, 2, 3), num_units=2, W=W, b=b, nonlinearity=nonlinearities.tanh)
             return l.get_output_for(inp)
 
         verify_grad(fn, [x, rng.randn(6, 2), rng.randn(2)], rng=rng, mode=mode)
@@ -91,8 +89,7 @@ class TestNINLayer:
         x = rng.randn(2, 3, 4, 5).astype("float32")
         l_in = InputLayer((None, 3, 4, 5))
         b_shape = (6, 4, 5) if untie_biases else (6,)
-        l = NINLayer(l_in, num_units=6, untie_biases=untie_biases,
-                     b=rng.randn(*b_shape), nonlinearity=None)
+        l = NINLayer(l_in, num_units=6, untie_biases=untie_biases, b=rng.randn(*b_shape), nonlinearity=None)
         assert l.output_shape == (None, 6, 4, 5)
         assert l.b.get_value().shape == b_shape
         f = pytensor.function([l_in.input_var], get_output(l), mode=mode)
@@ -113,9 +110,7 @@ class TestNINLayer:
         rng = np.random.RandomState(4)
 
         def fn(inp, W, b):
-            l = NINLayer((None, 3, 2, 2), num_units=2, W=W, b=b, untie_biases=True,
-                         nonlinearity=nonlinearities.tanh)
+            l = NINLayer((None, 3, 2, 2), num_units=2, W=W, b=b, untie_biases=True, nonlinearity=nonlinearities.tanh)
             return l.get_output_for(inp)
 
-        verify_grad(fn, [rng.randn(2, 3, 2, 2), rng.randn(3, 2), rng.randn(2, 2, 2)],
-                    rng=rng, mode=mode)
+        verify_grad(fn, [rng.randn(2, 3, 2, 2), rng.randn(3, 2), rng.randn(2, 2, 2)], rng=rng, mode=mode)

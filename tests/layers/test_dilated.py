@@ -15,7 +15,7 @@ def dilated_ref(x, W, dilation):
     out = np.zeros((x.shape[0], W.shape[1], oh, ow))
     for i in range(kh):
         for j in range(kw):
-            patch = x[:, :, i * dy:i * dy + oh, j * dx:j * dx + ow]
+            patch = x[:, :, i * dy : i * dy + oh, j * dx : j * dx + ow]
             out += np.einsum("bcyx,cf->bfyx", patch, W[:, :, i, j])
     return out
 
@@ -25,8 +25,9 @@ class TestDilatedConv2DLayer:
     def test_output_matches_numpy(self, dilation, filter_size, mode):
         rng = np.random.default_rng(0)
         l_in = InputLayer((None, 3, 9, 10))
-        l = DilatedConv2DLayer(l_in, 4, filter_size, dilation=dilation, nonlinearity=None,
-                               b=np.arange(4, dtype="float32"))
+        l = DilatedConv2DLayer(
+            l_in, 4, filter_size, dilation=dilation, nonlinearity=None, b=np.arange(4, dtype="float32")
+        )
         x = rng.normal(size=(2, 3, 9, 10)).astype("float32")
         out = pytensor.function([l_in.input_var], get_output(l), mode=mode)(x)
         ref = dilated_ref(x, l.W.get_value(), l.dilation) + np.arange(4).reshape(1, 4, 1, 1)
@@ -35,11 +36,11 @@ class TestDilatedConv2DLayer:
 
     def test_numpy_input_and_unknown_sizes(self):
         rng = np.random.default_rng(2)
-        l = DilatedConv2DLayer(InputLayer((None, 2, None, None)), 3, 2, dilation=(1, 2),
-                               nonlinearity=None, b=None)
+        l = DilatedConv2DLayer(InputLayer((None, 2, None, None)), 3, 2, dilation=(1, 2), nonlinearity=None, b=None)
         x = rng.normal(size=(2, 2, 5, 6)).astype("float32")
-        np.testing.assert_allclose(l.get_output_for(x).eval(),
-                                   dilated_ref(x, l.W.get_value(), (1, 2)), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(
+            l.get_output_for(x).eval(), dilated_ref(x, l.W.get_value(), (1, 2)), rtol=1e-4, atol=1e-5
+        )
 
     def test_shapes_and_params(self):
         l = DilatedConv2DLayer(InputLayer((None, 3, 20, None)), 5, (3, 2), dilation=(4, 2))
@@ -64,9 +65,9 @@ class TestDilatedConv2DLayer:
         rng = np.random.default_rng(1)
 
         def fn(x, W):
-            l = DilatedConv2DLayer(InputLayer((None, 2, 6, 7)), 3, (2, 3), dilation=(2, 2),
-                                   W=W, b=None, nonlinearity=None)
+            l = DilatedConv2DLayer(
+                InputLayer((None, 2, 6, 7)), 3, (2, 3), dilation=(2, 2), W=W, b=None, nonlinearity=None
+            )
             return get_output(l, x)
 
-        verify_grad(fn, [rng.normal(size=(2, 2, 6, 7)), rng.normal(size=(2, 3, 2, 3))],
-                    rng=rng, mode=mode)
+        verify_grad(fn, [rng.normal(size=(2, 2, 6, 7)), rng.normal(size=(2, 3, 2, 3))], rng=rng, mode=mode)

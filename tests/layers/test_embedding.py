@@ -10,9 +10,7 @@ from sknet.layers import EmbeddingLayer, InputLayer, get_output
 
 
 class TestEmbeddingLayer:
-    @pytest.mark.parametrize(
-        "index_shape", [(4,), (2, 3), (2, 2, 3)], ids=["1d", "2d", "3d"]
-    )
+    @pytest.mark.parametrize("index_shape", [(4,), (2, 3), (2, 2, 3)], ids=["1d", "2d", "3d"])
     def test_output_and_shape(self, index_shape, mode):
         rng = np.random.RandomState(0)
         W = rng.randn(7, 3).astype("float32")

@@ -17,7 +17,7 @@ def local_ref(x, W, flip, channelwise):
     out = np.zeros((x.shape[0], W.shape[0], H, Wd))
     for y in range(H):
         for z in range(Wd):
-            win = xp[:, :, y:y + kh, z:z + kw]
+            win = xp[:, :, y : y + kh, z : z + kw]
             if channelwise:
                 out[:, :, y, z] = np.einsum("bcij,cij->bc", win, W[:, :, :, y, z])
             else:
@@ -31,10 +31,19 @@ CASES = [(3, True, False), ((3, 1), False, False), ((1, 5), True, True), (3, Fal
 @pytest.fixture(scope="module")
 def local_case(mode):
     l_in = InputLayer((None, 3, 5, 6))
-    layers = [LocallyConnected2DLayer(l_in, 3, fs, flip_filters=flip, channelwise=cw,
-                                      untie_biases=True, nonlinearity=None,
-                                      b=np.arange(90, dtype="float32").reshape(3, 5, 6))
-              for fs, flip, cw in CASES]
+    layers = [
+        LocallyConnected2DLayer(
+            l_in,
+            3,
+            fs,
+            flip_filters=flip,
+            channelwise=cw,
+            untie_biases=True,
+            nonlinearity=None,
+            b=np.arange(90, dtype="float32").reshape(3, 5, 6),
+        )
+        for fs, flip, cw in CASES
+    ]
     return layers, pytensor.function([l_in.input_var], get_output(layers), mode=mode)
 
 
@@ -74,9 +83,9 @@ class TestLocallyConnected2DLayer:
         wshape = (2, 3, 3, 3, 4) if channelwise else (2, 2, 3, 3, 3, 4)
 
         def fn(x, W):
-            l = LocallyConnected2DLayer(InputLayer((None, 2, 3, 4)), 2, 3, W=W, b=None,
-                                        nonlinearity=None, channelwise=channelwise)
+            l = LocallyConnected2DLayer(
+                InputLayer((None, 2, 3, 4)), 2, 3, W=W, b=None, nonlinearity=None, channelwise=channelwise
+            )
             return get_output(l, x)
 
-        verify_grad(fn, [rng.normal(size=(2, 2, 3, 4)), rng.normal(size=wshape)],
-                    rng=rng, mode=mode)
+        verify_grad(fn, [rng.normal(size=(2, 2, 3, 4)), rng.normal(size=wshape)], rng=rng, mode=mode)

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytensor
-import pytensor.tensor as T
 import pytest
 from pytensor.gradient import verify_grad
 
@@ -30,9 +29,12 @@ def bn_ref(x, axes, eps, gamma, beta, mean=None, inv_std=None):
 def bn4d(mode):
     """A bc01 BatchNormLayer with a training and a deterministic function."""
     rng = np.random.default_rng(0)
-    l = BatchNormLayer(InputLayer((None, 3, 4, 5)), alpha=0.25,
-                       beta=rng.normal(size=3).astype("float32"),
-                       gamma=rng.normal(size=3).astype("float32"))
+    l = BatchNormLayer(
+        InputLayer((None, 3, 4, 5)),
+        alpha=0.25,
+        beta=rng.normal(size=3).astype("float32"),
+        gamma=rng.normal(size=3).astype("float32"),
+    )
     x = l.input_layer.input_var
     train = pytensor.function([x], get_output(l), mode=mode)
     test = pytensor.function([x], get_output(l, deterministic=True), mode=mode)
@@ -55,8 +57,7 @@ class TestBatchNormLayer:
         x = np.random.default_rng(1).normal(2, 3, size=(6, 3, 4, 5)).astype("float32")
         g = l.gamma.get_value().reshape(1, 3, 1, 1)
         b = l.beta.get_value().reshape(1, 3, 1, 1)
-        np.testing.assert_allclose(train(x), bn_ref(x, (0, 2, 3), 1e-4, g, b),
-                                   rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(train(x), bn_ref(x, (0, 2, 3), 1e-4, g, b), rtol=1e-4, atol=1e-4)
         batch_mean = x.mean(axis=(0, 2, 3))
         batch_inv_std = 1 / np.sqrt(x.var(axis=(0, 2, 3)) + 1e-4)
         np.testing.assert_allclose(l.mean.get_value(), 0.25 * batch_mean, rtol=1e-5)
@@ -69,17 +70,15 @@ class TestBatchNormLayer:
         np.testing.assert_array_equal(l.mean.get_value(), mean)
 
     def test_flags_override_deterministic(self, mode):
-        l = BatchNormLayer(InputLayer((None, 2)), mean=np.float32([1, 2]),
-                           inv_std=np.float32([2, 4]))
+        l = BatchNormLayer(InputLayer((None, 2)), mean=np.float32([1, 2]), inv_std=np.float32([2, 4]))
         x = np.float32([[0, 1], [2, 5]])
         xv = l.input_layer.input_var
-        f = pytensor.function([xv], get_output(l, deterministic=True,
-                                               batch_norm_update_averages=True), mode=mode)
+        f = pytensor.function([xv], get_output(l, deterministic=True, batch_norm_update_averages=True), mode=mode)
         np.testing.assert_allclose(f(x), (x - [1, 2]) * [2, 4], rtol=1e-5)
-        np.testing.assert_allclose(l.mean.get_value(), 0.9 * np.float32([1, 2]) + 0.1 * x.mean(0),
-                                   rtol=1e-5)
-        g = pytensor.function([xv], get_output(l, batch_norm_use_averages=False,
-                                               batch_norm_update_averages=False), mode=mode)
+        np.testing.assert_allclose(l.mean.get_value(), 0.9 * np.float32([1, 2]) + 0.1 * x.mean(0), rtol=1e-5)
+        g = pytensor.function(
+            [xv], get_output(l, batch_norm_use_averages=False, batch_norm_update_averages=False), mode=mode
+        )
         before = l.mean.get_value()
         np.testing.assert_allclose(g(x), bn_ref(x, 0, 1e-4, 1, 0), rtol=1e-4, atol=1e-4)
         np.testing.assert_array_equal(l.mean.get_value(), before)

@@ -20,9 +20,15 @@ from sknet.layers.pool import pool_output_length
 
 def pool_ref(x, ws, stride, pad, ignore_border, mode):
     """Loop reference over the last two axes (Lasagne's window and divisor rules)."""
+
     def windows(n, k, s, p):
-        count = ((n + 2 * p - k) // s + 1 if ignore_border else
-                 (n + s - 1) // s if s >= k else max(0, (n - k + s - 1) // s) + 1)
+        count = (
+            (n + 2 * p - k) // s + 1
+            if ignore_border
+            else (n + s - 1) // s
+            if s >= k
+            else max(0, (n - k + s - 1) // s) + 1
+        )
         return [(i * s - p, min(i * s - p + k, n + p)) for i in range(count)]
 
     H, W = x.shape[-2:]
@@ -30,7 +36,7 @@ def pool_ref(x, ws, stride, pad, ignore_border, mode):
     out = np.zeros(x.shape[:-2] + (len(rows), len(cols)))
     for i, (rs, re) in enumerate(rows):
         for j, (cs, ce) in enumerate(cols):
-            win = x[..., max(rs, 0):min(re, H), max(cs, 0):min(ce, W)]
+            win = x[..., max(rs, 0) : min(re, H), max(cs, 0) : min(ce, W)]
             if mode == "max":
                 out[..., i, j] = win.max(axis=(-2, -1))
             elif mode == "average_inc_pad":
@@ -52,8 +58,7 @@ CASES = [
 @pytest.fixture(scope="module")
 def pool2d_case(mode):
     l_in = InputLayer((None, 2, 7, 6))
-    layers = [Pool2DLayer(l_in, ps, stride=st, pad=pad, ignore_border=ib, mode=m)
-              for ps, st, pad, ib, m in CASES]
+    layers = [Pool2DLayer(l_in, ps, stride=st, pad=pad, ignore_border=ib, mode=m) for ps, st, pad, ib, m in CASES]
     layers.append(MaxPool2DLayer(l_in, 2, ignore_border=False))
     return layers, pytensor.function([l_in.input_var], get_output(layers), mode=mode)
 
@@ -74,8 +79,9 @@ class TestPool2DLayer:
 
     def test_shapes(self):
         assert MaxPool2DLayer(InputLayer((None, 3, None, 9)), 2).output_shape == (None, 3, None, 4)
-        assert Pool2DLayer(InputLayer((5, 3, 8, 9)), 3, stride=2, ignore_border=False,
-                           mode="average_inc_pad").output_shape == (5, 3, 4, 4)
+        assert Pool2DLayer(
+            InputLayer((5, 3, 8, 9)), 3, stride=2, ignore_border=False, mode="average_inc_pad"
+        ).output_shape == (5, 3, 4, 4)
         with pytest.raises(ValueError):
             Pool2DLayer(InputLayer((None, 3, 8)), 2)
         with pytest.raises(ValueError):
@@ -84,15 +90,20 @@ class TestPool2DLayer:
     @pytest.mark.parametrize("mode_name", ["max", "average_inc_pad", "average_exc_pad"])
     def test_verify_grad(self, mode_name, mode):
         x = np.random.default_rng(1).permutation(2 * 7 * 6).reshape(1, 2, 7, 6) / 7.0
-        verify_grad(lambda v: get_output(Pool2DLayer(InputLayer((None, 2, 7, 6)), (3, 2),
-                                                     stride=2, pad=1, mode=mode_name), v),
-                    [x], rng=np.random.default_rng(2), mode=mode, eps=1e-4)
+        verify_grad(
+            lambda v: get_output(Pool2DLayer(InputLayer((None, 2, 7, 6)), (3, 2), stride=2, pad=1, mode=mode_name), v),
+            [x],
+            rng=np.random.default_rng(2),
+            mode=mode,
+            eps=1e-4,
+        )
 
 
 class TestPool1DLayer:
-    @pytest.mark.parametrize("ps, st, pad, ib, m", [
-        (2, None, 0, True, "max"), (3, 2, 1, True, "average_inc_pad"),
-        (3, 2, 0, False, "average_exc_pad")])
+    @pytest.mark.parametrize(
+        "ps, st, pad, ib, m",
+        [(2, None, 0, True, "max"), (3, 2, 1, True, "average_inc_pad"), (3, 2, 0, False, "average_exc_pad")],
+    )
     def test_output_matches_reference(self, ps, st, pad, ib, m, mode):
         x = np.random.default_rng(3).normal(size=(2, 3, 9)).astype("float32")
         l = Pool1DLayer(InputLayer((None, 3, 9)), ps, stride=st, pad=pad, ignore_border=ib, mode=m)
@@ -103,8 +114,7 @@ class TestPool1DLayer:
 
     def test_maxpool1d_shape(self):
         assert MaxPool1DLayer(InputLayer((None, 4, None)), 3).output_shape == (None, 4, None)
-        assert MaxPool1DLayer(InputLayer((2, 4, 10)), 3, ignore_border=False).output_shape == (
-            2, 4, 4)
+        assert MaxPool1DLayer(InputLayer((2, 4, 10)), 3, ignore_border=False).output_shape == (2, 4, 4)
 
 
 class TestGlobalPoolLayer:

@@ -21,8 +21,7 @@ def pool3d_ref(x, ws, stride, pad, ignore_border, mode):
     """Loop over every output voxel; windows as Lasagne's (Theano's) pooling has them."""
     ws, pad = np.broadcast_to(ws, 3), np.broadcast_to(pad, 3)
     stride = ws if stride is None else np.broadcast_to(stride, 3)
-    sizes = [pool_output_length(n, w, s, p, ignore_border)
-             for n, w, s, p in zip(x.shape[2:], ws, stride, pad)]
+    sizes = [pool_output_length(n, w, s, p, ignore_border) for n, w, s, p in zip(x.shape[2:], ws, stride, pad)]
     out = np.zeros(x.shape[:2] + tuple(sizes))
     for idx in np.ndindex(*sizes):
         lo = [i * s - p for i, s, p in zip(idx, stride, pad)]
@@ -54,8 +53,7 @@ POOL_CASES = [
 @pytest.fixture(scope="module")
 def pool3d_case(mode):
     l_in = InputLayer((None, 3, 5, 6, 7))
-    layers = [Pool3DLayer(l_in, ws, stride=s, pad=p, ignore_border=ib, mode=m)
-              for ws, s, p, ib, m in POOL_CASES]
+    layers = [Pool3DLayer(l_in, ws, stride=s, pad=p, ignore_border=ib, mode=m) for ws, s, p, ib, m in POOL_CASES]
     return layers, pytensor.function([l_in.input_var], get_output(layers), mode=mode)
 
 
@@ -72,8 +70,7 @@ class TestPool3DLayer:
         l = MaxPool3DLayer(InputLayer((None, 2, 9, None, 7)), (3, 2, 2), stride=(3, 2, 1))
         assert l.output_shape == (None, 2, 3, None, 6)
         assert l.mode == "max" and l.pad == (0, 0, 0)
-        assert Pool3DLayer(InputLayer((None, 2, 5, 5, 5)), 2,
-                           ignore_border=False).output_shape == (None, 2, 3, 3, 3)
+        assert Pool3DLayer(InputLayer((None, 2, 5, 5, 5)), 2, ignore_border=False).output_shape == (None, 2, 3, 3, 3)
 
     def test_bad_input(self):
         with pytest.raises(ValueError, match="Expected 5 input dimensions"):
@@ -88,8 +85,7 @@ class TestPool3DLayer:
         rng = np.random.default_rng(3)
 
         def fn(x):
-            l = Pool3DLayer(InputLayer((None, 2, 4, 3, 5)), (2, 2, 3), stride=(1, 2, 2),
-                            pad=(1, 0, 1), mode=pool_mode)
+            l = Pool3DLayer(InputLayer((None, 2, 4, 3, 5)), (2, 2, 3), stride=(1, 2, 2), pad=(1, 0, 1), mode=pool_mode)
             return get_output(l, x)
 
         # distinct, well-separated values keep every max away from a tie
@@ -117,8 +113,7 @@ class TestUpscale3DLayer:
             Upscale3DLayer(InputLayer((None, 1, 2, 2, 2)), (1, 0, 1))
         with pytest.raises(ValueError, match="Mode"):
             Upscale3DLayer(InputLayer((None, 1, 2, 2, 2)), 2, mode="nearest")
-        assert Upscale3DLayer(InputLayer((None, 1, None, 2, 2)), 2).output_shape == (
-            None, 1, None, 4, 4)
+        assert Upscale3DLayer(InputLayer((None, 1, None, 2, 2)), 2).output_shape == (None, 1, None, 4, 4)
 
     def test_verify_grad(self, mode):
         rng = np.random.default_rng(4)

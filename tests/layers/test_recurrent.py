@@ -12,7 +12,6 @@ import pytensor.tensor as T
 import pytest
 from pytensor.gradient import verify_grad
 
-import sknet
 from sknet import init, nonlinearities, objectives, updates
 from sknet.layers import (
     CustomRecurrentLayer,
@@ -85,10 +84,8 @@ def lstm_reference(X, p, mask=None, backwards=False, h0=None, c0=None, peepholes
 def gru_reference(X, p, mask=None, backwards=False, h0=None, c0=None):
     def step(x, h):
         r = _sigmoid(x @ p["W_in_to_resetgate"] + h @ p["W_hid_to_resetgate"] + p["b_resetgate"])
-        u = _sigmoid(x @ p["W_in_to_updategate"] + h @ p["W_hid_to_updategate"]
-                     + p["b_updategate"])
-        c = np.tanh(x @ p["W_in_to_hidden_update"] + p["b_hidden_update"]
-                    + r * (h @ p["W_hid_to_hidden_update"]))
+        u = _sigmoid(x @ p["W_in_to_updategate"] + h @ p["W_hid_to_updategate"] + p["b_updategate"])
+        c = np.tanh(x @ p["W_in_to_hidden_update"] + p["b_hidden_update"] + r * (h @ p["W_hid_to_hidden_update"]))
         return [(1 - u) * h + u * c]
 
     h0 = np.zeros((X.shape[0], p["b_resetgate"].shape[0])) if h0 is None else h0
@@ -105,22 +102,21 @@ def rnn_reference(X, p, mask=None, backwards=False, h0=None, c0=None):
 
 def _random_params(rng, kind):
     """Weights large enough that every nonlinearity and peephole matters."""
+
     def w(*shape):
         return (0.5 * rng.randn(*shape)).astype("float32")
 
     if kind == "lstm":
         p = {}
         for gate in ("ingate", "forgetgate", "cell", "outgate"):
-            p.update({f"W_in_to_{gate}": w(F, N), f"W_hid_to_{gate}": w(N, N),
-                      f"b_{gate}": w(N)})
+            p.update({f"W_in_to_{gate}": w(F, N), f"W_hid_to_{gate}": w(N, N), f"b_{gate}": w(N)})
         for gate in ("ingate", "forgetgate", "outgate"):
             p[f"W_cell_to_{gate}"] = w(N)
         return p
     if kind == "gru":
         p = {}
         for gate in ("resetgate", "updategate", "hidden_update"):
-            p.update({f"W_in_to_{gate}": w(F, N), f"W_hid_to_{gate}": w(N, N),
-                      f"b_{gate}": w(N)})
+            p.update({f"W_in_to_{gate}": w(F, N), f"W_hid_to_{gate}": w(N, N), f"b_{gate}": w(N)})
         return p
     return {"W_in": w(F, N), "W_hid": w(N, N), "b": w(N)}
 
@@ -130,35 +126,44 @@ def _make_layer(kind, p, l_in, l_mask, l_h0, l_c0, **kw):
     if kw.pop("mask", False):
         kw["mask_input"] = l_mask
     if kind == "lstm":
-        gate = lambda g, **extra: Gate(W_in=p[f"W_in_to_{g}"], W_hid=p[f"W_hid_to_{g}"],
-                                       b=p[f"b_{g}"], **extra)
+
+        def gate(g, **extra):
+            return Gate(W_in=p[f"W_in_to_{g}"], W_hid=p[f"W_hid_to_{g}"], b=p[f"b_{g}"], **extra)
+
         if init_layers:
             kw.update(hid_init=l_h0, cell_init=l_c0)
         return LSTMLayer(
-            l_in, N, ingate=gate("ingate", W_cell=p["W_cell_to_ingate"]),
+            l_in,
+            N,
+            ingate=gate("ingate", W_cell=p["W_cell_to_ingate"]),
             forgetgate=gate("forgetgate", W_cell=p["W_cell_to_forgetgate"]),
             cell=gate("cell", W_cell=None, nonlinearity=nonlinearities.tanh),
-            outgate=gate("outgate", W_cell=p["W_cell_to_outgate"]), **kw)
+            outgate=gate("outgate", W_cell=p["W_cell_to_outgate"]),
+            **kw,
+        )
     if init_layers:
         kw.update(hid_init=l_h0)
     if kind == "gru":
-        gate = lambda g, **extra: Gate(W_in=p[f"W_in_to_{g}"], W_hid=p[f"W_hid_to_{g}"],
-                                       b=p[f"b_{g}"], W_cell=None, **extra)
-        return GRULayer(l_in, N, resetgate=gate("resetgate"), updategate=gate("updategate"),
-                        hidden_update=gate("hidden_update", nonlinearity=nonlinearities.tanh),
-                        **kw)
+
+        def gate(g, **extra):
+            return Gate(W_in=p[f"W_in_to_{g}"], W_hid=p[f"W_hid_to_{g}"], b=p[f"b_{g}"], W_cell=None, **extra)
+
+        return GRULayer(
+            l_in,
+            N,
+            resetgate=gate("resetgate"),
+            updategate=gate("updategate"),
+            hidden_update=gate("hidden_update", nonlinearity=nonlinearities.tanh),
+            **kw,
+        )
     if kind == "custom":
-        in_to_hid = DenseLayer(InputLayer((None, F)), N, W=p["W_in"], b=p["b"],
-                               nonlinearity=None)
-        hid_to_hid = DenseLayer(InputLayer((None, N)), N, W=p["W_hid"], b=None,
-                                nonlinearity=None)
+        in_to_hid = DenseLayer(InputLayer((None, F)), N, W=p["W_in"], b=p["b"], nonlinearity=None)
+        hid_to_hid = DenseLayer(InputLayer((None, N)), N, W=p["W_hid"], b=None, nonlinearity=None)
         return CustomRecurrentLayer(l_in, in_to_hid, hid_to_hid, **kw)
-    return RecurrentLayer(l_in, N, W_in_to_hid=p["W_in"], W_hid_to_hid=p["W_hid"], b=p["b"],
-                          **kw)
+    return RecurrentLayer(l_in, N, W_in_to_hid=p["W_in"], W_hid_to_hid=p["W_hid"], b=p["b"], **kw)
 
 
-REFERENCES = {"lstm": lstm_reference, "gru": gru_reference, "rnn": rnn_reference,
-              "custom": rnn_reference}
+REFERENCES = {"lstm": lstm_reference, "gru": gru_reference, "rnn": rnn_reference, "custom": rnn_reference}
 
 
 @pytest.fixture(scope="module", params=["lstm", "gru", "rnn", "custom"])
@@ -171,8 +176,7 @@ def variants(request, mode):
     l_mask = InputLayer((None, STEPS))
     l_h0 = InputLayer((None, N))
     l_c0 = InputLayer((None, N))
-    layers = {name: _make_layer(kind, p, l_in, l_mask, l_h0, l_c0, **kw)
-              for name, kw in VARIANTS}
+    layers = {name: _make_layer(kind, p, l_in, l_mask, l_h0, l_c0, **kw) for name, kw in VARIANTS}
     outputs = get_output(list(layers.values()))
     inputs = [l.input_var for l in (l_in, l_mask, l_h0, l_c0)]
     fn = pytensor.function(inputs, outputs, mode=mode, on_unused_input="ignore")
@@ -191,10 +195,14 @@ def variants(request, mode):
 def _expected(kind, name, data, p):
     kw = dict(VARIANTS)[name]
     ref = REFERENCES[kind]
-    out = ref(data["X"], p, mask=data["mask"] if kw.get("mask") else None,
-              backwards=kw.get("backwards", False),
-              h0=data["h0"] if kw.get("init_layers") else None,
-              c0=data["c0"] if kw.get("init_layers") else None)
+    out = ref(
+        data["X"],
+        p,
+        mask=data["mask"] if kw.get("mask") else None,
+        backwards=kw.get("backwards", False),
+        h0=data["h0"] if kw.get("init_layers") else None,
+        c0=data["c0"] if kw.get("init_layers") else None,
+    )
     if kw.get("only_return_final"):
         # the state after the last processed step
         return out[:, 0] if kw.get("backwards") else out[:, -1]
@@ -248,15 +256,24 @@ class TestShapesAndParams:
         assert {"W_cell_to_ingate", "W_cell_to_forgetgate", "W_cell_to_outgate"} <= set(names)
         assert "W_cell_to_cell" not in names
         assert [p.name for p in l.get_params(regularizable=False)] == [
-            "b_ingate", "b_forgetgate", "b_cell", "b_outgate", "cell_init", "hid_init"]
+            "b_ingate",
+            "b_forgetgate",
+            "b_cell",
+            "b_outgate",
+            "cell_init",
+            "hid_init",
+        ]
         assert len(l.get_params(trainable=True)) == 15  # 4 * 3 + 3 peepholes
         no_peep = LSTMLayer(InputLayer((None, 5, 3)), 4, peepholes=False)
         assert len(no_peep.get_params(trainable=True)) == 12
 
     def test_learn_init(self):
         l_in = InputLayer((None, 5, 3))
-        for cls, inits in ((LSTMLayer, {"cell_init", "hid_init"}), (GRULayer, {"hid_init"}),
-                           (RecurrentLayer, {"hid_init"})):
+        for cls, inits in (
+            (LSTMLayer, {"cell_init", "hid_init"}),
+            (GRULayer, {"hid_init"}),
+            (RecurrentLayer, {"hid_init"}),
+        ):
             fixed = {p.name for p in cls(l_in, 4).get_params(trainable=True)}
             learned = {p.name for p in cls(l_in, 4, learn_init=True).get_params(trainable=True)}
             assert not (fixed & inits)
@@ -272,13 +289,16 @@ class TestShapesAndParams:
     def test_gru_param_order_is_lasagnes(self):
         l = GRULayer(InputLayer((None, 5, 3)), 4)
         assert [p.name for p in l.get_params()][::3] == [
-            "W_in_to_updategate", "W_in_to_resetgate", "W_in_to_hidden_update", "hid_init"]
+            "W_in_to_updategate",
+            "W_in_to_resetgate",
+            "W_in_to_hidden_update",
+            "hid_init",
+        ]
 
     def test_recurrent_layer_params(self):
         l = RecurrentLayer(InputLayer((None, 5, 3)), 4, name="rnn")
         names = [p.name for p in get_all_params(l)]
-        assert names == ["rnn.hid_init", "rnn.input_to_hidden.W", "rnn.input_to_hidden.b",
-                         "rnn.hidden_to_hidden.W"]
+        assert names == ["rnn.hid_init", "rnn.input_to_hidden.W", "rnn.input_to_hidden.b", "rnn.hidden_to_hidden.W"]
         assert l.W_in_to_hid.get_value().shape == (3, 4)
 
     def test_unroll_needs_fixed_length_and_full_gradient(self):
@@ -324,8 +344,7 @@ class TestGradients:
         (_, _, _, g_full, g_clip, _, _), _, p = lstm_grads
         # each gate pre-activation gradient is clipped to 1e-4 at every step,
         # so dx_t is at most 1e-4 * (row sums of |W_in| over the 4 gates)
-        w_in = np.concatenate([p[f"W_in_to_{g}"] for g in
-                               ("ingate", "forgetgate", "cell", "outgate")], axis=1)
+        w_in = np.concatenate([p[f"W_in_to_{g}"] for g in ("ingate", "forgetgate", "cell", "outgate")], axis=1)
         bound = 1e-4 * np.abs(w_in).sum(axis=1)
         assert np.all(np.abs(g_clip) <= bound + 1e-7)
         assert np.any(g_clip != 0)
@@ -334,7 +353,7 @@ class TestGradients:
     def test_gradient_steps_truncates_backprop(self, lstm_grads):
         (_, _, _, g_full, _, g_trunc, _), _, _ = lstm_grads
         # only the last 2 steps receive gradient
-        assert np.all(g_trunc[:, :STEPS - 2] == 0)
+        assert np.all(g_trunc[:, : STEPS - 2] == 0)
         np.testing.assert_allclose(g_trunc[:, -1], g_full[:, -1], rtol=1e-5, atol=1e-6)
         assert np.abs(g_full[:, 0]).max() > 0
 
@@ -352,8 +371,7 @@ class TestGradients:
         def cost(x, w_hid):
             l_in = InputLayer((None, 3, 2), input_var=x)
             gates = {gate_name: Gate(W_hid=w_hid, W_cell=None if cls is GRULayer else init.Constant(0.3))}
-            l = cls(l_in, 3, mask_input=InputLayer((None, 3), input_var=T.constant(mask)),
-                    **gates)
+            l = cls(l_in, 3, mask_input=InputLayer((None, 3), input_var=T.constant(mask)), **gates)
             return get_output(l)
 
         pt = [rng.randn(2, 3, 2).astype("float32"), (0.5 * rng.randn(3, 3)).astype("float32")]
@@ -363,12 +381,18 @@ class TestGradients:
         rng = np.random.RandomState(6)
 
         def cost(x):
-            l = RecurrentLayer(InputLayer((None, 3, 2), input_var=x), 3, backwards=True,
-                               nonlinearity=nonlinearities.tanh, W_hid_to_hid=init.Normal(0.5))
+            l = RecurrentLayer(
+                InputLayer((None, 3, 2), input_var=x),
+                3,
+                backwards=True,
+                nonlinearity=nonlinearities.tanh,
+                W_hid_to_hid=init.Normal(0.5),
+            )
             return get_output(l)
 
-        verify_grad(cost, [rng.randn(2, 3, 2).astype("float32")], rng=rng, eps=1e-2,
-                    abs_tol=2e-3, rel_tol=2e-2, mode=mode)
+        verify_grad(
+            cost, [rng.randn(2, 3, 2).astype("float32")], rng=rng, eps=1e-2, abs_tol=2e-3, rel_tol=2e-2, mode=mode
+        )
 
 
 class TestMemoryTask:
@@ -393,9 +417,9 @@ class TestMemoryTask:
         loss = objectives.categorical_crossentropy(prob, t).mean()
         params = get_all_params(l_out, trainable=True)
         acc = T.mean(T.eq(T.argmax(prob, axis=1), t))
-        train = pytensor.function([l_in.input_var, t], loss,
-                                  updates=updates.adam(loss, params, learning_rate=0.02),
-                                  mode=mode)
+        train = pytensor.function(
+            [l_in.input_var, t], loss, updates=updates.adam(loss, params, learning_rate=0.02), mode=mode
+        )
         test = pytensor.function([l_in.input_var, t], acc, mode=mode)
         X_test, y_test = batch(500)
         before = test(X_test, y_test)
@@ -415,8 +439,7 @@ class TestJAXBackend:
         rng = np.random.RandomState(7)
         x = T.tensor(dtype="float32", shape=(3, 5, 4), name="x")
         m = T.tensor(dtype="float32", shape=(3, 5), name="m")
-        l = cls(InputLayer((None, 5, 4), input_var=x), 6, backwards=True,
-                mask_input=InputLayer((None, 5), input_var=m))
+        l = cls(InputLayer((None, 5, 4), input_var=x), 6, backwards=True, mask_input=InputLayer((None, 5), input_var=m))
         out = get_output(l)
         outputs = [out, T.grad(out.sum(), l.get_params(trainable=True)[1])]
         X = rng.randn(3, 5, 4).astype("float32")

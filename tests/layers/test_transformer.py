@@ -85,27 +85,25 @@ def _run(layer, l_in, l_loc, x, loc, mode):
 
 
 AFFINE_CASES = [(b, f) for b in ("nearest", "mirror", "wrap") for f in (1, (0.7, 2.3))]
-TPS_CASES = [(p, b, f) for p in (True, False)
-             for b, f in (("nearest", 1), ("wrap", (0.7, 2.3)), ("mirror", (1.5, 1)))]
+TPS_CASES = [(p, b, f) for p in (True, False) for b, f in (("nearest", 1), ("wrap", (0.7, 2.3)), ("mirror", (1.5, 1)))]
 
 
 @pytest.fixture(scope="module")
 def affine_case(mode):
     """Every (border mode, downsample factor) in one compiled function."""
     l_in, l_loc = InputLayer((None, 2, 7, 8)), InputLayer((None, 6))
-    layers = [TransformerLayer(l_in, l_loc, downsample_factor=f, border_mode=b)
-              for b, f in AFFINE_CASES]
-    return layers, pytensor.function([l_in.input_var, l_loc.input_var], get_output(layers),
-                                     mode=mode)
+    layers = [TransformerLayer(l_in, l_loc, downsample_factor=f, border_mode=b) for b, f in AFFINE_CASES]
+    return layers, pytensor.function([l_in.input_var, l_loc.input_var], get_output(layers), mode=mode)
 
 
 @pytest.fixture(scope="module")
 def tps_case(mode):
     l_in, l_loc = InputLayer((None, 2, 7, 8)), InputLayer((None, 18))
-    layers = [TPSTransformerLayer(l_in, l_loc, downsample_factor=f, control_points=9,
-                                  precompute_grid=p, border_mode=b) for p, b, f in TPS_CASES]
-    return layers, pytensor.function([l_in.input_var, l_loc.input_var], get_output(layers),
-                                     mode=mode)
+    layers = [
+        TPSTransformerLayer(l_in, l_loc, downsample_factor=f, control_points=9, precompute_grid=p, border_mode=b)
+        for p, b, f in TPS_CASES
+    ]
+    return layers, pytensor.function([l_in.input_var, l_loc.input_var], get_output(layers), mode=mode)
 
 
 class TestTransformerLayer:
@@ -113,8 +111,7 @@ class TestTransformerLayer:
         layers, f = affine_case
         x = RNG.normal(size=(3, 2, 7, 8))
         theta = np.array([1, 0, 0, 0, 1, 0]) + RNG.normal(scale=0.6, size=(3, 6))
-        for layer, out, (border, _) in zip(layers, f(x.astype("float32"),
-                                                     theta.astype("float32")), AFFINE_CASES):
+        for layer, out, (border, _) in zip(layers, f(x.astype("float32"), theta.astype("float32")), AFFINE_CASES):
             assert out.shape == (3,) + layer.output_shape[1:]
             ref = affine_ref(x, theta, layer.downsample_factor, border)
             np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-4)
@@ -127,17 +124,18 @@ class TestTransformerLayer:
         zoom = np.array([[4, 0, 0, 0, 1, 0]])
         out = _run(TransformerLayer(l_in, l_loc), l_in, l_loc, image, identity, mode)
         np.testing.assert_allclose(out, image, atol=1e-6)
-        expected = {"nearest": image[0, 0, 0],
-                    "mirror": [.5, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, .5],
-                    "wrap": [1, 1, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0]}
+        expected = {
+            "nearest": image[0, 0, 0],
+            "mirror": [0.5, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0.5],
+            "wrap": [1, 1, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0],
+        }
         for border, row in expected.items():
-            out = _run(TransformerLayer(l_in, l_loc, border_mode=border), l_in, l_loc, image,
-                       zoom, mode)
+            out = _run(TransformerLayer(l_in, l_loc, border_mode=border), l_in, l_loc, image, zoom, mode)
             np.testing.assert_allclose(out[0, 0], np.tile(row, (16, 1)), atol=1e-5)
 
     def test_variable_input_size(self, mode):
         x = RNG.normal(size=(2, 3, 12, 10)).astype("float32")
-        theta = (np.array([1, 0, 0, 0, 1, 0]) + RNG.normal(scale=0.3, size=(2, 6)))
+        theta = np.array([1, 0, 0, 0, 1, 0]) + RNG.normal(scale=0.3, size=(2, 6))
         outs = []
         for shape in [(None, 3, 12, 10), (None, 3, None, 10)]:
             l_in, l_loc = InputLayer(shape), InputLayer((None, 6))
@@ -161,14 +159,13 @@ class TestTransformerLayer:
         rng = np.random.default_rng(1)
 
         def fn(x, theta):
-            layer = TransformerLayer(InputLayer((None, 2, 4, 5)), InputLayer((None, 6)),
-                                     border_mode="mirror")
+            layer = TransformerLayer(InputLayer((None, 2, 4, 5)), InputLayer((None, 6)), border_mode="mirror")
             return layer.get_output_for([x, theta])
 
-        theta = np.array([[0.9, 0.2, 0.1, -0.1, 1.1, 0.05]] * 2) + rng.normal(
-            scale=0.05, size=(2, 6))
-        verify_grad(fn, [rng.normal(size=(2, 2, 4, 5)), theta], rng=rng, mode=mode,
-                    eps=1e-4, abs_tol=1e-3, rel_tol=1e-3)
+        theta = np.array([[0.9, 0.2, 0.1, -0.1, 1.1, 0.05]] * 2) + rng.normal(scale=0.05, size=(2, 6))
+        verify_grad(
+            fn, [rng.normal(size=(2, 2, 4, 5)), theta], rng=rng, mode=mode, eps=1e-4, abs_tol=1e-3, rel_tol=1e-3
+        )
 
 
 class TestTPSTransformerLayer:
@@ -211,8 +208,9 @@ class TestTPSTransformerLayer:
         outs = []
         for shape in [(None, 2, 10, 9), (None, 2, None, 9)]:
             l_in, l_loc = InputLayer(shape), InputLayer((None, 8))
-            layer = TPSTransformerLayer(l_in, l_loc, downsample_factor=(0.7, 2.3),
-                                        control_points=4, precompute_grid=False)
+            layer = TPSTransformerLayer(
+                l_in, l_loc, downsample_factor=(0.7, 2.3), control_points=4, precompute_grid=False
+            )
             outs.append(_run(layer, l_in, l_loc, x, offsets, mode))
         np.testing.assert_array_equal(outs[0], outs[1])
         assert outs[0].shape == (2, 2, 14, 3)
@@ -228,20 +226,27 @@ class TestTPSTransformerLayer:
             TPSTransformerLayer(l_3d, DenseLayer(l_3d, 32))
         l_var = InputLayer((None, 3, None, 28))
         with pytest.raises(ValueError, match="precomputed"):
-            TPSTransformerLayer(l_var, DenseLayer(ReshapeLayer(l_var, ([0], 3 * 28 * 28)), 32),
-                                precompute_grid=True)
+            TPSTransformerLayer(l_var, DenseLayer(ReshapeLayer(l_var, ([0], 3 * 28 * 28)), 32), precompute_grid=True)
 
     @pytest.mark.parametrize("precompute", [True, False])
     def test_verify_grad(self, precompute, mode):
         rng = np.random.default_rng(2)
 
         def fn(x, offsets):
-            layer = TPSTransformerLayer(InputLayer((None, 1, 4, 5)), InputLayer((None, 8)),
-                                        control_points=4, precompute_grid=precompute)
+            layer = TPSTransformerLayer(
+                InputLayer((None, 1, 4, 5)), InputLayer((None, 8)), control_points=4, precompute_grid=precompute
+            )
             return layer.get_output_for([x, offsets])
 
-        verify_grad(fn, [rng.normal(size=(2, 1, 4, 5)), rng.normal(scale=0.1, size=(2, 8))],
-                    rng=rng, mode=mode, eps=1e-4, abs_tol=1e-3, rel_tol=1e-3)
+        verify_grad(
+            fn,
+            [rng.normal(size=(2, 1, 4, 5)), rng.normal(scale=0.1, size=(2, 8))],
+            rng=rng,
+            mode=mode,
+            eps=1e-4,
+            abs_tol=1e-3,
+            rel_tol=1e-3,
+        )
 
 
 def test_float64_input_stays_float64(mode):
@@ -251,4 +256,4 @@ def test_float64_input_stays_float64(mode):
     assert out.dtype == "float64"
     f = pytensor.function([x, theta], out, mode=mode)
     img = RNG.normal(size=(1, 1, 3, 3))
-    np.testing.assert_allclose(f(img, np.array([[1., 0, 0, 0, 1, 0]])), img, atol=1e-12)
+    np.testing.assert_allclose(f(img, np.array([[1.0, 0, 0, 0, 1, 0]])), img, atol=1e-12)

@@ -132,9 +132,11 @@ def test_forked_child_computes_without_hanging():
     # threads (any test compiled with mode='JAX'), and JAX warns, rightly, that
     # os.fork() after that can deadlock. The child there has sknet's own
     # threads to cope with, which is what this test is about.
-    code = (f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
-            "import test_threads; test_threads.check_forked_child(); "
-            "assert 'jax' not in sys.modules")
+    code = (
+        f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
+        "import test_threads; test_threads.check_forked_child(); "
+        "assert 'jax' not in sys.modules"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "fork" not in done.stderr, done.stderr
