@@ -16,7 +16,6 @@ import pytensor.tensor as T
 from pytensor.gradient import grad_clip
 
 from .. import init, nonlinearities
-from ..backend import FLOATX
 from ..utils import unroll_scan
 from . import helper
 from .base import Layer, MergeLayer
@@ -90,9 +89,9 @@ def _stack(params, axis, shape):
     return T.concatenate([T.specify_shape(p, tuple(part)) for p in params], axis=axis)
 
 
-def _time_major_mask(mask):
-    """(batch, time) mask -> (time, batch, 1) float mask that broadcasts over units."""
-    return T.cast(mask, FLOATX).dimshuffle(1, 0, "x")
+def _time_major_mask(mask, dtype):
+    """(batch, time) mask -> (time, batch, 1) mask of ``dtype`` that broadcasts over units."""
+    return T.cast(mask, dtype).dimshuffle(1, 0, "x")
 
 
 def _finish_output(out, only_return_final, backwards):
@@ -154,7 +153,7 @@ class _RecurrentBase(MergeLayer):
             return inputs[index]
         # repeat the (1, ...) param along the batch; a dot keeps it differentiable
         # and avoids relying on runtime broadcasting of a length-1 dimension
-        ones = T.ones((num_batch, 1), dtype=FLOATX)
+        ones = T.ones((num_batch, 1), dtype=state.dtype)
         flat = state.reshape((1, -1))
         out = T.dot(ones, flat)
         if state.ndim > 2:
@@ -248,9 +247,24 @@ class CustomRecurrentLayer(_RecurrentBase):
         self.hidden_to_hidden = hidden_to_hidden
         self.nonlinearity = nonlinearities.identity if nonlinearity is None else nonlinearity
 
+        in_to_hid_inputs = _input_layers(input_to_hidden)
+        if len(in_to_hid_inputs) != 1:
+            raise ValueError(
+                f"input_to_hidden must have exactly one InputLayer, but it has "
+                f"{len(in_to_hid_inputs)}"
+            )
+        hid_to_hid_inputs = _input_layers(hidden_to_hidden)
+        if len(hid_to_hid_inputs) != 1:
+            raise ValueError(
+                f"hidden_to_hidden must have exactly one InputLayer, but it has "
+                f"{len(hid_to_hid_inputs)}"
+            )
         input_shape = self.input_shapes[0]
         in_out = input_to_hidden.output_shape
         hid_out = hidden_to_hidden.output_shape
+        # the sub-networks may be of any depth: what hidden_to_hidden reads is
+        # the shape of its InputLayer, not of its top layer's incoming
+        hid_in = hid_to_hid_inputs[0].output_shape
         if (precompute_input and in_out[0] is not None and input_shape[0] is not None
                 and input_shape[1] is not None
                 and in_out[0] != input_shape[0] * input_shape[1]):
@@ -270,11 +284,11 @@ class CustomRecurrentLayer(_RecurrentBase):
                 "The output shapes of input_to_hidden and hidden_to_hidden must match "
                 f"after the first dimension, got {in_out} and {hid_out}"
             )
-        if not _compatible(in_out[1:], hidden_to_hidden.input_shape[1:]):
+        if not _compatible(in_out[1:], hid_in[1:]):
             raise ValueError(
-                "input_to_hidden's output shape must equal hidden_to_hidden's input "
-                f"shape after the first dimension, got {in_out} and "
-                f"{hidden_to_hidden.input_shape}"
+                "input_to_hidden's output shape must equal the shape of "
+                "hidden_to_hidden's InputLayer after the first dimension, got "
+                f"{in_out} and {hid_in}"
             )
         self.hid_init = self._add_init(hid_init, (1,) + tuple(hid_out[1:]), "hid_init")
 
@@ -327,12 +341,16 @@ class CustomRecurrentLayer(_RecurrentBase):
         hid_init = self._initial_state(inputs, self.hid_init, self.hid_init_incoming_index,
                                        num_batch)
         if mask is not None:
-            sequences, step_fun = [input, _time_major_mask(mask)], step_masked
+            sequences, step_fun = [input, _time_major_mask(mask, input.dtype)], step_masked
         else:
             sequences, step_fun = [input], step
         hid_out, = _recurrence(step_fun, sequences, [hid_init], non_seqs, self.backwards,
                                self.gradient_steps, self.unroll_scan, self._n_steps())
         return _finish_output(hid_out, self.only_return_final, self.backwards)
+
+
+def _input_layers(layer):
+    return [l for l in helper.get_all_layers(layer) if isinstance(l, InputLayer)]
 
 
 def _compatible(shape1, shape2):
@@ -586,7 +604,7 @@ class LSTMLayer(_RecurrentBase):
             return [cell, hid]
 
         if mask is not None:
-            sequences, step_fun = [input, _time_major_mask(mask)], step_masked
+            sequences, step_fun = [input, _time_major_mask(mask, input.dtype)], step_masked
         else:
             sequences, step_fun = [input], step
         cell_init = self._initial_state(inputs, self.cell_init, self.cell_init_incoming_index,
@@ -704,7 +722,7 @@ class GRULayer(_RecurrentBase):
             return T.switch(mask_n, hid, hid_previous)
 
         if mask is not None:
-            sequences, step_fun = [input, _time_major_mask(mask)], step_masked
+            sequences, step_fun = [input, _time_major_mask(mask, input.dtype)], step_masked
         else:
             sequences, step_fun = [input], step
         hid_init = self._initial_state(inputs, self.hid_init, self.hid_init_incoming_index,
