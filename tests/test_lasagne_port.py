@@ -6,9 +6,9 @@ theano`` in place of the original imports:
 
 * Lasagne's MNIST example (``examples/mnist.py``): ``build_mlp``,
   ``build_custom_mlp``, ``build_cnn``, ``iterate_minibatches`` and the
-  training ``main`` with ``nesterov_momentum``; the data are scikit-learn's
-  8x8 digits scaled to 28x28 (nothing is downloaded), and each model must
-  learn them.
+  training ``main`` with ``nesterov_momentum``, on a subset of MNIST (or
+  scikit-learn's digits scaled to 28x28 where MNIST is not found); each
+  model must learn it.
 * A Lasagne Recipes model-zoo network, ResNet-50 (``modelzoo/resnet50.py``:
   ``build_simple_block``, ``build_residual_block``, ``build_model``), built
   at its 224x224 input and trained for one step.
@@ -41,17 +41,33 @@ from sknet.nonlinearities import rectify, softmax
 
 
 def load_dataset():
-    """Digits as 1x28x28 images in [0, 1]: train, validation and test splits."""
-    from sklearn.datasets import load_digits
+    """Train, validation and test splits of 1x28x28 images in [0, 1].
 
-    digits = load_digits()
-    images = np.kron(digits.images / 16.0, np.ones((3, 3)))  # 8x8 -> 24x24
-    images = np.pad(images, ((0, 0), (2, 2), (2, 2)))[:, None].astype(theano.config.floatX)
-    labels = digits.target.astype("int32")
-    order = np.random.RandomState(0).permutation(len(labels))
-    images, labels = images[order], labels[order]
-    return (images[:1200], labels[:1200], images[1200:1500], labels[1200:1500],
-            images[1500:], labels[1500:])
+    MNIST when ``sknet.datasets.load_mnist`` finds it (``$SKNET_DATA``), a
+    subset so the test stays short; otherwise scikit-learn's 8x8 digits,
+    each pixel repeated 3x3 and padded to 28x28 (nothing is downloaded).
+    """
+    from sknet.datasets import load_mnist
+
+    try:
+        mnist = load_mnist()
+        images = np.concatenate([mnist.X_train[:2000], mnist.X_test[:1000]])
+        labels = np.concatenate([mnist.y_train[:2000], mnist.y_test[:1000]])
+    except FileNotFoundError:
+        from sklearn.datasets import load_digits
+
+        digits = load_digits()
+        images = np.kron(digits.images / 16.0, np.ones((3, 3)))
+        images = np.pad(images, ((0, 0), (2, 2), (2, 2)))[:, None]
+        labels = digits.target
+        order = np.random.RandomState(0).permutation(len(labels))
+        images, labels = images[order], labels[order]
+    images = images.astype(theano.config.floatX)
+    labels = labels.astype("int32")
+    n = len(labels)
+    train, val = int(0.6 * n), int(0.8 * n)
+    return (images[:train], labels[:train], images[train:val], labels[train:val],
+            images[val:], labels[val:])
 
 
 def build_mlp(input_var=None):

@@ -268,8 +268,8 @@ class InverseLayer(MergeLayer):
     >>> l_inv = InverseLayer(l_dense, l_dense)
     >>> l_inv.output_shape
     (None, 3)
-    >>> get_output(l_inv, np.ones((1, 3), 'float32')).eval()  # ones @ W.T
-    array([[1., 5., 9.]], dtype=float32)
+    >>> get_output(l_inv, np.ones((1, 3), 'float32')).eval()  # (x @ W) @ W.T
+    array([[ 9., 39., 69.]], dtype=float32)
     """
 
     def __init__(self, incoming, layer, **kwargs):

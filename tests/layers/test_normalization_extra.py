@@ -120,7 +120,9 @@ class TestInstanceAndLayerNorm:
                                        nonlinearity=None),
                             learn_scale=learn_scale, learn_bias=learn_bias, name="n")
         kinds = [type(l) for l in get_all_layers(top)[2:]]
-        expected = [StandardizationLayer] + [ScaleLayer] * learn_scale + [BiasLayer] * learn_bias
+        # as in Lasagne, nonlinearity=None is the identity, which moves on top too
+        expected = ([StandardizationLayer] + [ScaleLayer] * learn_scale
+                    + [BiasLayer] * learn_bias + [NonlinearityLayer])
         assert kinds == expected
         assert get_all_layers(top)[2].name == "n"
 
