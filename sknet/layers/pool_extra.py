@@ -2,7 +2,7 @@
 
 import pytensor.tensor as T
 
-from ..ops.pool import POOL_MODES, Pool2D
+from ..ops.pool import Pool2D
 from ..utils import as_tuple, int_types
 from .base import Layer
 
@@ -255,9 +255,7 @@ class SpatialPyramidPoolingLayer(Layer):
             )
         if implementation not in ("fast", "kaiming"):
             raise ValueError(f"implementation must be 'fast' or 'kaiming', got {implementation!r}")
-        if mode not in POOL_MODES:
-            raise ValueError(f"mode must be one of {POOL_MODES}, got {mode!r}")
-        _region_reduce(mode)
+        _region_reduce(mode)  # checks the mode
         self.mode = mode
         self.implementation = implementation
         self.pool_dims = list(pool_dims)

@@ -26,6 +26,16 @@ def _recurrence(step, sequences, outputs_info, non_sequences, backwards,
     if unroll:
         return unroll_scan(step, sequences, outputs_info, non_sequences, n_steps,
                            go_backwards=backwards)
+
+    def typed_step(*args):
+        # A state of one unit starts broadcastable on that axis (its init
+        # comes from a (1, 1) parameter) while the step's products may not
+        # know the size; scan wants one type, so state it.
+        outs = step(*args)
+        outs = list(outs) if isinstance(outs, (list, tuple)) else [outs]
+        return [init.type.filter_variable(out, allow_convert=True)
+                for init, out in zip(outputs_info, outs)]
+
     kwargs = dict(
         sequences=sequences,
         outputs_info=outputs_info,
@@ -36,8 +46,8 @@ def _recurrence(step, sequences, outputs_info, non_sequences, backwards,
         return_list=True,
     )
     if _SCAN_HAS_RETURN_UPDATES:
-        return pytensor.scan(step, return_updates=False, **kwargs)
-    outputs, _ = pytensor.scan(step, **kwargs)
+        return pytensor.scan(typed_step, return_updates=False, **kwargs)
+    outputs, _ = pytensor.scan(typed_step, **kwargs)
     return outputs
 
 

@@ -75,6 +75,19 @@ class TestBroadcastableSizeOneAxes:
         assert losses[-1] < losses[0] / 10
 
 
+@pytest.mark.parametrize("cls", [RecurrentLayer, LSTMLayer, GRULayer])
+def test_recurrent_layers_of_one_unit(cls, mode):
+    """One unit: (1, 1) weights and a (1, 1) initial state, broadcastable, in scan."""
+    l_in = InputLayer((5, 3, 4))
+    layer = cls(l_in, num_units=1, learn_init=True)
+    out = get_output(layer)
+    grads = pytensor.grad(T.mean(out), get_all_params(layer, trainable=True))
+    f = pytensor.function([l_in.input_var], [out] + grads, mode=mode)
+    values = f(np.random.RandomState(0).randn(5, 3, 4).astype("float32"))
+    assert values[0].shape == (5, 3, 1)
+    assert all(np.isfinite(v).all() for v in values)
+
+
 @pytest.fixture
 def float64():
     with pytensor.config.change_flags(floatX="float64"):

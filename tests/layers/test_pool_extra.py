@@ -169,7 +169,7 @@ class TestSpatialPyramidPoolingLayer:
     def test_errors(self):
         with pytest.raises(ValueError, match="Expected 4 input dimensions"):
             SpatialPyramidPoolingLayer((None, 3, 8))
-        with pytest.raises(ValueError, match="mode must be one of"):
+        with pytest.raises(ValueError, match="Mode must be either 'max', 'average_inc_pad' or"):
             SpatialPyramidPoolingLayer((None, 3, 8, 8), mode="median")
         with pytest.raises(ValueError, match="'fast' or 'kaiming'"):
             SpatialPyramidPoolingLayer((None, 3, 8, 8), implementation="slow")
