@@ -234,7 +234,8 @@ def compute_norms(array, norm_axes=None):
     if not isinstance(array, (Variable, np.ndarray)):
         # RuntimeError, as Lasagne raises here
         raise RuntimeError(
-            f"compute_norms supports numpy arrays and PyTensor variables, got {type(array).__name__}"
+            f"Unsupported type {type(array).__name__}: compute_norms supports numpy arrays "
+            "and PyTensor variables"
         )
     ndim = array.ndim
     if norm_axes is not None:
