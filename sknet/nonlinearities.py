@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytensor.tensor as T
+from pytensor.graph.basic import Variable
 
 from .ops.relu import relu
 
@@ -84,11 +85,18 @@ ScaledTanh = ScaledTanH
 def rectify(x):
     """Rectified linear unit ``max(0, x)``.
 
+    As in Lasagne, a numpy array (or number) gives a numpy result, computed
+    at once; a PyTensor expression gives an expression.
+
     Examples
     --------
     >>> float(rectify(T.constant(-1.0)).eval())
     0.0
+    >>> rectify(np.array([-1.5, 2.0]))
+    array([0., 2.])
     """
+    if not isinstance(x, Variable):
+        return np.maximum(np.asarray(x), 0)
     return relu(x)
 
 

@@ -21,6 +21,7 @@ __all__ = [
     "binary_crossentropy",
     "categorical_crossentropy",
     "squared_error",
+    "huber_loss",
     "binary_hinge_loss",
     "multiclass_hinge_loss",
     "aggregate",
@@ -143,6 +144,41 @@ def squared_error(a, b):
     return T.sqr(a - b)
 
 
+def huber_loss(predictions, targets, delta=1):
+    """Huber loss: squared for small errors, linear for large ones (smooth L1).
+
+    With ``d = |predictions - targets|``::
+
+        loss = 0.5 * d ** 2              if d <= delta
+               delta * (d - delta / 2)   otherwise
+
+    Value and slope are continuous at ``d = delta``; ``delta=1`` is the
+    smooth L1 loss of Fast R-CNN.
+
+    Parameters
+    ----------
+    predictions, targets : PyTensor expressions
+        Of the same shape (a target vector is aligned to one prediction
+        column, as in :func:`squared_error`).
+    delta : scalar
+
+    Returns
+    -------
+    PyTensor expression
+        The elementwise loss.
+
+    Examples
+    --------
+    >>> huber_loss(T.constant([0.5, 3.0]), T.constant([0.0, 0.0])).eval().tolist()
+    [0.125, 2.5]
+    """
+    predictions, targets = align_targets(predictions, targets)
+    abs_diff = abs(targets - predictions)
+    quadratic = 0.5 * T.sqr(abs_diff)
+    linear = delta * (abs_diff - delta / 2.0)
+    return T.switch(abs_diff <= delta, quadratic, linear)
+
+
 def binary_hinge_loss(predictions, targets, delta=1, log_odds=None, binary=True):
     """Hinge loss ``max(0, delta - t * s)`` for a binary problem.
 
@@ -258,7 +294,10 @@ def aggregate(loss, weights=None, mode="mean"):
         return loss.sum()
     if mode == "normalized_sum":
         if weights is None:
-            raise ValueError("aggregate: mode='normalized_sum' requires weights")
+            raise ValueError(
+                "aggregate: mode='normalized_sum' requires weights (normalized sums "
+                "require weights to divide by)"
+            )
         return loss.sum() / weights.sum()
     raise ValueError(f"aggregate: mode must be 'mean', 'sum' or 'normalized_sum', got {mode!r}")
 

@@ -34,6 +34,7 @@ __all__ = [
     "adadelta",
     "adam",
     "adamax",
+    "amsgrad",
     "norm_constraint",
     "total_norm_constraint",
 ]
@@ -395,6 +396,46 @@ def adamax(loss_or_grads, params, learning_rate=0.002, beta1=0.9, beta2=0.999, e
         updates[m_prev] = _like(m_prev, m_t)
         updates[u_prev] = _like(u_prev, u_t)
         updates[param] = _like(param, param - a_t * m_t / (u_t + epsilon))
+    updates[t_prev] = _like(t_prev, t)
+    return updates
+
+
+def amsgrad(loss_or_grads, params, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8):
+    """AMSGrad (Reddi et al., 2018): Adam dividing by the largest second moment so far.
+
+    With a step counter ``t`` (starting at 1) and ``m``, ``v``, ``v_hat`` at 0::
+
+        m     <- beta1 * m + (1 - beta1) * grad
+        v     <- beta2 * v + (1 - beta2) * grad ** 2
+        v_hat <- max(v_hat, v)
+        a_t    = learning_rate * sqrt(1 - beta2 ** t) / (1 - beta1 ** t)
+        param <- param - a_t * m / (sqrt(v_hat) + epsilon)
+
+    Examples
+    --------
+    >>> w = pytensor.shared(np.float32([1.0, 2.0]), name='w')
+    >>> [v.name for v in amsgrad(T.sum(w ** 2), [w])]
+    ['w.m', 'w.v', 'w.v_hat', 'w', 't']
+    """
+    params = list(params)
+    grads = get_or_compute_grads(loss_or_grads, params)
+    t_prev = _step_counter()
+    t = t_prev + 1
+    # the step size in float64, as in adam: 1 - beta2 ** t loses digits in float32
+    t64 = T.cast(t, "float64")
+    a_t = learning_rate * T.sqrt(1 - beta2**t64) / (1 - beta1**t64)
+    updates = OrderedDict()
+    for param, grad in zip(params, grads):
+        m_prev = _zeros_like(param, "m")
+        v_prev = _zeros_like(param, "v")
+        v_hat_prev = _zeros_like(param, "v_hat")
+        m_t = beta1 * m_prev + (1 - beta1) * grad
+        v_t = beta2 * v_prev + (1 - beta2) * grad**2
+        v_hat_t = T.maximum(v_hat_prev, v_t)
+        updates[m_prev] = _like(m_prev, m_t)
+        updates[v_prev] = _like(v_prev, v_t)
+        updates[v_hat_prev] = _like(v_hat_prev, v_hat_t)
+        updates[param] = _like(param, param - a_t * m_t / (T.sqrt(v_hat_t) + epsilon))
     updates[t_prev] = _like(t_prev, t)
     return updates
 

@@ -1,14 +1,16 @@
 """Small helpers shared by the layer library: dtype casts, params, tuples."""
 
+import inspect
+import numbers
+
 import numpy as np
 import pytensor
 import pytensor.tensor as T
 from pytensor.graph.basic import Variable
-from pytensor.graph.traversal import graph_inputs
-
-from .backend import FLOATX
 
 __all__ = [
+    "int_types",
+    "float_dtype",
     "floatX",
     "shared_empty",
     "as_tensor_expression",
@@ -21,11 +23,36 @@ __all__ = [
     "create_param",
     "unroll_scan",
     "set_default_update",
+    "inspect_kwargs",
 ]
+
+#: The types that count as an integer size or index: Python ints and numpy's
+#: integer scalars (``np.int64(3)``, what ``np.prod`` of a shape returns).
+int_types = (numbers.Integral, np.integer)
+
+
+def float_dtype():
+    """The float dtype the layer library builds parameters and variables in.
+
+    It is PyTensor's ``floatX``, which sknet sets to float32 on import unless
+    the user chose another (``PYTENSOR_FLAGS=floatX=float64`` or
+    ``pytensor.config.floatX = 'float64'``); as in Lasagne, it is read when a
+    parameter or variable is made, so a change takes effect for later layers.
+    The estimators build their networks under float32 whatever it says.
+
+    Examples
+    --------
+    >>> float_dtype()
+    'float32'
+    >>> with pytensor.config.change_flags(floatX='float64'):
+    ...     float_dtype()
+    'float64'
+    """
+    return pytensor.config.floatX
 
 
 def floatX(arr):
-    """Cast an array-like to sknet's float dtype (float32).
+    """Cast an array-like to the float dtype of :func:`float_dtype` (float32).
 
     Parameters
     ----------
@@ -40,19 +67,22 @@ def floatX(arr):
     >>> floatX([1, 2]).dtype
     dtype('float32')
     """
-    return np.asarray(arr, dtype=FLOATX)
+    return np.asarray(arr, dtype=float_dtype())
 
 
 def shared_empty(dim=2, dtype=None):
-    """Return a shared variable holding an empty array of ``dim`` dimensions.
+    """Return a shared variable of ``dim`` dimensions holding one zero.
+
+    As in Lasagne, the placeholder array has size 1 on every axis (the
+    variable's type does not fix that size, so any array fits later).
 
     Examples
     --------
     >>> shared_empty(3).get_value().shape
-    (0, 0, 0)
+    (1, 1, 1)
     """
-    dtype = FLOATX if dtype is None else dtype
-    return pytensor.shared(np.zeros((0,) * dim, dtype=dtype))
+    dtype = float_dtype() if dtype is None else dtype
+    return pytensor.shared(np.zeros((1,) * dim, dtype=dtype))
 
 
 def as_tensor_expression(input):
@@ -67,7 +97,7 @@ def as_tensor_expression(input):
         return input
     arr = np.asarray(input)
     if arr.dtype.kind == "f":
-        arr = arr.astype(FLOATX)
+        arr = arr.astype(float_dtype())
     try:
         return T.constant(arr)
     except Exception as exc:  # pragma: no cover - unusual inputs only
@@ -81,19 +111,35 @@ as_theano_expression = as_tensor_expression
 def collect_shared_vars(expressions):
     """Return the shared variables an expression (or list of them) depends on.
 
+    The order is Lasagne's: a depth-first search from the first expression,
+    visiting each operation's inputs left to right, so ``[x, y, z]`` of
+    shared variables comes back as ``[x, y, z]`` and the parameters of
+    ``W1 + W2`` as ``[W1, W2]``.
+
     Examples
     --------
     >>> w = pytensor.shared(np.ones(2, dtype='float32'), name='w')
-    >>> [v.name for v in collect_shared_vars(2 * w)]
-    ['w']
+    >>> b = pytensor.shared(np.ones(2, dtype='float32'), name='b')
+    >>> [v.name for v in collect_shared_vars([2 * w + b, b])]
+    ['w', 'b']
     """
     if isinstance(expressions, Variable):
         expressions = [expressions]
-    return [
-        v
-        for v in graph_inputs(list(expressions))
-        if isinstance(v, pytensor.compile.SharedVariable)
-    ]
+    # PyTensor's own graph_inputs walks right-first; this stack walk puts the
+    # leftmost input on top, so it is visited first
+    stack = list(expressions)[::-1]
+    seen = set()
+    found = []
+    while stack:
+        var = stack.pop()
+        if var in seen:
+            continue
+        seen.add(var)
+        if var.owner is not None:
+            stack.extend(var.owner.inputs[::-1])
+        elif isinstance(var, pytensor.compile.SharedVariable):
+            found.append(var)
+    return found
 
 
 def one_hot(x, m=None):
@@ -111,7 +157,7 @@ def one_hot(x, m=None):
     x = as_tensor_expression(x)
     if m is None:
         m = T.cast(T.max(x) + 1, "int64")
-    return T.cast(T.eq(x[:, None], T.arange(m)[None, :]), FLOATX)
+    return T.cast(T.eq(x[:, None], T.arange(m)[None, :]), float_dtype())
 
 
 def unique(l):
@@ -139,7 +185,9 @@ def as_tuple(x, N, t=None):
     x : value or iterable
     N : int
     t : type or tuple of types, optional
-        If given, every element must be of this type.
+        If given, every element must be of this type. ``int`` also admits
+        numpy integers (``np.int64(3)``, what numpy shapes hold), which are
+        returned as Python ints.
 
     Examples
     --------
@@ -147,14 +195,26 @@ def as_tuple(x, N, t=None):
     (3, 3)
     >>> as_tuple((1, 2), 2)
     (1, 2)
+    >>> as_tuple(np.int64(3), 2, int)
+    (3, 3)
     """
     try:
         X = tuple(x)
     except TypeError:
         X = (x,) * N
-    if (t is not None) and not all(isinstance(v, t) for v in X):
-        type_str = t.__name__ if isinstance(t, type) else " or ".join(tt.__name__ for tt in t)
-        raise TypeError(f"expected a single value or an iterable of {type_str}, got {x!r} instead")
+    if t is not None:
+        types = t if isinstance(t, tuple) else (t,)
+        lenient = int in types
+        if lenient:
+            types = types + (np.integer,)
+        if not all(isinstance(v, types) for v in X):
+            if t == int_types:
+                type_str = "int"
+            else:
+                type_str = t.__name__ if isinstance(t, type) else " or ".join(tt.__name__ for tt in t)
+            raise TypeError(f"expected a single value or an iterable of {type_str}, got {x!r} instead")
+        if lenient:
+            X = tuple(int(v) if isinstance(v, np.integer) else v for v in X)
     if len(X) != N:
         raise ValueError(f"expected a single value or an iterable with length {N}, got {x!r} instead")
     return X
@@ -171,6 +231,12 @@ def compute_norms(array, norm_axes=None):
     >>> compute_norms(np.array([[3.0, 0.0], [4.0, 1.0]]))
     array([5., 1.])
     """
+    if not isinstance(array, (Variable, np.ndarray)):
+        # RuntimeError, as Lasagne raises here
+        raise RuntimeError(
+            f"Unsupported type {type(array).__name__}: compute_norms supports numpy arrays "
+            "and PyTensor variables"
+        )
     ndim = array.ndim
     if norm_axes is not None:
         sum_over = tuple(norm_axes)
@@ -187,21 +253,47 @@ def compute_norms(array, norm_axes=None):
     return T.sqrt(T.sum(T.sqr(array), axis=sum_over))
 
 
+def _param_shape(shape, name):
+    try:
+        shape = tuple(shape)
+    except TypeError:
+        raise TypeError(f"the shape of parameter {name!r} must be a tuple of ints, got {shape!r}") from None
+    if any(not isinstance(d, int_types) or d <= 0 for d in shape):
+        raise ValueError(
+            f"Cannot create param {name!r} with a non-positive or unknown shape {shape}"
+        )
+    return tuple(int(d) for d in shape)
+
+
 def create_param(spec, shape, name=None):
     """Create a parameter from an array, shared variable, expression or callable.
 
     Parameters
     ----------
-    spec : numpy.ndarray, SharedVariable, PyTensor expression or callable
-        A numpy array is copied into a new float32 shared variable; a shared
-        variable or expression is used as it is (its dimensionality must
-        match); a callable (an initializer) is called with ``shape``.
+    spec : numpy.ndarray, number, SharedVariable, PyTensor expression or callable
+        A numpy array (or number) is copied into a new shared variable: a
+        float array in the float dtype of :func:`float_dtype` (float32 by
+        default), an integer or boolean array in its own dtype. Its axes of
+        size 1 are broadcastable, as in Lasagne (the parameter's shape is
+        fixed once made), so ``x + param`` broadcasts a ``(1, n)`` parameter
+        over a batch. A shared variable or expression is used as it is (its
+        dimensionality must match, and a shared variable's shape). A callable
+        (an initializer) is called with ``shape`` and its result treated as
+        above.
     shape : tuple of int
+        Sizes (Python or numpy integers).
     name : str, optional
 
     Returns
     -------
     SharedVariable or PyTensor expression
+
+    Raises
+    ------
+    ValueError
+        On a non-positive size or a shape or dimensionality mismatch.
+    TypeError
+        When ``spec`` (or what the callable returned) is none of the above.
 
     Examples
     --------
@@ -209,15 +301,32 @@ def create_param(spec, shape, name=None):
     >>> p = create_param(Constant(1.0), (2, 3), name='W')
     >>> p.get_value().shape, p.dtype
     ((2, 3), 'float32')
+    >>> b = create_param(np.zeros((1, 3)), (1, 3))
+    >>> b.broadcastable, (T.matrix() + b).broadcastable
+    ((True, False), (False, False))
+    >>> create_param(np.arange(3), (3,)).dtype
+    'int64'
     """
-    import numbers
-
-    shape = tuple(shape)
-    if any(not isinstance(d, numbers.Integral) or d <= 0 for d in shape):
-        raise ValueError(
-            f"Cannot create param {name!r} with a non-positive or unknown shape {shape}"
-        )
+    shape = _param_shape(shape, name)
     err_prefix = f"cannot initialize parameter {name}: " if name else "cannot initialize parameter: "
+    from_callable = callable(spec) and not isinstance(spec, Variable)
+    if from_callable:
+        spec = spec(shape)
+        what = "the value returned by the initializer"
+    else:
+        what = "spec"
+
+    if isinstance(spec, (numbers.Number, np.generic)):
+        spec = np.asarray(spec)
+    if isinstance(spec, np.ndarray):
+        if spec.dtype.kind not in "fiub":
+            raise TypeError(f"{err_prefix}{what} is an array of dtype {spec.dtype}, not of numbers")
+        if spec.shape != shape:
+            kind = "initializer returned an array of" if from_callable else "array has"
+            raise ValueError(f"{err_prefix}{kind} shape {spec.shape}, should be {shape}")
+        value = floatX(spec) if spec.dtype.kind == "f" else spec
+        static = tuple(1 if s == 1 else None for s in shape)
+        return pytensor.shared(value, name=name, shape=static)
 
     if isinstance(spec, Variable):
         if spec.ndim != len(shape):
@@ -226,29 +335,18 @@ def create_param(spec, shape, name=None):
             )
         if isinstance(spec, pytensor.compile.SharedVariable):
             value = spec.get_value(borrow=True)
-            if value.shape != shape:
+            if np.shape(value) != shape:
                 raise ValueError(
-                    f"{err_prefix}parameter has shape {value.shape}, should be {shape}"
+                    f"{err_prefix}parameter has shape {np.shape(value)}, should be {shape}"
                 )
-            if name is not None and spec.name is None:
-                spec.name = name
+        if name is not None and spec.name is None:
+            spec.name = name
         return spec
 
-    if callable(spec):
-        arr = spec(shape)
-        if isinstance(arr, Variable):
-            return create_param(arr, shape, name)
-        arr = np.asarray(arr)
-        if arr.shape != shape:
-            raise ValueError(f"{err_prefix}initializer returned an array of shape {arr.shape}, should be {shape}")
-        return pytensor.shared(floatX(arr), name=name)
-
-    arr = np.asarray(spec)
-    if arr.dtype.kind not in "fiub":
-        raise ValueError(f"{err_prefix}spec must be a numpy array, a PyTensor expression or a callable")
-    if arr.shape != shape:
-        raise ValueError(f"{err_prefix}array has shape {arr.shape}, should be {shape}")
-    return pytensor.shared(floatX(arr), name=name)
+    raise TypeError(
+        f"{err_prefix}{what} must be a numpy array, a PyTensor expression or a callable "
+        f"returning one, got {type(spec).__name__}"
+    )
 
 
 def set_default_update(shared_var, update):
@@ -280,7 +378,9 @@ def unroll_scan(fn, sequences, outputs_info, non_sequences, n_steps, go_backward
     ----------
     fn : callable
         Step function, called as ``fn(*seq_slices, *previous_outputs, *non_sequences)``.
-    sequences, outputs_info, non_sequences : lists of expressions
+    sequences : expression or list of expressions
+        Iterated over their first axis.
+    outputs_info, non_sequences : lists of expressions
     n_steps : int
     go_backwards : bool
 
@@ -296,6 +396,8 @@ def unroll_scan(fn, sequences, outputs_info, non_sequences, n_steps, go_backward
     >>> out.eval({x: np.array([1., 2., 3.], dtype=x.dtype)}).tolist()
     [1.0, 3.0, 6.0]
     """
+    if isinstance(sequences, Variable) or not isinstance(sequences, (list, tuple)):
+        sequences = [sequences]
     counter = range(n_steps)
     if go_backwards:
         counter = counter[::-1]
@@ -315,3 +417,26 @@ def unroll_scan(fn, sequences, outputs_info, non_sequences, n_steps, go_backward
         l = [o[i] for o in output]
         output_scan.append(T.stack(l))
     return output_scan
+
+
+def inspect_kwargs(func):
+    """Return the names of the arguments of ``func`` that have a default value.
+
+    Parameters
+    ----------
+    func : callable
+
+    Returns
+    -------
+    list of str
+        In the order of the signature.
+
+    Examples
+    --------
+    >>> def f(a, b=1, *args, c=2, **kwargs):
+    ...     pass
+    >>> inspect_kwargs(f)
+    ['b', 'c']
+    """
+    params = inspect.signature(func).parameters.values()
+    return [p.name for p in params if p.default is not p.empty]

@@ -108,3 +108,16 @@ def test_rectify_runs_as_maximum_outside_c(mode):
     else:
         assert "ScalarRelu" not in scalar_ops
     np.testing.assert_allclose(f(X), 2 * np.maximum(X, 0))
+
+
+def test_rectify_on_numpy_input_returns_numpy():
+    """As in Lasagne (Theano's relu on an ndarray): no symbolic graph for arrays."""
+    out = nl.rectify(X)
+    assert isinstance(out, np.ndarray) and out.dtype == np.float32
+    np.testing.assert_array_equal(out, np.maximum(X, 0))
+    ints = nl.rectify(np.array([-2, 3]))
+    assert ints.dtype.kind == "i" and ints.tolist() == [0, 3]
+    assert float(nl.rectify(-1.5)) == 0.0
+    # Lasagne's own test computes a reference with rectify on numpy data
+    hinge = nl.rectify(1 + np.array([0.5, -2.0]) - np.array([0.2, 0.1]))
+    np.testing.assert_allclose(hinge, [1.3, 0.0])

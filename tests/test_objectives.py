@@ -195,3 +195,26 @@ def test_objectives_gradients(mode):
         return T.concatenate([T.flatten(part) for part in parts])
 
     verify_grad(losses, [p_bin, r.randn(4, 3), scores], rng=r, mode=mode)
+
+
+@pytest.mark.parametrize("delta", [0.5, 1.0, 2.0])
+def test_huber_loss(delta, mode):
+    rng = np.random.RandomState(0)
+    p_np = (rng.randn(6, 3) * 2).astype("float32")
+    t_np = rng.randn(6, 3).astype("float32")
+    p, t = T.matrix("p"), T.matrix("t")
+    f = pytensor.function([p, t], obj.huber_loss(p, t, delta), mode=mode)
+    d = np.abs(p_np - t_np)
+    expected = np.where(d <= delta, 0.5 * d**2, delta * (d - delta / 2))
+    assert (d > delta).any() and (d <= delta).any()
+    np.testing.assert_allclose(f(p_np, t_np), expected, rtol=1e-5)
+    verify_grad(lambda a: obj.huber_loss(a, T.constant(t_np.astype("float64")), delta).sum(),
+                [p_np.astype("float64")], rng=rng, mode=mode)
+
+
+def test_huber_loss_aligns_a_target_vector(mode):
+    p = T.matrix("p", shape=(None, 1))
+    t = T.vector("t")
+    f = pytensor.function([p, t], obj.huber_loss(p, t), mode=mode)
+    out = f(np.float32([[0.5], [3.0]]), np.float32([0.0, 0.0]))
+    np.testing.assert_allclose(out, [[0.125], [2.5]])

@@ -71,6 +71,15 @@ def np_adamax(p, g, s, hp, t):
     return p - hp["learning_rate"] / (1 - b1**t) * s["m"] / (s["u"] + hp["epsilon"])
 
 
+def np_amsgrad(p, g, s, hp, t):
+    b1, b2 = hp["beta1"], hp["beta2"]
+    s["m"] = b1 * s.get("m", 0.0) + (1 - b1) * g
+    s["v"] = b2 * s.get("v", 0.0) + (1 - b2) * g**2
+    s["v_hat"] = np.maximum(s.get("v_hat", 0.0), s["v"])
+    a_t = hp["learning_rate"] * np.sqrt(1 - b2**t) / (1 - b1**t)
+    return p - a_t * s["m"] / (np.sqrt(s["v_hat"]) + hp["epsilon"])
+
+
 # rule, numpy reference, hyper-parameters (non-default, to show they are
 # used) for the fixed-gradient check, and for the least-squares problem
 RULES = [
@@ -112,6 +121,12 @@ RULES = [
         {"learning_rate": 0.01, "beta1": 0.8, "beta2": 0.99, "epsilon": 1e-4},
         {"learning_rate": 0.1, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8},
     ),
+    (
+        updates.amsgrad,
+        np_amsgrad,
+        {"learning_rate": 0.01, "beta1": 0.8, "beta2": 0.99, "epsilon": 1e-4},
+        {"learning_rate": 0.1, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8},
+    ),
 ]
 IDS = [rule.__name__ for rule, *_ in RULES]
 
@@ -125,6 +140,7 @@ DEFAULTS = {
     "adadelta": {"learning_rate": 1.0, "rho": 0.95, "epsilon": 1e-6},
     "adam": {"learning_rate": 0.001, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8},
     "adamax": {"learning_rate": 0.002, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8},
+    "amsgrad": {"learning_rate": 0.001, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8},
 }
 
 

@@ -32,7 +32,8 @@ class TestCreateParam:
         assert p.name == "W" and p.dtype == "float32"
         arr[0, 0] = 100
         assert p.get_value()[0, 0] == 0
-        assert utils.create_param(np.ones((2,), dtype="int64"), (2,)).dtype == "float32"
+        # as in Lasagne, an integer array keeps its dtype
+        assert utils.create_param(np.ones((2,), dtype="int16"), (2,)).dtype == "int16"
 
     def test_shared_variable_is_used_as_is(self):
         s = pytensor.shared(np.zeros((2, 3), dtype="float32"))
@@ -69,7 +70,6 @@ class TestCreateParam:
             ),
             (lambda shape: np.zeros((1,)), (2,), "initializer returned an array of shape \\(1,\\), should be \\(2,\\)"),
             (lambda shape: T.matrix(), (2,), "parameter variable has 2 dimensions, should be 1"),
-            (object(), (2,), "spec must be a numpy array, a PyTensor expression or a callable"),
             (init.Constant(), (2, 0), "non-positive or unknown shape \\(2, 0\\)"),
             (init.Constant(), (None, 3), "non-positive or unknown shape"),
         ],
@@ -77,6 +77,12 @@ class TestCreateParam:
     def test_errors(self, spec, shape, message):
         with pytest.raises(ValueError, match=message):
             utils.create_param(spec, shape, name="W")
+
+    @pytest.mark.parametrize("spec", [object(), {}, "string", lambda shape: {}, lambda shape: "abc"])
+    def test_type_errors(self, spec):
+        # TypeError, as Lasagne raises for a spec that is no array, expression or callable
+        with pytest.raises(TypeError, match="must be a numpy array, a PyTensor expression or a callable"):
+            utils.create_param(spec, (2,), name="W")
 
     def test_error_without_name(self):
         with pytest.raises(ValueError, match="^cannot initialize parameter: array"):
@@ -151,10 +157,92 @@ def test_collect_shared_vars():
 
 def test_small_helpers():
     assert utils.floatX([1, 2]).dtype == np.float32
-    assert utils.shared_empty(2).get_value().shape == (0, 0)
+    assert utils.shared_empty(2).get_value().shape == (1, 1)
     assert utils.unique([3, 1, 3, 2, 1]) == [3, 1, 2]
     c = utils.as_tensor_expression(np.array([1.0, 2.0]))
     assert c.dtype == "float32"
     x = T.matrix()
     assert utils.as_tensor_expression(x) is x
     assert utils.as_theano_expression is utils.as_tensor_expression
+
+
+# Lasagne's semantics (each of these failed before sknet matched them)
+
+
+def test_int_types():
+    for value in (42, np.int8(42), np.int32(42), np.int64(42), np.prod(np.empty(42).shape)):
+        assert isinstance(value, utils.int_types)
+    for value in (4.0, "4", np.float32(4)):
+        assert not isinstance(value, utils.int_types)
+    with pytest.raises(TypeError, match="iterable of int, got"):
+        utils.as_tuple("ab", 2, utils.int_types)
+
+
+def test_inspect_kwargs():
+    def f(a, b=1, *args, c=None, d, **kwargs):
+        pass
+
+    assert utils.inspect_kwargs(f) == ["b", "c"]
+    assert utils.inspect_kwargs(lambda x: x) == []
+    assert utils.inspect_kwargs(utils.unroll_scan) == ["go_backwards"]
+
+
+def test_collect_shared_vars_is_left_first_depth_first():
+    x, y, z = (pytensor.shared(np.float32(0), name=n) for n in "xyz")
+    assert utils.collect_shared_vars([x, y, z]) == [x, y, z]
+    assert utils.collect_shared_vars(x**2 + T.log(y) * z) == [x, y, z]
+    assert utils.collect_shared_vars([z, x * y]) == [z, x, y]
+    W1 = pytensor.shared(np.zeros((3, 2), "float32"), name="W1")
+    W2 = pytensor.shared(np.zeros((2, 4), "float32"), name="W2")
+    assert utils.collect_shared_vars(T.dot(W1, W2)) == [W1, W2]
+    assert utils.collect_shared_vars([T.dot(W2.T, W1.T), W1]) == [W2, W1]
+
+
+@pytest.mark.parametrize("shape", [(10, 1, 20), (1, 2), (3, 1), (2, 3), (1,)])
+def test_create_param_size_one_axes_are_broadcastable(shape, mode):
+    bcast = tuple(s == 1 for s in shape)
+    assert utils.create_param(np.zeros, shape).broadcastable == bcast
+    assert utils.create_param(np.zeros(shape), shape).broadcastable == bcast
+    assert utils.create_param(init.Constant(1), shape).broadcastable == bcast
+
+
+def test_create_param_broadcasts_over_a_batch(mode):
+    b = utils.create_param(np.array([[1.0, 2.0, 3.0]]), (1, 3))
+    x = T.matrix("x")
+    f = pytensor.function([x], x + b, mode=mode)
+    np.testing.assert_allclose(f(np.zeros((4, 3), "float32")), np.tile([[1.0, 2.0, 3.0]], (4, 1)))
+
+
+def test_create_param_dtypes_and_numpy_int_shapes():
+    assert utils.create_param(np.arange(6).reshape(2, 3), (2, 3)).dtype == "int64"
+    assert utils.create_param(np.zeros((2,), bool), (2,)).dtype == "bool"
+    assert utils.create_param(np.zeros((2,), "float64"), (2,)).dtype == "float32"
+    assert utils.create_param(3, ()).dtype == "int64"
+    p = utils.create_param(init.Constant(0.5), (np.int64(2), np.int32(3)))
+    assert p.get_value().shape == (2, 3)
+    assert utils.create_param(np.empty, (x for x in [2, 3])).get_value().shape == (2, 3)
+    with pytest.raises(ValueError, match="non-positive or unknown shape"):
+        utils.create_param(np.zeros, (2.0, 3))
+
+
+def test_float_dtype_follows_pytensor_floatx():
+    assert utils.float_dtype() == "float32" and utils.floatX([1]).dtype == np.float32
+    with pytensor.config.change_flags(floatX="float64"):
+        assert utils.floatX([1]).dtype == np.float64
+        assert utils.create_param(init.Constant(1.0), (2,)).dtype == "float64"
+        assert utils.create_param(np.zeros(2, "float32"), (2,)).dtype == "float64"
+        assert utils.shared_empty(2).dtype == "float64"
+
+
+def test_unroll_scan_with_one_sequence_not_in_a_list(mode):
+    k = 3
+    a = T.scalar("a")
+    result, = utils.unroll_scan(lambda step, prior, a_: prior * a_, T.arange(k),
+                                [T.constant(1.0)], [a], n_steps=k)
+    f = pytensor.function([a], result, mode=mode)
+    np.testing.assert_allclose(f(np.float32(10)), [10, 100, 1000])
+
+
+def test_compute_norms_rejects_other_types():
+    with pytest.raises(RuntimeError, match="numpy arrays and PyTensor variables"):
+        utils.compute_norms([[1.0, 2.0]])

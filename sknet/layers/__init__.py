@@ -15,10 +15,13 @@ from .dense import DenseLayer, NINLayer
 from .special import (
     BiasLayer,
     ExpressionLayer,
+    InverseLayer,
     NonlinearityLayer,
     ParametricRectifierLayer,
+    RandomizedRectifierLayer,
     ScaleLayer,
     prelu,
+    rrelu,
     standardize,
 )
 from .noise import (
@@ -49,6 +52,18 @@ from .merge import (
     concat,
 )
 from .embedding import EmbeddingLayer
+from .normalization import (
+    LocalResponseNormalization2DLayer,
+    StandardizationLayer,
+    instance_norm,
+    layer_norm,
+)
+from .pool_extra import (
+    FeaturePoolLayer,
+    FeatureWTALayer,
+    SpatialPyramidPoolingLayer,
+    Upscale1DLayer,
+)
 from .recurrent import CustomRecurrentLayer, GRULayer, Gate, LSTMLayer, RecurrentLayer
 from .conv import (
     Conv1DLayer,

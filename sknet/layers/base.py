@@ -68,7 +68,8 @@ class Layer:
         ----------
         unwrap_shared : bool
             If a parameter is an expression, return the shared variables it
-            is built from instead.
+            is built from instead (in Lasagne's order: see
+            :func:`sknet.utils.collect_shared_vars`).
         **tags
             ``trainable=True`` keeps only parameters with that tag,
             ``regularizable=False`` only those without it, and so on.
@@ -92,13 +93,7 @@ class Layer:
         if exclude:
             result = [param for param in result if not (self.params[param] & exclude)]
         if unwrap_shared:
-            unwrapped = []
-            for param in result:
-                if isinstance(param, pytensor.compile.SharedVariable):
-                    unwrapped.append(param)
-                else:
-                    unwrapped.extend(utils.collect_shared_vars(param))
-            return utils.unique(unwrapped)
+            return utils.collect_shared_vars(result)
         return result
 
     def get_output_shape_for(self, input_shape):

@@ -1,6 +1,7 @@
 """Convolution layers (bc01 layout): Conv1DLayer, Conv2DLayer, TransposedConv2DLayer."""
 
 import pytensor.tensor as T
+from pytensor.graph.basic import Variable
 
 from .. import init, nonlinearities
 from ..ops.corr import CorrMM
@@ -332,8 +333,9 @@ class TransposedConv2DLayer(BaseConvLayer):
     flip_filters : bool
         False (default) makes this layer the exact transpose of a
         ``Conv2DLayer`` with ``flip_filters=True`` and the same ``W``.
-    output_size : int, tuple of 2 ints or None
-        Output size when the stride leaves it ambiguous.
+    output_size : int, tuple of 2 ints, symbolic int vector or None
+        Output size when the stride leaves it ambiguous; a symbolic one (a
+        shared variable, say) gives unknown sizes in ``output_shape``.
 
     Examples
     --------
@@ -357,7 +359,8 @@ class TransposedConv2DLayer(BaseConvLayer):
         output_size=None,
         **kwargs,
     ):
-        if output_size is not None:
+        # a symbolic output_size (e.g. a shared int vector) is kept as it is
+        if output_size is not None and not isinstance(output_size, Variable):
             output_size = as_tuple(output_size, 2, int)
         self.output_size = output_size
         super().__init__(
@@ -370,6 +373,8 @@ class TransposedConv2DLayer(BaseConvLayer):
         return (self.input_shape[1], self.num_filters) + self.filter_size
 
     def get_output_shape_for(self, input_shape):
+        if isinstance(self.output_size, Variable):
+            return (input_shape[0], self.num_filters, None, None)
         if self.output_size is not None:
             return (input_shape[0], self.num_filters) + self.output_size
         crop = self.pad if isinstance(self.pad, tuple) else (self.pad,) * self.n
@@ -388,7 +393,8 @@ class TransposedConv2DLayer(BaseConvLayer):
                 (input.shape[2 + i] - 1) * self.stride[i] - 2 * crop[i] + self.filter_size[i]
                 for i in range(2)
             ]
-        return CorrMM("inputs", self.stride, self._pad_amounts())(W, input, T.stack(out_hw))
+        out_hw = out_hw if isinstance(out_hw, Variable) else T.stack(out_hw)
+        return CorrMM("inputs", self.stride, self._pad_amounts())(W, input, out_hw)
 
 
 Deconv2DLayer = TransposedConv2DLayer

@@ -55,7 +55,7 @@ class DenseLayer(Layer):
         if num_leading_axes >= len(self.input_shape):
             raise ValueError(
                 f"Got num_leading_axes={num_leading_axes} for a {len(self.input_shape)}-"
-                "dimensional input, leaving no trailing dimensions for the dot product."
+                "dimensional input, leaving no trailing axes for the dot product."
             )
         if num_leading_axes < -len(self.input_shape):
             raise ValueError(

@@ -22,9 +22,11 @@ __all__ = [
 
 
 def _incoming_layers(layer):
+    # by attribute, as Lasagne does: an InputLayer has neither, and a None
+    # (an incoming given as a shape) is skipped by the walk
     if hasattr(layer, "input_layers"):
-        return [l for l in layer.input_layers if l is not None]
-    if getattr(layer, "input_layer", None) is not None:
+        return list(layer.input_layers)
+    if hasattr(layer, "input_layer"):
         return [layer.input_layer]
     return []
 
@@ -82,10 +84,9 @@ def get_all_layers(layer, treat_as_input=None):
 
 
 def _layer_inputs(layer, all_outputs):
+    # an incoming given as a shape is None: its expression is inputs[None]
     if hasattr(layer, "input_layers"):
-        return [
-            all_outputs[l] if l is not None else None for l in layer.input_layers
-        ]
+        return [all_outputs[l] for l in layer.input_layers]
     return all_outputs[layer.input_layer]
 
 
@@ -98,7 +99,8 @@ def get_output(layer_or_layers, inputs=None, **kwargs):
     inputs : None, expression, array or dict, optional
         None uses each InputLayer's ``input_var``. A single expression (or
         array) feeds the network's only InputLayer. A dict maps layers
-        (InputLayers or any other, to cut the graph there) to expressions.
+        (InputLayers or any other, to cut the graph there) to expressions;
+        the key None stands for the incomings given as shapes.
     **kwargs
         Passed to every layer's ``get_output_for``; ``deterministic=True``
         switches dropout and noise off and batch norm to its running averages.
@@ -118,6 +120,13 @@ def get_output(layer_or_layers, inputs=None, **kwargs):
     """
     from .input import InputLayer as _InputLayer
 
+    if isinstance(inputs, dict):
+        for key in inputs:
+            if key is not None and not isinstance(key, Layer):
+                raise TypeError(
+                    f"The inputs dictionary keys must be layers (or None for incomings "
+                    f"given as shapes), not {type(key).__name__}"
+                )
     accepted_kwargs = {"deterministic"}
     treat_as_input = inputs.keys() if isinstance(inputs, dict) else []
     all_layers = get_all_layers(layer_or_layers, treat_as_input)
@@ -152,6 +161,10 @@ def get_output(layer_or_layers, inputs=None, **kwargs):
                 "mapping this layer to an input expression."
             ) from exc
         all_outputs[layer] = layer.get_output_for(layer_inputs, **kwargs)
+        try:
+            accepted_kwargs |= set(utils.inspect_kwargs(layer.get_output_for))
+        except (TypeError, ValueError):
+            pass  # not introspectable
         try:
             accepted_kwargs |= set(layer.get_output_kwargs)
         except TypeError:

@@ -142,15 +142,22 @@ class ConcatLayer(MergeLayer):
         if cropping is not None:
             # inputs differ in size along the concatenation axis by design:
             # never crop there
-            ndim = len(self.input_shapes[0])
-            cropping = _full_cropping(cropping, ndim)
-            cropping[axis % ndim] = None
+            cropping = list(cropping)
+            if -len(cropping) <= axis < len(cropping):
+                cropping[axis] = None
         self.cropping = cropping
-        # report incompatible inputs when the network is built
-        self.get_output_shape_for(self.input_shapes)
+        # As in Lasagne, shapes are checked when the output shape or output
+        # is computed, so a network may be built before its sizes are known.
+
+    def _cropping(self, ndim):
+        if self.cropping is None:
+            return None
+        cropping = _full_cropping(self.cropping, ndim)
+        cropping[self.axis % ndim] = None
+        return cropping
 
     def get_output_shape_for(self, input_shapes):
-        input_shapes = autocrop_array_shapes(input_shapes, self.cropping)
+        input_shapes = autocrop_array_shapes(input_shapes, self._cropping(len(input_shapes[0])))
         axis = self.axis % len(input_shapes[0])
         out = _merged_shape(input_shapes, skip_axis=axis)
         if out is None:
@@ -163,7 +170,7 @@ class ConcatLayer(MergeLayer):
         return tuple(out)
 
     def get_output_for(self, inputs, **kwargs):
-        inputs = autocrop(inputs, self.cropping)
+        inputs = autocrop(inputs, self._cropping(inputs[0].ndim))
         return T.concatenate(inputs, axis=self.axis)
 
 
@@ -195,7 +202,6 @@ class ElemwiseMergeLayer(MergeLayer):
         super().__init__(incomings, **kwargs)
         self.merge_function = merge_function
         self.cropping = cropping
-        self.get_output_shape_for(self.input_shapes)
 
     def get_output_shape_for(self, input_shapes):
         input_shapes = autocrop_array_shapes(input_shapes, self.cropping)

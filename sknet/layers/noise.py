@@ -4,7 +4,7 @@ import numbers
 
 import pytensor.tensor as T
 
-from .. import random
+from .. import random, utils
 from .base import Layer
 
 __all__ = [
@@ -58,7 +58,10 @@ class DropoutLayer(Layer):
     def get_output_for(self, input, deterministic=False, **kwargs):
         if deterministic or _is_zero(self.p):
             return input
-        p = T.cast(T.as_tensor_variable(self.p), input.dtype)
+        # p and the mask are drawn in a float dtype even for integer input
+        # (Lasagne's DropoutLayer(rescale=False) keeps an int input's dtype)
+        float_dtype = input.dtype if input.dtype.startswith("float") else utils.float_dtype()
+        p = T.cast(T.as_tensor_variable(self.p), float_dtype)
         retain_prob = 1 - p
         if self.rescale:
             input = input / retain_prob
@@ -67,7 +70,7 @@ class DropoutLayer(Layer):
         mask_shape = tuple(
             1 if axis in shared_axes else input.shape[axis] for axis in range(input.ndim)
         )
-        mask = random.uniform(mask_shape, dtype=input.dtype) >= p
+        mask = random.uniform(mask_shape, dtype=float_dtype) >= p
         if shared_axes:
             mask = T.specify_broadcastable(mask, *shared_axes)
         return input * T.cast(mask, input.dtype)

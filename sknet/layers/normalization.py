@@ -1,12 +1,76 @@
-"""Batch normalization: BatchNormLayer and the batch_norm wrapper."""
+"""Normalization layers: batch norm, standardization (instance and layer norm), LRN."""
 
 import pytensor.tensor as T
 
 from .. import init, nonlinearities
-from ..utils import set_default_update
+from ..utils import int_types, set_default_update
 from .base import Layer
 
-__all__ = ["BatchNormLayer", "batch_norm"]
+__all__ = [
+    "LocalResponseNormalization2DLayer",
+    "BatchNormLayer",
+    "batch_norm",
+    "StandardizationLayer",
+    "instance_norm",
+    "layer_norm",
+]
+
+
+class LocalResponseNormalization2DLayer(Layer):
+    r"""Local response normalization across channels of bc01 input (Krizhevsky et al.).
+
+    Each value is divided by a power of the sum of squares of the values at
+    the same position in the ``n`` channels around its own (channels past
+    the edges count as zeros):
+
+    .. math::
+        y_c = \frac{x_c}{\left(k + \alpha \sum_{|j - c| \le n // 2} x_j^2\right)^\beta}
+
+    Parameters
+    ----------
+    incoming : Layer or tuple
+        Input of shape ``(batch, channels, rows, cols)``.
+    alpha, k, beta : float
+        As in the formula.
+    n : int
+        Number of channels in the window; must be odd.
+
+    Examples
+    --------
+    >>> from sknet.layers import InputLayer, LocalResponseNormalization2DLayer, get_output
+    >>> l = LocalResponseNormalization2DLayer(InputLayer((None, 3, 1, 1)), alpha=1, k=0,
+    ...                                       beta=0.5, n=3)
+    >>> x = np.array([3., 4., 0.], 'float32').reshape(1, 3, 1, 1)
+    >>> get_output(l, x).eval().ravel()
+    array([0.6, 0.8, 0. ], dtype=float32)
+    """
+
+    def __init__(self, incoming, alpha=1e-4, k=2, beta=0.75, n=5, **kwargs):
+        super().__init__(incoming, **kwargs)
+        if len(self.input_shape) != 4:
+            raise ValueError(
+                f"LocalResponseNormalization2DLayer needs 4-d (bc01) input, got shape "
+                f"{self.input_shape}"
+            )
+        self.alpha = alpha
+        self.k = k
+        self.beta = beta
+        self.n = n
+        if n % 2 == 0:
+            # NotImplementedError, as Lasagne raises for an even window
+            raise NotImplementedError(f"Only works with odd n, got n={n}")
+
+    def get_output_for(self, input, **kwargs):
+        half = self.n // 2
+        channels = input.shape[1]
+        sqr = T.sqr(input)
+        padded = T.zeros((input.shape[0], channels + 2 * half, input.shape[2], input.shape[3]),
+                         dtype=input.dtype)
+        padded = T.set_subtensor(padded[:, half:half + channels], sqr)
+        window = padded[:, 0:channels]
+        for i in range(1, self.n):
+            window = window + padded[:, i:i + channels]
+        return input / (self.k + self.alpha * window) ** self.beta
 
 
 class BatchNormLayer(Layer):
@@ -31,7 +95,7 @@ class BatchNormLayer(Layer):
     beta, gamma : initializer, array, shared variable or None
         Shift and scale (trainable); None leaves them out.
     mean, inv_std : initializer, array or shared variable
-        Running averages (not trainable).
+        Running averages (not trainable, tagged ``batch_norm_stat``).
 
     Notes
     -----
@@ -65,7 +129,7 @@ class BatchNormLayer(Layer):
         self.get_output_kwargs = ["batch_norm_use_averages", "batch_norm_update_averages"]
         if axes == "auto":
             axes = (0,) + tuple(range(2, len(self.input_shape)))
-        elif isinstance(axes, int):
+        elif isinstance(axes, int_types):
             axes = (axes,)
         self.axes = tuple(axes)
         self.epsilon = epsilon
@@ -85,9 +149,12 @@ class BatchNormLayer(Layer):
         else:
             self.gamma = self.add_param(gamma, shape, "gamma", trainable=True,
                                         regularizable=True)
-        self.mean = self.add_param(mean, shape, "mean", trainable=False, regularizable=False)
+        # batch_norm_stat marks the running averages, as in Lasagne, so that
+        # get_all_params(net, batch_norm_stat=True) finds them
+        self.mean = self.add_param(mean, shape, "mean", trainable=False, regularizable=False,
+                                   batch_norm_stat=True)
         self.inv_std = self.add_param(inv_std, shape, "inv_std", trainable=False,
-                                      regularizable=False)
+                                      regularizable=False, batch_norm_stat=True)
 
     def get_output_for(self, input, deterministic=False, batch_norm_use_averages=None,
                        batch_norm_update_averages=None, **kwargs):
@@ -181,3 +248,145 @@ def batch_norm(layer, **kwargs):
         nonlin_name = bn_name and bn_name + "_nonlin"
         layer = NonlinearityLayer(layer, nonlinearity, name=nonlin_name)
     return layer
+
+
+def _standardization_axes(axes, ndim):
+    if isinstance(axes, str):
+        if axes == "auto":
+            return (1,) if ndim == 2 else tuple(range(2, ndim))
+        if axes == "spatial":
+            return tuple(range(2, ndim))
+        if axes == "features":
+            return tuple(range(1, ndim))
+        raise ValueError(f"axes must be 'auto', 'spatial', 'features' or ints, got {axes!r}")
+    if isinstance(axes, int_types):
+        return (int(axes),)
+    return tuple(int(a) for a in axes)
+
+
+class StandardizationLayer(Layer):
+    r"""Standardize each example to zero mean and unit variance over ``axes``.
+
+    :math:`y = (x - \mu) / \sqrt{\sigma^2 + \epsilon}`, with mean and
+    variance over ``axes`` computed per example (the batch axis is usually
+    not among them), in training and in testing alike: no running averages.
+    It realizes instance normalization (:func:`instance_norm`) and layer
+    normalization (:func:`layer_norm`).
+
+    Parameters
+    ----------
+    incoming : Layer or tuple
+    axes : 'auto', 'spatial', 'features', int or tuple of int
+        'auto': the last axis of 2-d input, otherwise all but the first two
+        (the spatial axes); 'spatial': all but the first two; 'features':
+        all but the first.
+    epsilon : float
+        Added to the variance.
+
+    Examples
+    --------
+    >>> from sknet.layers import InputLayer, StandardizationLayer, get_output
+    >>> l = StandardizationLayer(InputLayer((None, 4)), epsilon=0)
+    >>> get_output(l, np.array([[1., 2., 3., 4.]], 'float32')).eval().round(3)
+    array([[-1.342, -0.447,  0.447,  1.342]], dtype=float32)
+    """
+
+    def __init__(self, incoming, axes="auto", epsilon=1e-4, **kwargs):
+        super().__init__(incoming, **kwargs)
+        self.axes = _standardization_axes(axes, len(self.input_shape))
+        self.epsilon = epsilon
+
+    def get_output_for(self, input, **kwargs):
+        mean = input.mean(self.axes, keepdims=True)
+        std = T.sqrt(input.var(self.axes, keepdims=True) + self.epsilon)
+        return (input - mean) / std
+
+
+def _steal_nonlinearity_and_bias(layer):
+    nonlinearity = getattr(layer, "nonlinearity", None)
+    if nonlinearity is not None:
+        layer.nonlinearity = nonlinearities.identity
+    if getattr(layer, "b", None) is not None:
+        del layer.params[layer.b]
+        layer.b = None
+    return nonlinearity
+
+
+def _finish(layer, name, nonlinearity, scale=True, bias=True):
+    from .special import BiasLayer, NonlinearityLayer, ScaleLayer
+
+    if scale:
+        layer = ScaleLayer(layer, shared_axes="auto", name=name and name + "_scale")
+    if bias:
+        layer = BiasLayer(layer, shared_axes="auto", name=name and name + "_bias")
+    if nonlinearity is not None:
+        layer = NonlinearityLayer(layer, nonlinearity, name=name and name + "_nonlin")
+    return layer
+
+
+def instance_norm(layer, learn_scale=True, learn_bias=True, **kwargs):
+    """Insert instance normalization after ``layer``, before its nonlinearity.
+
+    Each feature map of each example is standardized over its spatial axes
+    (:class:`StandardizationLayer` with ``axes='spatial'``), then optionally
+    scaled and shifted per channel (:class:`ScaleLayer`, :class:`BiasLayer`);
+    the layer's nonlinearity moves on top and its bias is removed.
+
+    Parameters
+    ----------
+    layer : Layer
+        Modified in place (nonlinearity and bias).
+    learn_scale, learn_bias : bool
+        Whether to add the ScaleLayer and the BiasLayer.
+    **kwargs
+        Passed to :class:`StandardizationLayer`.
+
+    Returns
+    -------
+    Layer
+        The top of the new stack.
+
+    Examples
+    --------
+    >>> from sknet.layers import InputLayer, Conv2DLayer, instance_norm, get_all_layers
+    >>> l = instance_norm(Conv2DLayer(InputLayer((None, 3, 8, 8)), 4, 3))
+    >>> [type(x).__name__ for x in get_all_layers(l)][1:]
+    ['Conv2DLayer', 'StandardizationLayer', 'ScaleLayer', 'BiasLayer', 'NonlinearityLayer']
+    """
+    nonlinearity = _steal_nonlinearity_and_bias(layer)
+    name = kwargs.pop("name", None) or (getattr(layer, "name", None) and layer.name + "_in")
+    layer = StandardizationLayer(layer, axes="spatial", name=name, **kwargs)
+    return _finish(layer, name, nonlinearity, learn_scale, learn_bias)
+
+
+def layer_norm(layer, **kwargs):
+    """Insert layer normalization after ``layer``, before its nonlinearity.
+
+    Each example is standardized over its features and spatial axes
+    (:class:`StandardizationLayer` with ``axes='features'``), then scaled and
+    shifted per feature; the layer's nonlinearity moves on top and its bias
+    is removed.
+
+    Parameters
+    ----------
+    layer : Layer
+        Modified in place (nonlinearity and bias).
+    **kwargs
+        Passed to :class:`StandardizationLayer`.
+
+    Returns
+    -------
+    Layer
+        The top of the new stack.
+
+    Examples
+    --------
+    >>> from sknet.layers import InputLayer, DenseLayer, layer_norm, get_all_layers
+    >>> l = layer_norm(DenseLayer(InputLayer((None, 10)), 5, name='d'))
+    >>> [x.name for x in get_all_layers(l)][1:]
+    ['d', 'd_ln', 'd_ln_scale', 'd_ln_bias', 'd_ln_nonlin']
+    """
+    nonlinearity = _steal_nonlinearity_and_bias(layer)
+    name = kwargs.pop("name", None) or (getattr(layer, "name", None) and layer.name + "_ln")
+    layer = StandardizationLayer(layer, axes="features", name=name, **kwargs)
+    return _finish(layer, name, nonlinearity)

@@ -7,6 +7,14 @@ from ..ops.pool import pool_out_size as _pool_out_size
 from ..utils import as_tuple
 from .base import Layer
 
+# Lasagne defines these in lasagne.layers.pool; importable from here as there
+from .pool_extra import (  # noqa: F401
+    FeaturePoolLayer,
+    FeatureWTALayer,
+    SpatialPyramidPoolingLayer,
+    Upscale1DLayer,
+)
+
 __all__ = [
     "pool_output_length",
     "Pool1DLayer",

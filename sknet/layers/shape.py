@@ -6,6 +6,7 @@ import numpy as np
 import pytensor.tensor as T
 from pytensor.graph.basic import Variable
 
+from ..utils import int_types
 from .base import Layer
 
 __all__ = [
@@ -101,7 +102,8 @@ class ReshapeLayer(Layer):
         self.get_output_shape_for(self.input_shape)
 
     def get_output_shape_for(self, input_shape):
-        input_shape = tuple(input_shape)
+        # a symbolic input size (given by get_output_shape) is an unknown one
+        input_shape = tuple(None if isinstance(s, Variable) else s for s in input_shape)
         out = []
         # Sizes that only appear as an unknown input dimension copied by [i]
         # cancel out of the -1 computation: mark both sides as "known, 1".
@@ -144,7 +146,7 @@ class ReshapeLayer(Layer):
                 if out_total == 0 or in_total % out_total:
                     raise ValueError(
                         f"{input_shape} cannot be reshaped to {self.shape}: the total "
-                        "size does not divide"
+                        "size mismatches (it does not divide)"
                     )
                 out[idx] = in_total // out_total
                 out_total = in_total
@@ -233,11 +235,11 @@ dimshuffle = DimshuffleLayer
 
 
 def _pad_widths(width, n_axes):
-    if isinstance(width, numbers.Integral):
+    if isinstance(width, int_types):
         width = [width] * n_axes
     result = []
     for w in width:
-        if isinstance(w, numbers.Integral):
+        if isinstance(w, int_types):
             result.append((int(w), int(w)))
         else:
             lo, hi = w
@@ -274,11 +276,12 @@ class PadLayer(Layer):
         self.width = width
         self.val = val
         self.batch_ndim = batch_ndim
-        self._widths = _pad_widths(width, len(self.input_shape) - batch_ndim)
+        # widths are checked against the input when shapes or outputs are
+        # computed, as in Lasagne
 
     def get_output_shape_for(self, input_shape):
         out = list(input_shape)
-        for k, (lo, hi) in enumerate(self._widths):
+        for k, (lo, hi) in enumerate(_pad_widths(self.width, len(out) - self.batch_ndim)):
             axis = k + self.batch_ndim
             if out[axis] is not None:
                 out[axis] += lo + hi
@@ -287,7 +290,7 @@ class PadLayer(Layer):
     def get_output_for(self, input, **kwargs):
         shape = [input.shape[a] for a in range(input.ndim)]
         index = [slice(None)] * input.ndim
-        for k, (lo, hi) in enumerate(self._widths):
+        for k, (lo, hi) in enumerate(_pad_widths(self.width, input.ndim - self.batch_ndim)):
             axis = k + self.batch_ndim
             index[axis] = slice(lo, lo + shape[axis])
             shape[axis] = shape[axis] + lo + hi

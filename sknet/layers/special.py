@@ -1,14 +1,12 @@
-"""Small general-purpose layers: nonlinearity, bias, scale, arbitrary expressions."""
-
-import numbers
+"""Small general-purpose layers: nonlinearity, bias, scale, expressions, inverses, rectifiers."""
 
 import numpy as np
 import pytensor
 import pytensor.tensor as T
 
-from .. import init, nonlinearities
-from ..backend import FLOATX
-from .base import Layer
+from .. import init, nonlinearities, random
+from ..utils import float_dtype, int_types
+from .base import Layer, MergeLayer
 
 __all__ = [
     "NonlinearityLayer",
@@ -16,8 +14,11 @@ __all__ = [
     "ScaleLayer",
     "standardize",
     "ExpressionLayer",
+    "InverseLayer",
     "ParametricRectifierLayer",
     "prelu",
+    "RandomizedRectifierLayer",
+    "rrelu",
 ]
 
 
@@ -50,7 +51,7 @@ def _resolve_shared_axes(shared_axes, ndim):
     if shared_axes == "auto":
         # one value per channel (axis 1), shared over the batch and spatial axes
         return (0,) + tuple(range(2, ndim))
-    if isinstance(shared_axes, numbers.Integral):
+    if isinstance(shared_axes, int_types):
         shared_axes = (shared_axes,)
     return tuple(int(a) % ndim for a in shared_axes)
 
@@ -68,7 +69,7 @@ class _BroadcastParamLayer(Layer):
         shape = [size for axis, size in enumerate(self.input_shape) if axis not in self.shared_axes]
         if any(size is None for size in shape):
             raise ValueError(
-                f"{type(self).__name__} needs known input sizes on every axis its "
+                f"{type(self).__name__} needs specified input sizes on every axis its "
                 f"{self._param_name} are not shared over; got input shape "
                 f"{self.input_shape} with shared_axes={self.shared_axes}."
             )
@@ -223,7 +224,7 @@ class ExpressionLayer(Layer):
 
     def _infer_shape(self, input_shape):
         # Static shape inference first: no compilation at all when it suffices.
-        out = self.function(T.tensor(dtype=FLOATX, shape=input_shape))
+        out = self.function(T.tensor(dtype=float_dtype(), shape=input_shape))
         if all(s is not None for s in out.type.shape):
             return tuple(int(s) for s in out.type.shape)
         # Otherwise evaluate the function's output shape for two different
@@ -231,7 +232,7 @@ class ExpressionLayer(Layer):
         shapes = []
         for fill in (2, 3):
             concrete = tuple(fill if s is None else s for s in input_shape)
-            out = self.function(T.zeros(concrete, dtype=FLOATX))
+            out = self.function(T.zeros(concrete, dtype=float_dtype()))
             shapes.append(out.shape)
         fn = pytensor.function(
             [], shapes, mode=pytensor.compile.mode.Mode(linker="py", optimizer="fast_run")
@@ -241,6 +242,50 @@ class ExpressionLayer(Layer):
 
     def get_output_for(self, input, **kwargs):
         return self.function(input)
+
+
+class InverseLayer(MergeLayer):
+    """Apply the transpose of a layer's Jacobian: backpropagate through ``layer``.
+
+    The output is the gradient of ``sum(incoming * layer_output)`` with
+    respect to ``layer``'s input: the transposed product for a
+    :class:`DenseLayer`, a transposed convolution for a convolution layer,
+    unpooling for max pooling. The derivative of the layer's nonlinearity and
+    bias is included. Useful for autoencoders with tied weights.
+
+    Parameters
+    ----------
+    incoming : Layer or tuple
+        Shaped as ``layer``'s output.
+    layer : Layer
+        The layer to invert; the output is shaped as its input.
+
+    Examples
+    --------
+    >>> from sknet.layers import InputLayer, DenseLayer, InverseLayer, get_output
+    >>> l_in = InputLayer((None, 3))
+    >>> l_dense = DenseLayer(l_in, 2, W=np.arange(6.).reshape(3, 2), nonlinearity=None)
+    >>> l_inv = InverseLayer(l_dense, l_dense)
+    >>> l_inv.output_shape
+    (None, 3)
+    >>> get_output(l_inv, np.ones((1, 3), 'float32')).eval()  # (x @ W) @ W.T
+    array([[ 9., 39., 69.]], dtype=float32)
+    """
+
+    def __init__(self, incoming, layer, **kwargs):
+        if not hasattr(layer, "input_layer") or layer.input_layer is None:
+            raise ValueError(
+                "InverseLayer inverts a layer with one incoming layer; got "
+                f"{type(layer).__name__}"
+            )
+        super().__init__([incoming, layer, layer.input_layer], **kwargs)
+
+    def get_output_shape_for(self, input_shapes):
+        return input_shapes[2]
+
+    def get_output_for(self, inputs, **kwargs):
+        input, layer_out, layer_in = inputs
+        return pytensor.grad(None, wrt=layer_in, known_grads={layer_out: input})
 
 
 class ParametricRectifierLayer(Layer):
@@ -302,3 +347,84 @@ def prelu(layer, **kwargs):
     if nonlinearity is not None:
         layer.nonlinearity = nonlinearities.identity
     return ParametricRectifierLayer(layer, **kwargs)
+
+
+class RandomizedRectifierLayer(Layer):
+    """A leaky rectifier whose negative slope is random in training (Xu et al., 2015).
+
+    In training, ``max(x, a * x)`` with slopes ``a`` drawn uniformly from
+    ``[lower, upper)`` at every call (shared over ``shared_axes``); with
+    ``deterministic=True``, the fixed slope ``(lower + upper) / 2``.
+
+    Parameters
+    ----------
+    incoming : Layer or tuple
+    lower, upper : float or scalar expression
+        Bounds of the slopes; ``lower <= upper``.
+    shared_axes : 'auto', 'all', int or tuple of int
+        Axes one slope is shared over: 'auto' all but the second (one slope
+        per channel, as for :class:`ParametricRectifierLayer`), 'all' a
+        single slope.
+
+    Examples
+    --------
+    >>> from sknet.layers import InputLayer, RandomizedRectifierLayer, get_output
+    >>> l = RandomizedRectifierLayer(InputLayer((None, 2)), lower=0.2, upper=0.4)
+    >>> get_output(l, np.array([[-1., 3.]], 'float32'), deterministic=True).eval()
+    array([[-0.3,  3. ]], dtype=float32)
+    >>> a = -get_output(l, np.array([[-1., -1.]], 'float32')).eval()
+    >>> bool(((a >= 0.2) & (a < 0.4)).all())
+    True
+    """
+
+    def __init__(self, incoming, lower=0.3, upper=0.8, shared_axes="auto", **kwargs):
+        super().__init__(incoming, **kwargs)
+        self.lower = lower
+        self.upper = upper
+        symbolic = isinstance(lower, pytensor.graph.basic.Variable) or isinstance(
+            upper, pytensor.graph.basic.Variable)
+        if not symbolic and lower > upper:
+            raise ValueError(
+                "Upper bound for RandomizedRectifierLayer needs to be higher than lower "
+                f"bound, got lower={lower}, upper={upper}."
+            )
+        ndim = len(self.input_shape)
+        if isinstance(shared_axes, str) and shared_axes == "all":
+            self.shared_axes = tuple(range(ndim))
+        else:
+            self.shared_axes = _resolve_shared_axes(shared_axes, ndim)
+
+    def get_output_for(self, input, deterministic=False, **kwargs):
+        if deterministic or self.upper is self.lower or (
+                not isinstance(self.upper, pytensor.graph.basic.Variable)
+                and not isinstance(self.lower, pytensor.graph.basic.Variable)
+                and self.upper == self.lower):
+            slope = T.cast((self.upper + self.lower) / 2.0, input.dtype)
+            return T.switch(input > 0, input, slope * input)
+        shape = tuple(1 if axis in self.shared_axes else input.shape[axis]
+                      for axis in range(input.ndim))
+        low = T.cast(self.lower, input.dtype)
+        high = T.cast(self.upper, input.dtype)
+        slope = random.uniform(shape, low=low, high=high, dtype=input.dtype)
+        if self.shared_axes:
+            slope = T.specify_broadcastable(slope, *self.shared_axes)
+        return T.switch(input > 0, input, slope * input)
+
+
+def rrelu(layer, **kwargs):
+    """Replace a layer's nonlinearity by a randomized leaky rectifier.
+
+    The layer's own nonlinearity becomes the identity and a
+    :class:`RandomizedRectifierLayer` (given ``**kwargs``) is stacked on top.
+
+    Examples
+    --------
+    >>> from sknet.layers import InputLayer, DenseLayer
+    >>> l = rrelu(DenseLayer(InputLayer((None, 3)), num_units=2))
+    >>> type(l).__name__, l.input_layer.nonlinearity.__name__
+    ('RandomizedRectifierLayer', 'linear')
+    """
+    nonlinearity = getattr(layer, "nonlinearity", None)
+    if nonlinearity is not None:
+        layer.nonlinearity = nonlinearities.identity
+    return RandomizedRectifierLayer(layer, **kwargs)

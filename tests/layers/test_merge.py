@@ -91,10 +91,13 @@ class TestConcatLayer:
         assert l.output_shape == (2, 8)
 
     def test_mismatch(self):
+        # as in Lasagne, reported when the shape is computed, not at construction
+        l = ConcatLayer([InputLayer((None, 3, 4)), InputLayer((None, 3, 5))], axis=1)
         with pytest.raises(ValueError, match="Mismatch"):
-            ConcatLayer([InputLayer((None, 3, 4)), InputLayer((None, 3, 5))], axis=1)
+            l.output_shape
+        l = ConcatLayer([InputLayer((None, 3)), InputLayer((None, 3, 5))])
         with pytest.raises(ValueError, match="Mismatch"):
-            ConcatLayer([InputLayer((None, 3)), InputLayer((None, 3, 5))])
+            l.output_shape
 
     def test_cropping(self, arrays, mode):
         layers = [InputLayer((None,) + a.shape[1:]) for a in arrays]
@@ -130,8 +133,9 @@ class TestElemwiseMergeLayer:
     def test_shape(self):
         l = ElemwiseMergeLayer([InputLayer((None, 4, None)), InputLayer((3, None, 5))], T.mul)
         assert l.output_shape == (3, 4, 5)
+        l = ElemwiseMergeLayer([InputLayer((None, 4)), InputLayer((None, 5))], T.mul)
         with pytest.raises(ValueError, match="Mismatch"):
-            ElemwiseMergeLayer([InputLayer((None, 4)), InputLayer((None, 5))], T.mul)
+            l.output_shape
 
     def test_cropping(self, arrays, mode):
         layers = [InputLayer((None,) + a.shape[1:]) for a in arrays]

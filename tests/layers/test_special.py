@@ -82,7 +82,7 @@ class TestBiasLayer:
         assert get_output(l) is l_in.input_var
 
     def test_unknown_unshared_size_raises(self):
-        with pytest.raises(ValueError, match="known input sizes"):
+        with pytest.raises(ValueError, match="specified input sizes"):
             BiasLayer(InputLayer((None, None, 4)))
         # fine when the unknown axis is shared
         BiasLayer(InputLayer((None, 3, None)))
@@ -112,7 +112,7 @@ class TestScaleLayer:
         np.testing.assert_allclose(_compile(l, mode)(x), x * s, rtol=1e-6)
 
     def test_unknown_unshared_size_raises(self):
-        with pytest.raises(ValueError, match="known input sizes"):
+        with pytest.raises(ValueError, match="specified input sizes"):
             ScaleLayer(InputLayer((None, None)))
 
     def test_grad(self, mode):
