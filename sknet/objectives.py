@@ -253,9 +253,7 @@ def multiclass_hinge_loss(predictions, targets, delta=1):
     if targets.ndim == predictions.ndim - 1:
         targets = one_hot(targets, predictions.shape[1])
     elif targets.ndim != predictions.ndim:
-        raise TypeError(
-            f"rank mismatch between targets ({targets.ndim}) and predictions ({predictions.ndim})"
-        )
+        raise TypeError(f"rank mismatch between targets ({targets.ndim}) and predictions ({predictions.ndim})")
     is_target = targets > 0
     correct = T.sum(T.switch(is_target, predictions, 0.0), axis=1)
     # -inf can never be the maximum of a row with another class in it, so
@@ -295,8 +293,7 @@ def aggregate(loss, weights=None, mode="mean"):
     if mode == "normalized_sum":
         if weights is None:
             raise ValueError(
-                "aggregate: mode='normalized_sum' requires weights (normalized sums "
-                "require weights to divide by)"
+                "aggregate: mode='normalized_sum' requires weights (normalized sums require weights to divide by)"
             )
         return loss.sum() / weights.sum()
     raise ValueError(f"aggregate: mode must be 'mean', 'sum' or 'normalized_sum', got {mode!r}")
@@ -343,9 +340,7 @@ def categorical_accuracy(predictions, targets, top_k=1):
     if targets.ndim == predictions.ndim:
         targets = T.argmax(targets, axis=-1)
     elif targets.ndim != predictions.ndim - 1:
-        raise TypeError(
-            f"rank mismatch between targets ({targets.ndim}) and predictions ({predictions.ndim})"
-        )
+        raise TypeError(f"rank mismatch between targets ({targets.ndim}) and predictions ({predictions.ndim})")
     if top_k == 1:
         return T.eq(T.argmax(predictions, axis=-1), targets)
     top = T.argsort(predictions, axis=-1)[..., -top_k:]

@@ -68,9 +68,7 @@ def get_or_compute_grads(loss_or_grads, params):
         )
     if isinstance(loss_or_grads, list):
         if len(loss_or_grads) != len(params):
-            raise ValueError(
-                f"got {len(loss_or_grads)} gradient expressions for {len(params)} parameters"
-            )
+            raise ValueError(f"got {len(loss_or_grads)} gradient expressions for {len(params)} parameters")
         return loss_or_grads
     return pytensor.grad(loss_or_grads, params)
 

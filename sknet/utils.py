@@ -234,8 +234,7 @@ def compute_norms(array, norm_axes=None):
     if not isinstance(array, (Variable, np.ndarray)):
         # RuntimeError, as Lasagne raises here
         raise RuntimeError(
-            f"Unsupported type {type(array).__name__}: compute_norms supports numpy arrays "
-            "and PyTensor variables"
+            f"Unsupported type {type(array).__name__}: compute_norms supports numpy arrays and PyTensor variables"
         )
     ndim = array.ndim
     if norm_axes is not None:
@@ -259,9 +258,7 @@ def _param_shape(shape, name):
     except TypeError:
         raise TypeError(f"the shape of parameter {name!r} must be a tuple of ints, got {shape!r}") from None
     if any(not isinstance(d, int_types) or d <= 0 for d in shape):
-        raise ValueError(
-            f"Cannot create param {name!r} with a non-positive or unknown shape {shape}"
-        )
+        raise ValueError(f"Cannot create param {name!r} with a non-positive or unknown shape {shape}")
     return tuple(int(d) for d in shape)
 
 
@@ -330,15 +327,11 @@ def create_param(spec, shape, name=None):
 
     if isinstance(spec, Variable):
         if spec.ndim != len(shape):
-            raise ValueError(
-                f"{err_prefix}parameter variable has {spec.ndim} dimensions, should be {len(shape)}"
-            )
+            raise ValueError(f"{err_prefix}parameter variable has {spec.ndim} dimensions, should be {len(shape)}")
         if isinstance(spec, pytensor.compile.SharedVariable):
             value = spec.get_value(borrow=True)
             if np.shape(value) != shape:
-                raise ValueError(
-                    f"{err_prefix}parameter has shape {np.shape(value)}, should be {shape}"
-                )
+                raise ValueError(f"{err_prefix}parameter has shape {np.shape(value)}, should be {shape}")
         if name is not None and spec.name is None:
             spec.name = name
         return spec

@@ -17,11 +17,11 @@ theano`` in place of the original imports:
 import time
 
 import numpy as np
-import pytest
 
 # --- the only lines that differ from a Lasagne script ---------------------
 import pytensor as theano
 import pytensor.tensor as T
+import pytest
 
 import sknet as lasagne
 from sknet.layers import (
@@ -66,26 +66,23 @@ def load_dataset():
     labels = labels.astype("int32")
     n = len(labels)
     train, val = int(0.6 * n), int(0.8 * n)
-    return (images[:train], labels[:train], images[train:val], labels[train:val],
-            images[val:], labels[val:])
+    return (images[:train], labels[:train], images[train:val], labels[train:val], images[val:], labels[val:])
 
 
 def build_mlp(input_var=None):
     l_in = lasagne.layers.InputLayer(shape=(None, 1, 28, 28), input_var=input_var)
     l_in_drop = lasagne.layers.DropoutLayer(l_in, p=0.2)
     l_hid1 = lasagne.layers.DenseLayer(
-        l_in_drop, num_units=800, nonlinearity=lasagne.nonlinearities.rectify,
-        W=lasagne.init.GlorotUniform())
+        l_in_drop, num_units=800, nonlinearity=lasagne.nonlinearities.rectify, W=lasagne.init.GlorotUniform()
+    )
     l_hid1_drop = lasagne.layers.DropoutLayer(l_hid1, p=0.5)
-    l_hid2 = lasagne.layers.DenseLayer(
-        l_hid1_drop, num_units=800, nonlinearity=lasagne.nonlinearities.rectify)
+    l_hid2 = lasagne.layers.DenseLayer(l_hid1_drop, num_units=800, nonlinearity=lasagne.nonlinearities.rectify)
     l_hid2_drop = lasagne.layers.DropoutLayer(l_hid2, p=0.5)
-    l_out = lasagne.layers.DenseLayer(
-        l_hid2_drop, num_units=10, nonlinearity=lasagne.nonlinearities.softmax)
+    l_out = lasagne.layers.DenseLayer(l_hid2_drop, num_units=10, nonlinearity=lasagne.nonlinearities.softmax)
     return l_out
 
 
-def build_custom_mlp(input_var=None, depth=2, width=800, drop_input=.2, drop_hidden=.5):
+def build_custom_mlp(input_var=None, depth=2, width=800, drop_input=0.2, drop_hidden=0.5):
     network = lasagne.layers.InputLayer(shape=(None, 1, 28, 28), input_var=input_var)
     if drop_input:
         network = lasagne.layers.dropout(network, p=drop_input)
@@ -102,19 +99,23 @@ def build_custom_mlp(input_var=None, depth=2, width=800, drop_input=.2, drop_hid
 def build_cnn(input_var=None):
     network = lasagne.layers.InputLayer(shape=(None, 1, 28, 28), input_var=input_var)
     network = lasagne.layers.Conv2DLayer(
-        network, num_filters=32, filter_size=(5, 5),
-        nonlinearity=lasagne.nonlinearities.rectify, W=lasagne.init.GlorotUniform())
+        network,
+        num_filters=32,
+        filter_size=(5, 5),
+        nonlinearity=lasagne.nonlinearities.rectify,
+        W=lasagne.init.GlorotUniform(),
+    )
     network = lasagne.layers.MaxPool2DLayer(network, pool_size=(2, 2))
     network = lasagne.layers.Conv2DLayer(
-        network, num_filters=32, filter_size=(5, 5),
-        nonlinearity=lasagne.nonlinearities.rectify)
+        network, num_filters=32, filter_size=(5, 5), nonlinearity=lasagne.nonlinearities.rectify
+    )
     network = lasagne.layers.MaxPool2DLayer(network, pool_size=(2, 2))
     network = lasagne.layers.DenseLayer(
-        lasagne.layers.dropout(network, p=.5), num_units=256,
-        nonlinearity=lasagne.nonlinearities.rectify)
+        lasagne.layers.dropout(network, p=0.5), num_units=256, nonlinearity=lasagne.nonlinearities.rectify
+    )
     network = lasagne.layers.DenseLayer(
-        lasagne.layers.dropout(network, p=.5), num_units=10,
-        nonlinearity=lasagne.nonlinearities.softmax)
+        lasagne.layers.dropout(network, p=0.5), num_units=10, nonlinearity=lasagne.nonlinearities.softmax
+    )
     return network
 
 
@@ -125,7 +126,7 @@ def iterate_minibatches(inputs, targets, batchsize, shuffle=False):
         np.random.shuffle(indices)
     for start_idx in range(0, len(inputs) - batchsize + 1, batchsize):
         if shuffle:
-            excerpt = indices[start_idx:start_idx + batchsize]
+            excerpt = indices[start_idx : start_idx + batchsize]
         else:
             excerpt = slice(start_idx, start_idx + batchsize)
         yield inputs[excerpt], targets[excerpt]
@@ -141,8 +142,7 @@ def main(model="mlp", num_epochs=500, batchsize=100):
         network = build_mlp(input_var)
     elif model.startswith("custom_mlp:"):
         depth, width, drop_in, drop_hid = model.split(":", 1)[1].split(",")
-        network = build_custom_mlp(input_var, int(depth), int(width), float(drop_in),
-                                   float(drop_hid))
+        network = build_custom_mlp(input_var, int(depth), int(width), float(drop_in), float(drop_hid))
     elif model == "cnn":
         network = build_cnn(input_var)
     else:
@@ -156,8 +156,7 @@ def main(model="mlp", num_epochs=500, batchsize=100):
     test_prediction = lasagne.layers.get_output(network, deterministic=True)
     test_loss = lasagne.objectives.categorical_crossentropy(test_prediction, target_var)
     test_loss = test_loss.mean()
-    test_acc = T.mean(T.eq(T.argmax(test_prediction, axis=1), target_var),
-                      dtype=theano.config.floatX)
+    test_acc = T.mean(T.eq(T.argmax(test_prediction, axis=1), target_var), dtype=theano.config.floatX)
     train_fn = theano.function([input_var, target_var], loss, updates=updates)
     val_fn = theano.function([input_var, target_var], [test_loss, test_acc])
 
@@ -185,12 +184,15 @@ def main(model="mlp", num_epochs=500, batchsize=100):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("model, epochs, min_acc", [
-    # 1,800 MNIST training images (or 1,078 digits); chance is 0.1
-    ("mlp", 12, 0.8),
-    ("custom_mlp:2,200,0.1,0.2", 12, 0.8),
-    ("cnn", 8, 0.85),
-])
+@pytest.mark.parametrize(
+    "model, epochs, min_acc",
+    [
+        # 1,800 MNIST training images (or 1,078 digits); chance is 0.1
+        ("mlp", 12, 0.8),
+        ("custom_mlp:2,200,0.1,0.2", 12, 0.8),
+        ("cnn", 8, 0.85),
+    ],
+)
 def test_mnist_example_trains(model, epochs, min_acc):
     np.random.seed(0)
     lasagne.random.seed(0)
@@ -207,48 +209,71 @@ def test_mnist_example_trains(model, epochs, min_acc):
 # ---------------------------------------------------------------------------
 
 
-def build_simple_block(incoming_layer, names, num_filters, filter_size, stride, pad,
-                       use_bias=False, nonlin=rectify):
+def build_simple_block(incoming_layer, names, num_filters, filter_size, stride, pad, use_bias=False, nonlin=rectify):
     net = []
-    net.append((
-        names[0],
-        ConvLayer(incoming_layer, num_filters, filter_size, stride, pad,
-                  flip_filters=False, nonlinearity=None) if use_bias
-        else ConvLayer(incoming_layer, num_filters, filter_size, stride, pad, b=None,
-                       flip_filters=False, nonlinearity=None)))
+    net.append(
+        (
+            names[0],
+            ConvLayer(incoming_layer, num_filters, filter_size, stride, pad, flip_filters=False, nonlinearity=None)
+            if use_bias
+            else ConvLayer(
+                incoming_layer, num_filters, filter_size, stride, pad, b=None, flip_filters=False, nonlinearity=None
+            ),
+        )
+    )
     net.append((names[1], BatchNormLayer(net[-1][1])))
     if nonlin is not None:
         net.append((names[2], NonlinearityLayer(net[-1][1], nonlinearity=nonlin)))
     return dict(net), net[-1][0]
 
 
-def build_residual_block(incoming_layer, ratio_n_filter=1.0, ratio_size=1.0,
-                         has_left_branch=False, upscale_factor=4, ix=""):
+def build_residual_block(
+    incoming_layer, ratio_n_filter=1.0, ratio_size=1.0, has_left_branch=False, upscale_factor=4, ix=""
+):
     simple_block_name_pattern = ["res%s_branch%i%s", "bn%s_branch%i%s", "res%s_branch%i%s_relu"]
     net = {}
     # right branch: 1x1 (maybe strided), 3x3, 1x1 up to upscale_factor times the filters
     net_tmp, last_layer_name = build_simple_block(
-        incoming_layer, [s % (ix, 2, "a") for s in simple_block_name_pattern],
-        int(lasagne.layers.get_output_shape(incoming_layer)[1] * ratio_n_filter), 1,
-        int(1.0 / ratio_size), 0)
+        incoming_layer,
+        [s % (ix, 2, "a") for s in simple_block_name_pattern],
+        int(lasagne.layers.get_output_shape(incoming_layer)[1] * ratio_n_filter),
+        1,
+        int(1.0 / ratio_size),
+        0,
+    )
     net.update(net_tmp)
     net_tmp, last_layer_name = build_simple_block(
-        net[last_layer_name], [s % (ix, 2, "b") for s in simple_block_name_pattern],
-        lasagne.layers.get_output_shape(net[last_layer_name])[1], 3, 1, 1)
+        net[last_layer_name],
+        [s % (ix, 2, "b") for s in simple_block_name_pattern],
+        lasagne.layers.get_output_shape(net[last_layer_name])[1],
+        3,
+        1,
+        1,
+    )
     net.update(net_tmp)
     net_tmp, last_layer_name = build_simple_block(
-        net[last_layer_name], [s % (ix, 2, "c") for s in simple_block_name_pattern],
-        lasagne.layers.get_output_shape(net[last_layer_name])[1] * upscale_factor, 1, 1, 0,
-        nonlin=None)
+        net[last_layer_name],
+        [s % (ix, 2, "c") for s in simple_block_name_pattern],
+        lasagne.layers.get_output_shape(net[last_layer_name])[1] * upscale_factor,
+        1,
+        1,
+        0,
+        nonlin=None,
+    )
     net.update(net_tmp)
     right_tail = net[last_layer_name]
     left_tail = incoming_layer
     # left branch: the projection shortcut
     if has_left_branch:
         net_tmp, last_layer_name = build_simple_block(
-            incoming_layer, [s % (ix, 1, "") for s in simple_block_name_pattern],
-            int(lasagne.layers.get_output_shape(incoming_layer)[1] * 4 * ratio_n_filter), 1,
-            int(1.0 / ratio_size), 0, nonlin=None)
+            incoming_layer,
+            [s % (ix, 1, "") for s in simple_block_name_pattern],
+            int(lasagne.layers.get_output_shape(incoming_layer)[1] * 4 * ratio_n_filter),
+            1,
+            int(1.0 / ratio_size),
+            0,
+            nonlin=None,
+        )
         net.update(net_tmp)
         left_tail = net[last_layer_name]
     net["res%s" % ix] = ElemwiseSumLayer([left_tail, right_tail], coeffs=1)
@@ -260,49 +285,56 @@ def build_model():
     net = {}
     net["input"] = InputLayer((None, 3, 224, 224))
     sub_net, parent_layer_name = build_simple_block(
-        net["input"], ["conv1", "bn_conv1", "conv1_relu"], 64, 7, 2, 3, use_bias=True)
+        net["input"], ["conv1", "bn_conv1", "conv1_relu"], 64, 7, 2, 3, use_bias=True
+    )
     net.update(sub_net)
-    net["pool1"] = PoolLayer(net[parent_layer_name], pool_size=3, stride=2, pad=0, mode="max",
-                             ignore_border=False)
+    net["pool1"] = PoolLayer(net[parent_layer_name], pool_size=3, stride=2, pad=0, mode="max", ignore_border=False)
     block_size = list("abc")
     parent_layer_name = "pool1"
     for c in block_size:
         if c == "a":
-            sub_net, parent_layer_name = build_residual_block(
-                net[parent_layer_name], 1, 1, True, 4, ix="2%s" % c)
+            sub_net, parent_layer_name = build_residual_block(net[parent_layer_name], 1, 1, True, 4, ix="2%s" % c)
         else:
             sub_net, parent_layer_name = build_residual_block(
-                net[parent_layer_name], 1.0 / 4, 1, False, 4, ix="2%s" % c)
+                net[parent_layer_name], 1.0 / 4, 1, False, 4, ix="2%s" % c
+            )
         net.update(sub_net)
     block_size = list("abcd")
     for c in block_size:
         if c == "a":
             sub_net, parent_layer_name = build_residual_block(
-                net[parent_layer_name], 1.0 / 2, 1.0 / 2, True, 4, ix="3%s" % c)
+                net[parent_layer_name], 1.0 / 2, 1.0 / 2, True, 4, ix="3%s" % c
+            )
         else:
             sub_net, parent_layer_name = build_residual_block(
-                net[parent_layer_name], 1.0 / 4, 1, False, 4, ix="3%s" % c)
+                net[parent_layer_name], 1.0 / 4, 1, False, 4, ix="3%s" % c
+            )
         net.update(sub_net)
     block_size = list("abcdef")
     for c in block_size:
         if c == "a":
             sub_net, parent_layer_name = build_residual_block(
-                net[parent_layer_name], 1.0 / 2, 1.0 / 2, True, 4, ix="4%s" % c)
+                net[parent_layer_name], 1.0 / 2, 1.0 / 2, True, 4, ix="4%s" % c
+            )
         else:
             sub_net, parent_layer_name = build_residual_block(
-                net[parent_layer_name], 1.0 / 4, 1, False, 4, ix="4%s" % c)
+                net[parent_layer_name], 1.0 / 4, 1, False, 4, ix="4%s" % c
+            )
         net.update(sub_net)
     block_size = list("abc")
     for c in block_size:
         if c == "a":
             sub_net, parent_layer_name = build_residual_block(
-                net[parent_layer_name], 1.0 / 2, 1.0 / 2, True, 4, ix="5%s" % c)
+                net[parent_layer_name], 1.0 / 2, 1.0 / 2, True, 4, ix="5%s" % c
+            )
         else:
             sub_net, parent_layer_name = build_residual_block(
-                net[parent_layer_name], 1.0 / 4, 1, False, 4, ix="5%s" % c)
+                net[parent_layer_name], 1.0 / 4, 1, False, 4, ix="5%s" % c
+            )
         net.update(sub_net)
-    net["pool5"] = PoolLayer(net[parent_layer_name], pool_size=7, stride=1, pad=0,
-                             mode="average_exc_pad", ignore_border=False)
+    net["pool5"] = PoolLayer(
+        net[parent_layer_name], pool_size=7, stride=1, pad=0, mode="average_exc_pad", ignore_border=False
+    )
     net["fc1000"] = DenseLayer(net["pool5"], num_units=1000, nonlinearity=None)
     net["prob"] = NonlinearityLayer(net["fc1000"], nonlinearity=softmax)
     return net

@@ -98,15 +98,11 @@ def test_squared_error(results):
 
 def test_binary_hinge_loss(results):
     t_pm = 2 * T_BIN - 1
-    np.testing.assert_allclose(
-        results["bhinge_logodds"], np.maximum(1 - SCORES * t_pm[:, :1], 0), rtol=RTOL
-    )
+    np.testing.assert_allclose(results["bhinge_logodds"], np.maximum(1 - SCORES * t_pm[:, :1], 0), rtol=RTOL)
     log_odds = np.log(P_BIN / (1 - P_BIN))
     np.testing.assert_allclose(results["bhinge_probs"], np.maximum(0.5 - log_odds * t_pm, 0), rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(results["bhinge_pm1"], np.maximum(1 - SCORES[:, :3] * t_pm, 0), rtol=RTOL)
-    np.testing.assert_allclose(
-        results["bhinge_col"], np.maximum(1 - P_COL * (2 * T_COL[:, None] - 1), 0), rtol=RTOL
-    )
+    np.testing.assert_allclose(results["bhinge_col"], np.maximum(1 - P_COL * (2 * T_COL[:, None] - 1), 0), rtol=RTOL)
     assert (results["bhinge_logodds"] > 0).any() and (results["bhinge_logodds"] == 0).any()
 
 
@@ -208,8 +204,12 @@ def test_huber_loss(delta, mode):
     expected = np.where(d <= delta, 0.5 * d**2, delta * (d - delta / 2))
     assert (d > delta).any() and (d <= delta).any()
     np.testing.assert_allclose(f(p_np, t_np), expected, rtol=1e-5)
-    verify_grad(lambda a: obj.huber_loss(a, T.constant(t_np.astype("float64")), delta).sum(),
-                [p_np.astype("float64")], rng=rng, mode=mode)
+    verify_grad(
+        lambda a: obj.huber_loss(a, T.constant(t_np.astype("float64")), delta).sum(),
+        [p_np.astype("float64")],
+        rng=rng,
+        mode=mode,
+    )
 
 
 def test_huber_loss_aligns_a_target_vector(mode):

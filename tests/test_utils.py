@@ -61,7 +61,11 @@ class TestCreateParam:
     @pytest.mark.parametrize(
         "spec, shape, message",
         [
-            (np.zeros((2, 3)), (3, 2), "cannot initialize parameter W: array has shape \\(2, 3\\), should be \\(3, 2\\)"),
+            (
+                np.zeros((2, 3)),
+                (3, 2),
+                "cannot initialize parameter W: array has shape \\(2, 3\\), should be \\(3, 2\\)",
+            ),
             (T.vector(), (2, 3), "parameter variable has 1 dimensions, should be 2"),
             (
                 pytensor.shared(np.zeros((2, 2), dtype="float32")),
@@ -132,8 +136,13 @@ def test_unroll_scan_matches_pytensor_scan(go_backwards, mode):
 
     n_steps = 4
     scanned = pytensor.scan(
-        step, sequences=[x], outputs_info=[h0, c0], non_sequences=[W], n_steps=n_steps,
-        go_backwards=go_backwards, return_updates=False,
+        step,
+        sequences=[x],
+        outputs_info=[h0, c0],
+        non_sequences=[W],
+        n_steps=n_steps,
+        go_backwards=go_backwards,
+        return_updates=False,
     )
     unrolled = utils.unroll_scan(step, [x], [h0, c0], [W], n_steps, go_backwards=go_backwards)
     f = pytensor.function([x, W, h0, c0], list(scanned) + unrolled, mode=mode)
@@ -237,8 +246,7 @@ def test_float_dtype_follows_pytensor_floatx():
 def test_unroll_scan_with_one_sequence_not_in_a_list(mode):
     k = 3
     a = T.scalar("a")
-    result, = utils.unroll_scan(lambda step, prior, a_: prior * a_, T.arange(k),
-                                [T.constant(1.0)], [a], n_steps=k)
+    (result,) = utils.unroll_scan(lambda step, prior, a_: prior * a_, T.arange(k), [T.constant(1.0)], [a], n_steps=k)
     f = pytensor.function([a], result, mode=mode)
     np.testing.assert_allclose(f(np.float32(10)), [10, 100, 1000])
 

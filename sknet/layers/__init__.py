@@ -1,6 +1,16 @@
 """Lasagne-compatible layers on PyTensor: ``from sknet.layers import DenseLayer``."""
 
 from .base import Layer, MergeLayer
+from .conv import (
+    Conv1DLayer,
+    Conv2DLayer,
+    Deconv2DLayer,
+    TransposedConv2DLayer,
+)
+from .conv3d import Conv3DLayer, Deconv3DLayer, TransposedConv3DLayer
+from .dense import DenseLayer, NINLayer
+from .dilated import DilatedConv2DLayer
+from .embedding import EmbeddingLayer
 from .helper import (
     count_params,
     get_all_layers,
@@ -11,7 +21,58 @@ from .helper import (
     set_all_param_values,
 )
 from .input import InputLayer
-from .dense import DenseLayer, NINLayer
+from .local import LocallyConnected2DLayer
+from .merge import (
+    ConcatLayer,
+    ElemwiseMergeLayer,
+    ElemwiseSumLayer,
+    autocrop,
+    autocrop_array_shapes,
+    concat,
+)
+from .noise import (
+    DropoutLayer,
+    GaussianNoiseLayer,
+    dropout,
+    dropout_channels,
+    dropout_locations,
+    spatial_dropout,
+)
+from .normalization import (
+    BatchNormLayer,
+    LocalResponseNormalization2DLayer,
+    StandardizationLayer,
+    batch_norm,
+    instance_norm,
+    layer_norm,
+)
+from .pool import (
+    GlobalPoolLayer,
+    MaxPool1DLayer,
+    MaxPool2DLayer,
+    Pool1DLayer,
+    Pool2DLayer,
+    Upscale2DLayer,
+)
+from .pool3d import MaxPool3DLayer, Pool3DLayer, Upscale3DLayer
+from .pool_extra import (
+    FeaturePoolLayer,
+    FeatureWTALayer,
+    SpatialPyramidPoolingLayer,
+    Upscale1DLayer,
+)
+from .recurrent import CustomRecurrentLayer, Gate, GRULayer, LSTMLayer, RecurrentLayer
+from .shape import (
+    DimshuffleLayer,
+    FlattenLayer,
+    PadLayer,
+    ReshapeLayer,
+    SliceLayer,
+    dimshuffle,
+    flatten,
+    pad,
+    reshape,
+)
 from .special import (
     BiasLayer,
     ExpressionLayer,
@@ -24,64 +85,4 @@ from .special import (
     rrelu,
     standardize,
 )
-from .noise import (
-    DropoutLayer,
-    GaussianNoiseLayer,
-    dropout,
-    dropout_channels,
-    dropout_locations,
-    spatial_dropout,
-)
-from .shape import (
-    DimshuffleLayer,
-    FlattenLayer,
-    PadLayer,
-    ReshapeLayer,
-    SliceLayer,
-    dimshuffle,
-    flatten,
-    pad,
-    reshape,
-)
-from .merge import (
-    ConcatLayer,
-    ElemwiseMergeLayer,
-    ElemwiseSumLayer,
-    autocrop,
-    autocrop_array_shapes,
-    concat,
-)
-from .embedding import EmbeddingLayer
-from .normalization import (
-    LocalResponseNormalization2DLayer,
-    StandardizationLayer,
-    instance_norm,
-    layer_norm,
-)
-from .pool_extra import (
-    FeaturePoolLayer,
-    FeatureWTALayer,
-    SpatialPyramidPoolingLayer,
-    Upscale1DLayer,
-)
-from .recurrent import CustomRecurrentLayer, GRULayer, Gate, LSTMLayer, RecurrentLayer
-from .conv import (
-    Conv1DLayer,
-    Conv2DLayer,
-    Deconv2DLayer,
-    TransposedConv2DLayer,
-)
-from .pool import (
-    GlobalPoolLayer,
-    MaxPool1DLayer,
-    MaxPool2DLayer,
-    Pool1DLayer,
-    Pool2DLayer,
-    Upscale2DLayer,
-)
-from .normalization import BatchNormLayer, batch_norm
-from .conv3d import Conv3DLayer, Deconv3DLayer, TransposedConv3DLayer
-from .pool3d import MaxPool3DLayer, Pool3DLayer, Upscale3DLayer
-from .dilated import DilatedConv2DLayer
-from .local import LocallyConnected2DLayer
 from .transformer import TPSTransformerLayer, TransformerLayer

@@ -175,12 +175,9 @@ class MergeLayer(Layer):
 
     def __init__(self, incomings, name=None):
         self.input_shapes = [
-            incoming if isinstance(incoming, tuple) else incoming.output_shape
-            for incoming in incomings
+            incoming if isinstance(incoming, tuple) else incoming.output_shape for incoming in incomings
         ]
-        self.input_layers = [
-            None if isinstance(incoming, tuple) else incoming for incoming in incomings
-        ]
+        self.input_layers = [None if isinstance(incoming, tuple) else incoming for incoming in incomings]
         self.name = name
         self.params = OrderedDict()
         self.get_output_kwargs = []

@@ -188,8 +188,7 @@ class BaseConvLayer(Layer):
         pad = self.pad if isinstance(self.pad, tuple) else (self.pad,) * self.n
         batchsize = input_shape[0]
         return (batchsize, self.num_filters) + tuple(
-            conv_output_length(i, f, s, p)
-            for i, f, s, p in zip(input_shape[2:], self.filter_size, self.stride, pad)
+            conv_output_length(i, f, s, p) for i, f, s, p in zip(input_shape[2:], self.filter_size, self.stride, pad)
         )
 
     def get_output_for(self, input, **kwargs):
@@ -216,9 +215,7 @@ class BaseConvLayer(Layer):
             return op(input, W)
         cin = self.input_shape[1] // g
         fout = self.num_filters // g
-        parts = [
-            op(input[:, i * cin:(i + 1) * cin], W[i * fout:(i + 1) * fout]) for i in range(g)
-        ]
+        parts = [op(input[:, i * cin : (i + 1) * cin], W[i * fout : (i + 1) * fout]) for i in range(g)]
         return T.concatenate(parts, axis=1)
 
 
@@ -253,8 +250,19 @@ class Conv2DLayer(BaseConvLayer):
         **kwargs,
     ):
         super().__init__(
-            incoming, num_filters, filter_size, stride, pad, untie_biases, W, b,
-            nonlinearity, flip_filters, n=2, num_groups=num_groups, **kwargs,
+            incoming,
+            num_filters,
+            filter_size,
+            stride,
+            pad,
+            untie_biases,
+            W,
+            b,
+            nonlinearity,
+            flip_filters,
+            n=2,
+            num_groups=num_groups,
+            **kwargs,
         )
         # Lasagne's `convolution` argument named a Theano function; sknet has
         # one implementation, so only None is meaningful.
@@ -299,8 +307,19 @@ class Conv1DLayer(BaseConvLayer):
         **kwargs,
     ):
         super().__init__(
-            incoming, num_filters, filter_size, stride, pad, untie_biases, W, b,
-            nonlinearity, flip_filters, n=1, num_groups=num_groups, **kwargs,
+            incoming,
+            num_filters,
+            filter_size,
+            stride,
+            pad,
+            untie_biases,
+            W,
+            b,
+            nonlinearity,
+            flip_filters,
+            n=1,
+            num_groups=num_groups,
+            **kwargs,
         )
         if convolution is not None:
             raise ValueError("sknet's Conv1DLayer has a single convolution implementation")
@@ -364,8 +383,18 @@ class TransposedConv2DLayer(BaseConvLayer):
             output_size = as_tuple(output_size, 2, int)
         self.output_size = output_size
         super().__init__(
-            incoming, num_filters, filter_size, stride, crop, untie_biases, W, b,
-            nonlinearity, flip_filters, n=2, **kwargs,
+            incoming,
+            num_filters,
+            filter_size,
+            stride,
+            crop,
+            untie_biases,
+            W,
+            b,
+            nonlinearity,
+            flip_filters,
+            n=2,
+            **kwargs,
         )
         self.crop = self.pad  # 'pad' of the convolution this layer transposes
 
@@ -379,8 +408,7 @@ class TransposedConv2DLayer(BaseConvLayer):
             return (input_shape[0], self.num_filters) + self.output_size
         crop = self.pad if isinstance(self.pad, tuple) else (self.pad,) * self.n
         return (input_shape[0], self.num_filters) + tuple(
-            conv_input_length(i, f, s, p)
-            for i, f, s, p in zip(input_shape[2:], self.filter_size, self.stride, crop)
+            conv_input_length(i, f, s, p) for i, f, s, p in zip(input_shape[2:], self.filter_size, self.stride, crop)
         )
 
     def convolve(self, input, **kwargs):
@@ -389,10 +417,7 @@ class TransposedConv2DLayer(BaseConvLayer):
             out_hw = self.output_size
         else:
             crop = self._pad_amounts()
-            out_hw = [
-                (input.shape[2 + i] - 1) * self.stride[i] - 2 * crop[i] + self.filter_size[i]
-                for i in range(2)
-            ]
+            out_hw = [(input.shape[2 + i] - 1) * self.stride[i] - 2 * crop[i] + self.filter_size[i] for i in range(2)]
         out_hw = out_hw if isinstance(out_hw, Variable) else T.stack(out_hw)
         return CorrMM("inputs", self.stride, self._pad_amounts())(W, input, out_hw)
 

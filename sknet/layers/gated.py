@@ -5,10 +5,10 @@ import pytensor.tensor as T
 
 from .. import init, nonlinearities
 from .recurrent_base import (
+    _fast,
     _finish_output,
     _recurrence,
     _RecurrentBase,
-    _fast,
     _stack,
     _time_major_mask,
 )
@@ -42,9 +42,14 @@ class Gate:
     (True, True)
     """
 
-    def __init__(self, W_in=init.Normal(0.1), W_hid=init.Normal(0.1),
-                 W_cell=init.Normal(0.1), b=init.Constant(0.0),
-                 nonlinearity=nonlinearities.sigmoid):
+    def __init__(
+        self,
+        W_in=init.Normal(0.1),
+        W_hid=init.Normal(0.1),
+        W_cell=init.Normal(0.1),
+        b=init.Constant(0.0),
+        nonlinearity=nonlinearities.sigmoid,
+    ):
         self.W_in = W_in
         self.W_hid = W_hid
         # an explicit None means "no peephole" and is kept as None
@@ -53,8 +58,10 @@ class Gate:
         self.nonlinearity = nonlinearities.identity if nonlinearity is None else nonlinearity
 
     def __repr__(self):
-        return (f"Gate(W_in={self.W_in!r}, W_hid={self.W_hid!r}, W_cell={self.W_cell!r}, "
-                f"b={self.b!r}, nonlinearity={self.nonlinearity!r})")
+        return (
+            f"Gate(W_in={self.W_in!r}, W_hid={self.W_hid!r}, W_cell={self.W_cell!r}, "
+            f"b={self.b!r}, nonlinearity={self.nonlinearity!r})"
+        )
 
 
 def _gate_params(layer, gate, gate_name, num_inputs, num_units):
@@ -115,39 +122,62 @@ class LSTMLayer(_RecurrentBase):
     15
     """
 
-    def __init__(self, incoming, num_units, ingate=Gate(), forgetgate=Gate(),
-                 cell=Gate(W_cell=None, nonlinearity=nonlinearities.tanh),
-                 outgate=Gate(), nonlinearity=nonlinearities.tanh,
-                 cell_init=init.Constant(0.0), hid_init=init.Constant(0.0),
-                 backwards=False, learn_init=False, peepholes=True, gradient_steps=-1,
-                 grad_clipping=0, unroll_scan=False, precompute_input=True,
-                 mask_input=None, only_return_final=False, **kwargs):
-        super().__init__(incoming, mask_input,
-                         [("hid_init", hid_init), ("cell_init", cell_init)], backwards,
-                         learn_init, gradient_steps, grad_clipping, unroll_scan,
-                         precompute_input, only_return_final, **kwargs)
+    def __init__(
+        self,
+        incoming,
+        num_units,
+        ingate=Gate(),
+        forgetgate=Gate(),
+        cell=Gate(W_cell=None, nonlinearity=nonlinearities.tanh),
+        outgate=Gate(),
+        nonlinearity=nonlinearities.tanh,
+        cell_init=init.Constant(0.0),
+        hid_init=init.Constant(0.0),
+        backwards=False,
+        learn_init=False,
+        peepholes=True,
+        gradient_steps=-1,
+        grad_clipping=0,
+        unroll_scan=False,
+        precompute_input=True,
+        mask_input=None,
+        only_return_final=False,
+        **kwargs,
+    ):
+        super().__init__(
+            incoming,
+            mask_input,
+            [("hid_init", hid_init), ("cell_init", cell_init)],
+            backwards,
+            learn_init,
+            gradient_steps,
+            grad_clipping,
+            unroll_scan,
+            precompute_input,
+            only_return_final,
+            **kwargs,
+        )
         self.nonlinearity = nonlinearities.identity if nonlinearity is None else nonlinearity
         self.num_units = num_units
         self.peepholes = peepholes
         num_inputs = int(np.prod(self.input_shapes[0][2:]))
 
-        (self.W_in_to_ingate, self.W_hid_to_ingate, self.b_ingate,
-         self.nonlinearity_ingate) = _gate_params(self, ingate, "ingate", num_inputs, num_units)
-        (self.W_in_to_forgetgate, self.W_hid_to_forgetgate, self.b_forgetgate,
-         self.nonlinearity_forgetgate) = _gate_params(self, forgetgate, "forgetgate",
-                                                      num_inputs, num_units)
-        (self.W_in_to_cell, self.W_hid_to_cell, self.b_cell,
-         self.nonlinearity_cell) = _gate_params(self, cell, "cell", num_inputs, num_units)
-        (self.W_in_to_outgate, self.W_hid_to_outgate, self.b_outgate,
-         self.nonlinearity_outgate) = _gate_params(self, outgate, "outgate",
-                                                   num_inputs, num_units)
+        (self.W_in_to_ingate, self.W_hid_to_ingate, self.b_ingate, self.nonlinearity_ingate) = _gate_params(
+            self, ingate, "ingate", num_inputs, num_units
+        )
+        (self.W_in_to_forgetgate, self.W_hid_to_forgetgate, self.b_forgetgate, self.nonlinearity_forgetgate) = (
+            _gate_params(self, forgetgate, "forgetgate", num_inputs, num_units)
+        )
+        (self.W_in_to_cell, self.W_hid_to_cell, self.b_cell, self.nonlinearity_cell) = _gate_params(
+            self, cell, "cell", num_inputs, num_units
+        )
+        (self.W_in_to_outgate, self.W_hid_to_outgate, self.b_outgate, self.nonlinearity_outgate) = _gate_params(
+            self, outgate, "outgate", num_inputs, num_units
+        )
         if peepholes:
-            self.W_cell_to_ingate = self.add_param(ingate.W_cell, (num_units,),
-                                                   name="W_cell_to_ingate")
-            self.W_cell_to_forgetgate = self.add_param(forgetgate.W_cell, (num_units,),
-                                                       name="W_cell_to_forgetgate")
-            self.W_cell_to_outgate = self.add_param(outgate.W_cell, (num_units,),
-                                                    name="W_cell_to_outgate")
+            self.W_cell_to_ingate = self.add_param(ingate.W_cell, (num_units,), name="W_cell_to_ingate")
+            self.W_cell_to_forgetgate = self.add_param(forgetgate.W_cell, (num_units,), name="W_cell_to_forgetgate")
+            self.W_cell_to_outgate = self.add_param(outgate.W_cell, (num_units,), name="W_cell_to_outgate")
         self.cell_init = self._add_init(cell_init, (1, num_units), "cell_init")
         self.hid_init = self._add_init(hid_init, (1, num_units), "hid_init")
 
@@ -161,26 +191,36 @@ class LSTMLayer(_RecurrentBase):
         n = self.num_units
 
         num_inputs = int(np.prod(self.input_shapes[0][2:]))
-        W_in_stacked = _stack([self.W_in_to_ingate, self.W_in_to_forgetgate,
-                               self.W_in_to_cell, self.W_in_to_outgate], 1, (num_inputs, 4 * n))
-        W_hid_stacked = _stack([self.W_hid_to_ingate, self.W_hid_to_forgetgate,
-                                self.W_hid_to_cell, self.W_hid_to_outgate], 1, (n, 4 * n))
-        b_stacked = _stack([self.b_ingate, self.b_forgetgate, self.b_cell, self.b_outgate],
-                           0, (4 * n,))
+        W_in_stacked = _stack(
+            [self.W_in_to_ingate, self.W_in_to_forgetgate, self.W_in_to_cell, self.W_in_to_outgate],
+            1,
+            (num_inputs, 4 * n),
+        )
+        W_hid_stacked = _stack(
+            [self.W_hid_to_ingate, self.W_hid_to_forgetgate, self.W_hid_to_cell, self.W_hid_to_outgate], 1, (n, 4 * n)
+        )
+        b_stacked = _stack([self.b_ingate, self.b_forgetgate, self.b_cell, self.b_outgate], 0, (4 * n,))
         if self.precompute_input:
             input = T.dot(input, W_in_stacked) + b_stacked
-        nl_in, nl_forget, nl_cell, nl_out, nl_hid = map(_fast, (
-            self.nonlinearity_ingate, self.nonlinearity_forgetgate, self.nonlinearity_cell,
-            self.nonlinearity_outgate, self.nonlinearity))
+        nl_in, nl_forget, nl_cell, nl_out, nl_hid = map(
+            _fast,
+            (
+                self.nonlinearity_ingate,
+                self.nonlinearity_forgetgate,
+                self.nonlinearity_cell,
+                self.nonlinearity_outgate,
+                self.nonlinearity,
+            ),
+        )
 
         def step(input_n, cell_previous, hid_previous, *args):
             if not self.precompute_input:
                 input_n = T.dot(input_n, W_in_stacked) + b_stacked
             gates = self._clip(input_n + T.dot(hid_previous, W_hid_stacked))
-            ingate = gates[:, 0 * n:1 * n]
-            forgetgate = gates[:, 1 * n:2 * n]
-            cell_input = gates[:, 2 * n:3 * n]
-            outgate = gates[:, 3 * n:4 * n]
+            ingate = gates[:, 0 * n : 1 * n]
+            forgetgate = gates[:, 1 * n : 2 * n]
+            cell_input = gates[:, 2 * n : 3 * n]
+            outgate = gates[:, 3 * n : 4 * n]
             if self.peepholes:
                 ingate = ingate + cell_previous * self.W_cell_to_ingate
                 forgetgate = forgetgate + cell_previous * self.W_cell_to_forgetgate
@@ -204,21 +244,25 @@ class LSTMLayer(_RecurrentBase):
             sequences, step_fun = [input, _time_major_mask(mask, input.dtype)], step_masked
         else:
             sequences, step_fun = [input], step
-        cell_init = self._initial_state(inputs, self.cell_init, self.cell_init_incoming_index,
-                                        num_batch)
-        hid_init = self._initial_state(inputs, self.hid_init, self.hid_init_incoming_index,
-                                       num_batch)
+        cell_init = self._initial_state(inputs, self.cell_init, self.cell_init_incoming_index, num_batch)
+        hid_init = self._initial_state(inputs, self.hid_init, self.hid_init_incoming_index, num_batch)
 
         non_seqs = [W_hid_stacked]
         if self.peepholes:
-            non_seqs += [self.W_cell_to_ingate, self.W_cell_to_forgetgate,
-                         self.W_cell_to_outgate]
+            non_seqs += [self.W_cell_to_ingate, self.W_cell_to_forgetgate, self.W_cell_to_outgate]
         if not self.precompute_input:
             non_seqs += [W_in_stacked, b_stacked]
 
-        _, hid_out = _recurrence(step_fun, sequences, [cell_init, hid_init], non_seqs,
-                                 self.backwards, self.gradient_steps, self.unroll_scan,
-                                 self._n_steps())
+        _, hid_out = _recurrence(
+            step_fun,
+            sequences,
+            [cell_init, hid_init],
+            non_seqs,
+            self.backwards,
+            self.gradient_steps,
+            self.unroll_scan,
+            self._n_steps(),
+        )
         return _finish_output(hid_out, self.only_return_final, self.backwards)
 
 
@@ -256,28 +300,49 @@ class GRULayer(_RecurrentBase):
     ((None, 6, 4), ['W_in_to_updategate', 'W_hid_to_updategate', 'b_updategate'])
     """
 
-    def __init__(self, incoming, num_units, resetgate=Gate(W_cell=None),
-                 updategate=Gate(W_cell=None),
-                 hidden_update=Gate(W_cell=None, nonlinearity=nonlinearities.tanh),
-                 hid_init=init.Constant(0.0), backwards=False, learn_init=False,
-                 gradient_steps=-1, grad_clipping=0, unroll_scan=False,
-                 precompute_input=True, mask_input=None, only_return_final=False,
-                 **kwargs):
-        super().__init__(incoming, mask_input, [("hid_init", hid_init)], backwards,
-                         learn_init, gradient_steps, grad_clipping, unroll_scan,
-                         precompute_input, only_return_final, **kwargs)
+    def __init__(
+        self,
+        incoming,
+        num_units,
+        resetgate=Gate(W_cell=None),
+        updategate=Gate(W_cell=None),
+        hidden_update=Gate(W_cell=None, nonlinearity=nonlinearities.tanh),
+        hid_init=init.Constant(0.0),
+        backwards=False,
+        learn_init=False,
+        gradient_steps=-1,
+        grad_clipping=0,
+        unroll_scan=False,
+        precompute_input=True,
+        mask_input=None,
+        only_return_final=False,
+        **kwargs,
+    ):
+        super().__init__(
+            incoming,
+            mask_input,
+            [("hid_init", hid_init)],
+            backwards,
+            learn_init,
+            gradient_steps,
+            grad_clipping,
+            unroll_scan,
+            precompute_input,
+            only_return_final,
+            **kwargs,
+        )
         self.num_units = num_units
         num_inputs = int(np.prod(self.input_shapes[0][2:]))
         # created in Lasagne's order, so get_all_param_values lists match
-        (self.W_in_to_updategate, self.W_hid_to_updategate, self.b_updategate,
-         self.nonlinearity_updategate) = _gate_params(self, updategate, "updategate",
-                                                      num_inputs, num_units)
-        (self.W_in_to_resetgate, self.W_hid_to_resetgate, self.b_resetgate,
-         self.nonlinearity_resetgate) = _gate_params(self, resetgate, "resetgate",
-                                                     num_inputs, num_units)
-        (self.W_in_to_hidden_update, self.W_hid_to_hidden_update, self.b_hidden_update,
-         self.nonlinearity_hid) = _gate_params(self, hidden_update, "hidden_update",
-                                               num_inputs, num_units)
+        (self.W_in_to_updategate, self.W_hid_to_updategate, self.b_updategate, self.nonlinearity_updategate) = (
+            _gate_params(self, updategate, "updategate", num_inputs, num_units)
+        )
+        (self.W_in_to_resetgate, self.W_hid_to_resetgate, self.b_resetgate, self.nonlinearity_resetgate) = _gate_params(
+            self, resetgate, "resetgate", num_inputs, num_units
+        )
+        (self.W_in_to_hidden_update, self.W_hid_to_hidden_update, self.b_hidden_update, self.nonlinearity_hid) = (
+            _gate_params(self, hidden_update, "hidden_update", num_inputs, num_units)
+        )
         self.hid_init = self._add_init(hid_init, (1, num_units), "hid_init")
 
     def get_output_for(self, inputs, **kwargs):
@@ -290,16 +355,18 @@ class GRULayer(_RecurrentBase):
         n = self.num_units
 
         num_inputs = int(np.prod(self.input_shapes[0][2:]))
-        W_in_stacked = _stack([self.W_in_to_resetgate, self.W_in_to_updategate,
-                               self.W_in_to_hidden_update], 1, (num_inputs, 3 * n))
-        W_hid_stacked = _stack([self.W_hid_to_resetgate, self.W_hid_to_updategate,
-                                self.W_hid_to_hidden_update], 1, (n, 3 * n))
-        b_stacked = _stack([self.b_resetgate, self.b_updategate, self.b_hidden_update], 0,
-                           (3 * n,))
+        W_in_stacked = _stack(
+            [self.W_in_to_resetgate, self.W_in_to_updategate, self.W_in_to_hidden_update], 1, (num_inputs, 3 * n)
+        )
+        W_hid_stacked = _stack(
+            [self.W_hid_to_resetgate, self.W_hid_to_updategate, self.W_hid_to_hidden_update], 1, (n, 3 * n)
+        )
+        b_stacked = _stack([self.b_resetgate, self.b_updategate, self.b_hidden_update], 0, (3 * n,))
         if self.precompute_input:
             input = T.dot(input, W_in_stacked) + b_stacked
-        nl_reset, nl_update, nl_hid = map(_fast, (
-            self.nonlinearity_resetgate, self.nonlinearity_updategate, self.nonlinearity_hid))
+        nl_reset, nl_update, nl_hid = map(
+            _fast, (self.nonlinearity_resetgate, self.nonlinearity_updategate, self.nonlinearity_hid)
+        )
 
         def step(input_n, hid_previous, *args):
             hid_input = T.dot(hid_previous, W_hid_stacked)
@@ -308,9 +375,8 @@ class GRULayer(_RecurrentBase):
             if not self.precompute_input:
                 input_n = T.dot(input_n, W_in_stacked) + b_stacked
             resetgate = nl_reset(hid_input[:, 0:n] + input_n[:, 0:n])
-            updategate = nl_update(
-                hid_input[:, n:2 * n] + input_n[:, n:2 * n])
-            hidden_update = input_n[:, 2 * n:3 * n] + resetgate * hid_input[:, 2 * n:3 * n]
+            updategate = nl_update(hid_input[:, n : 2 * n] + input_n[:, n : 2 * n])
+            hidden_update = input_n[:, 2 * n : 3 * n] + resetgate * hid_input[:, 2 * n : 3 * n]
             hidden_update = nl_hid(self._clip(hidden_update))
             return (1 - updategate) * hid_previous + updategate * hidden_update
 
@@ -322,11 +388,18 @@ class GRULayer(_RecurrentBase):
             sequences, step_fun = [input, _time_major_mask(mask, input.dtype)], step_masked
         else:
             sequences, step_fun = [input], step
-        hid_init = self._initial_state(inputs, self.hid_init, self.hid_init_incoming_index,
-                                       num_batch)
+        hid_init = self._initial_state(inputs, self.hid_init, self.hid_init_incoming_index, num_batch)
         non_seqs = [W_hid_stacked]
         if not self.precompute_input:
             non_seqs += [W_in_stacked, b_stacked]
-        hid_out, = _recurrence(step_fun, sequences, [hid_init], non_seqs, self.backwards,
-                               self.gradient_steps, self.unroll_scan, self._n_steps())
+        (hid_out,) = _recurrence(
+            step_fun,
+            sequences,
+            [hid_init],
+            non_seqs,
+            self.backwards,
+            self.gradient_steps,
+            self.unroll_scan,
+            self._n_steps(),
+        )
         return _finish_output(hid_out, self.only_return_final, self.backwards)

@@ -4,7 +4,6 @@ from collections import deque
 from warnings import warn
 
 import numpy as np
-import pytensor
 
 from .. import utils
 from .base import Layer
@@ -131,14 +130,10 @@ def get_output(layer_or_layers, inputs=None, **kwargs):
     treat_as_input = inputs.keys() if isinstance(inputs, dict) else []
     all_layers = get_all_layers(layer_or_layers, treat_as_input)
     all_outputs = {
-        layer: layer.input_var
-        for layer in all_layers
-        if isinstance(layer, _InputLayer) and layer not in treat_as_input
+        layer: layer.input_var for layer in all_layers if isinstance(layer, _InputLayer) and layer not in treat_as_input
     }
     if isinstance(inputs, dict):
-        all_outputs.update(
-            (layer, utils.as_tensor_expression(expr)) for layer, expr in inputs.items()
-        )
+        all_outputs.update((layer, utils.as_tensor_expression(expr)) for layer, expr in inputs.items())
     elif inputs is not None:
         if len(all_outputs) > 1:
             raise ValueError(
@@ -181,9 +176,7 @@ def get_output(layer_or_layers, inputs=None, **kwargs):
                 suggestions.append(f"{kwarg} (perhaps you meant {close[0]})")
             else:
                 suggestions.append(kwarg)
-        warn(
-            "get_output() was called with unused kwargs:\n\t" + "\n\t".join(suggestions)
-        )
+        warn("get_output() was called with unused kwargs:\n\t" + "\n\t".join(suggestions), stacklevel=2)
 
     try:
         return [all_outputs[layer] for layer in layer_or_layers]
@@ -220,9 +213,7 @@ def get_output_shape(layer_or_layers, input_shapes=None):
     treat_as_input = input_shapes.keys() if isinstance(input_shapes, dict) else []
     all_layers = get_all_layers(layer_or_layers, treat_as_input)
     all_shapes = {
-        layer: layer.shape
-        for layer in all_layers
-        if isinstance(layer, InputLayer) and layer not in treat_as_input
+        layer: layer.shape for layer in all_layers if isinstance(layer, InputLayer) and layer not in treat_as_input
     }
     if isinstance(input_shapes, dict):
         all_shapes.update(input_shapes)
@@ -317,15 +308,12 @@ def set_all_param_values(layer, values, **tags):
     """
     params = get_all_params(layer, **tags)
     if len(params) != len(values):
-        raise ValueError(
-            f"mismatch: got {len(values)} values to set {len(params)} parameters"
-        )
+        raise ValueError(f"mismatch: got {len(values)} values to set {len(params)} parameters")
     for p, v in zip(params, values):
         shape = p.get_value(borrow=True).shape
         if shape != np.shape(v):
             raise ValueError(
-                f"mismatch: parameter {p.name!r} has shape {shape} but value to set "
-                f"has shape {np.shape(v)}"
+                f"mismatch: parameter {p.name!r} has shape {shape} but value to set has shape {np.shape(v)}"
             )
     for p, v in zip(params, values):
         p.set_value(np.asarray(v, dtype=p.dtype))

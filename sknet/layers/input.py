@@ -43,8 +43,7 @@ class InputLayer(Layer):
         self.shape = tuple(int(d) if isinstance(d, int_types) else d for d in shape)
         if any(d is not None and d <= 0 for d in self.shape):
             raise ValueError(
-                f"Cannot create InputLayer with a non-positive shape dimension. "
-                f"shape={self.shape}, self.name={name}"
+                f"Cannot create InputLayer with a non-positive shape dimension. shape={self.shape}, self.name={name}"
             )
         ndim = len(self.shape)
         if input_var is None:
@@ -52,9 +51,7 @@ class InputLayer(Layer):
             static = tuple(1 if d == 1 else None for d in self.shape)
             input_var = T.tensor(dtype=float_dtype(), shape=static, name=var_name)
         elif input_var.ndim != ndim:
-            raise ValueError(
-                f"shape has {ndim} dimensions, but variable has {input_var.ndim}"
-            )
+            raise ValueError(f"shape has {ndim} dimensions, but variable has {input_var.ndim}")
         self.input_var = input_var
         self.name = name
         self.params = OrderedDict()

@@ -54,10 +54,7 @@ def autocrop(inputs, cropping):
         return list(inputs)
     ndim = inputs[0].ndim
     if any(x.ndim != ndim for x in inputs):
-        raise ValueError(
-            "Not all inputs have the same dimensionality: "
-            f"{[x.ndim for x in inputs]}"
-        )
+        raise ValueError(f"Not all inputs have the same dimensionality: {[x.ndim for x in inputs]}")
     cropping = _full_cropping(cropping, ndim)
     shapes = [x.shape for x in inputs]
     indices = [[] for _ in inputs]
@@ -90,9 +87,7 @@ def autocrop_array_shapes(input_shapes, cropping):
         return list(input_shapes)
     ndim = len(input_shapes[0])
     if any(len(shape) != ndim for shape in input_shapes):
-        raise ValueError(
-            f"Not all inputs have the same dimensionality: {[len(s) for s in input_shapes]}"
-        )
+        raise ValueError(f"Not all inputs have the same dimensionality: {[len(s) for s in input_shapes]}")
     cropping = _full_cropping(cropping, ndim)
     columns = []
     for sizes, mode in zip(zip(*input_shapes), cropping):
@@ -162,8 +157,7 @@ class ConcatLayer(MergeLayer):
         out = _merged_shape(input_shapes, skip_axis=axis)
         if out is None:
             raise ValueError(
-                f"Mismatch: input shapes {input_shapes} must be the same except in the "
-                f"concatenation axis {self.axis}"
+                f"Mismatch: input shapes {input_shapes} must be the same except in the concatenation axis {self.axis}"
             )
         sizes = [shape[axis] for shape in input_shapes]
         out[axis] = None if any(s is None for s in sizes) else sum(sizes)
@@ -240,9 +234,7 @@ class ElemwiseSumLayer(ElemwiseMergeLayer):
         super().__init__(incomings, T.add, cropping=cropping, **kwargs)
         if isinstance(coeffs, (list, tuple)):
             if len(coeffs) != len(incomings):
-                raise ValueError(
-                    f"got {len(coeffs)} coefficients for {len(incomings)} incomings"
-                )
+                raise ValueError(f"got {len(coeffs)} coefficients for {len(incomings)} incomings")
             self.coeffs = list(coeffs)
         else:
             self.coeffs = [coeffs] * len(incomings)

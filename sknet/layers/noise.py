@@ -67,9 +67,7 @@ class DropoutLayer(Layer):
             input = input / retain_prob
         shared_axes = tuple(a % input.ndim for a in self.shared_axes)
         # The symbolic shape keeps this working with an unknown batch size.
-        mask_shape = tuple(
-            1 if axis in shared_axes else input.shape[axis] for axis in range(input.ndim)
-        )
+        mask_shape = tuple(1 if axis in shared_axes else input.shape[axis] for axis in range(input.ndim))
         mask = random.uniform(mask_shape, dtype=float_dtype) >= p
         if shared_axes:
             mask = T.specify_broadcastable(mask, *shared_axes)

@@ -48,10 +48,7 @@ class LocalResponseNormalization2DLayer(Layer):
     def __init__(self, incoming, alpha=1e-4, k=2, beta=0.75, n=5, **kwargs):
         super().__init__(incoming, **kwargs)
         if len(self.input_shape) != 4:
-            raise ValueError(
-                f"LocalResponseNormalization2DLayer needs 4-d (bc01) input, got shape "
-                f"{self.input_shape}"
-            )
+            raise ValueError(f"LocalResponseNormalization2DLayer needs 4-d (bc01) input, got shape {self.input_shape}")
         self.alpha = alpha
         self.k = k
         self.beta = beta
@@ -64,12 +61,11 @@ class LocalResponseNormalization2DLayer(Layer):
         half = self.n // 2
         channels = input.shape[1]
         sqr = T.sqr(input)
-        padded = T.zeros((input.shape[0], channels + 2 * half, input.shape[2], input.shape[3]),
-                         dtype=input.dtype)
-        padded = T.set_subtensor(padded[:, half:half + channels], sqr)
+        padded = T.zeros((input.shape[0], channels + 2 * half, input.shape[2], input.shape[3]), dtype=input.dtype)
+        padded = T.set_subtensor(padded[:, half : half + channels], sqr)
         window = padded[:, 0:channels]
         for i in range(1, self.n):
-            window = window + padded[:, i:i + channels]
+            window = window + padded[:, i : i + channels]
         return input / (self.k + self.alpha * window) ** self.beta
 
 
@@ -137,8 +133,7 @@ class BatchNormLayer(Layer):
 
         shape = [size for axis, size in enumerate(self.input_shape) if axis not in self.axes]
         if any(size is None for size in shape):
-            raise ValueError("BatchNormLayer needs specified input sizes for all axes not "
-                             "normalized over.")
+            raise ValueError("BatchNormLayer needs specified input sizes for all axes not normalized over.")
         shape = tuple(shape)
         if beta is None:
             self.beta = None
@@ -147,17 +142,17 @@ class BatchNormLayer(Layer):
         if gamma is None:
             self.gamma = None
         else:
-            self.gamma = self.add_param(gamma, shape, "gamma", trainable=True,
-                                        regularizable=True)
+            self.gamma = self.add_param(gamma, shape, "gamma", trainable=True, regularizable=True)
         # batch_norm_stat marks the running averages, as in Lasagne, so that
         # get_all_params(net, batch_norm_stat=True) finds them
-        self.mean = self.add_param(mean, shape, "mean", trainable=False, regularizable=False,
-                                   batch_norm_stat=True)
-        self.inv_std = self.add_param(inv_std, shape, "inv_std", trainable=False,
-                                      regularizable=False, batch_norm_stat=True)
+        self.mean = self.add_param(mean, shape, "mean", trainable=False, regularizable=False, batch_norm_stat=True)
+        self.inv_std = self.add_param(
+            inv_std, shape, "inv_std", trainable=False, regularizable=False, batch_norm_stat=True
+        )
 
-    def get_output_for(self, input, deterministic=False, batch_norm_use_averages=None,
-                       batch_norm_update_averages=None, **kwargs):
+    def get_output_for(
+        self, input, deterministic=False, batch_norm_use_averages=None, batch_norm_update_averages=None, **kwargs
+    ):
         input_mean = input.mean(self.axes)
         input_inv_std = T.reciprocal(T.sqrt(input.var(self.axes) + self.epsilon))
 
@@ -167,8 +162,7 @@ class BatchNormLayer(Layer):
         else:
             mean, inv_std = input_mean, input_inv_std
 
-        update_averages = (not deterministic if batch_norm_update_averages is None
-                           else batch_norm_update_averages)
+        update_averages = not deterministic if batch_norm_update_averages is None else batch_norm_update_averages
         if update_averages:
             # The updates hang on clones sharing the parameters' storage, so
             # only graphs built here (not every graph using self.mean) update
@@ -177,8 +171,7 @@ class BatchNormLayer(Layer):
             running_inv_std = _running_clone(self.inv_std, input_inv_std)
             alpha = T.constant(self.alpha, dtype=running_mean.dtype)
             set_default_update(running_mean, (1 - alpha) * running_mean + alpha * input_mean)
-            set_default_update(running_inv_std,
-                               (1 - alpha) * running_inv_std + alpha * input_inv_std)
+            set_default_update(running_inv_std, (1 - alpha) * running_inv_std + alpha * input_inv_std)
             if use_averages:
                 # read the averages through the updated variables, so PyTensor
                 # sees one variable read and updated (the clones alias storage)
@@ -203,8 +196,7 @@ def _running_clone(param, batch_stat):
     statistics may know static sizes the parameter's type does not.
     """
     vtype = T.TensorType(param.dtype, shape=batch_stat.type.shape)
-    return type(param)(type=vtype, value=None, strict=None, container=param.container,
-                       name=param.name)
+    return type(param)(type=vtype, value=None, strict=None, container=param.container, name=param.name)
 
 
 def batch_norm(layer, **kwargs):

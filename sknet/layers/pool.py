@@ -78,12 +78,12 @@ class Pool2DLayer(Layer):
            [10.5, 12.5]], dtype=float32)
     """
 
-    def __init__(self, incoming, pool_size, stride=None, pad=(0, 0), ignore_border=True,
-                 mode="max", **kwargs):
+    def __init__(self, incoming, pool_size, stride=None, pad=(0, 0), ignore_border=True, mode="max", **kwargs):
         super().__init__(incoming, **kwargs)
         if len(self.input_shape) != 4:
-            raise ValueError(f"Tried to create a 2D pooling layer with input shape "
-                             f"{self.input_shape}; expected 4 dimensions (bc01).")
+            raise ValueError(
+                f"Tried to create a 2D pooling layer with input shape {self.input_shape}; expected 4 dimensions (bc01)."
+            )
         if mode not in POOL_MODES:
             raise ValueError(f"mode must be one of {POOL_MODES}, got {mode!r}")
         self.pool_size = as_tuple(pool_size, 2)
@@ -95,8 +95,7 @@ class Pool2DLayer(Layer):
 
     def get_output_shape_for(self, input_shape):
         return tuple(input_shape[:2]) + tuple(
-            pool_output_length(input_shape[2 + i], self.pool_size[i], self.stride[i],
-                               self.pad[i], self.ignore_border)
+            pool_output_length(input_shape[2 + i], self.pool_size[i], self.stride[i], self.pad[i], self.ignore_border)
             for i in range(2)
         )
 
@@ -114,8 +113,7 @@ class MaxPool2DLayer(Pool2DLayer):
     (None, 32, 12, 12)
     """
 
-    def __init__(self, incoming, pool_size, stride=None, pad=(0, 0), ignore_border=True,
-                 **kwargs):
+    def __init__(self, incoming, pool_size, stride=None, pad=(0, 0), ignore_border=True, **kwargs):
         super().__init__(incoming, pool_size, stride, pad, ignore_border, mode="max", **kwargs)
 
 
@@ -134,24 +132,22 @@ class Pool1DLayer(Layer):
     array([[[1., 3., 4.]]], dtype=float32)
     """
 
-    def __init__(self, incoming, pool_size, stride=None, pad=0, ignore_border=True,
-                 mode="max", **kwargs):
+    def __init__(self, incoming, pool_size, stride=None, pad=0, ignore_border=True, mode="max", **kwargs):
         super().__init__(incoming, **kwargs)
         if len(self.input_shape) != 3:
-            raise ValueError(f"Tried to create a 1D pooling layer with input shape "
-                             f"{self.input_shape}; expected 3 dimensions.")
+            raise ValueError(
+                f"Tried to create a 1D pooling layer with input shape {self.input_shape}; expected 3 dimensions."
+            )
         self.pool_size = as_tuple(pool_size, 1)
         self.stride = self.pool_size if stride is None else as_tuple(stride, 1)
         self.pad = as_tuple(pad, 1)
         self.ignore_border = ignore_border
         self.mode = mode
-        self._op = Pool2D((1,) + self.pool_size, (1,) + self.stride, (0,) + self.pad,
-                          ignore_border, mode)
+        self._op = Pool2D((1,) + self.pool_size, (1,) + self.stride, (0,) + self.pad, ignore_border, mode)
 
     def get_output_shape_for(self, input_shape):
         return tuple(input_shape[:2]) + (
-            pool_output_length(input_shape[2], self.pool_size[0], self.stride[0], self.pad[0],
-                               self.ignore_border),
+            pool_output_length(input_shape[2], self.pool_size[0], self.stride[0], self.pad[0], self.ignore_border),
         )
 
     def get_output_for(self, input, **kwargs):

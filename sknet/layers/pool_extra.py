@@ -86,7 +86,7 @@ class _FeatureGroups(Layer):
 def _grouped(input, axis, pool_size):
     """``input`` with ``axis`` split into (groups, pool_size)."""
     shape = [input.shape[k] for k in range(input.ndim)]
-    grouped = shape[:axis] + [shape[axis] // pool_size, pool_size] + shape[axis + 1:]
+    grouped = shape[:axis] + [shape[axis] // pool_size, pool_size] + shape[axis + 1 :]
     return input.reshape(grouped, ndim=input.ndim + 1)
 
 
@@ -169,9 +169,7 @@ def _region_reduce(mode):
         return T.max
     if mode in ("average_inc_pad", "average_exc_pad"):
         return T.mean
-    raise ValueError(
-        f"Mode must be either 'max', 'average_inc_pad' or 'average_exc_pad'. Got {mode!r}"
-    )
+    raise ValueError(f"Mode must be either 'max', 'average_inc_pad' or 'average_exc_pad'. Got {mode!r}")
 
 
 def pool_2d_nxn_regions(inputs, output_size, mode="max"):
@@ -245,8 +243,7 @@ class SpatialPyramidPoolingLayer(Layer):
     (2, 3, 5)
     """
 
-    def __init__(self, incoming, pool_dims=[4, 2, 1], mode="max", implementation="fast",
-                 **kwargs):
+    def __init__(self, incoming, pool_dims=(4, 2, 1), mode="max", implementation="fast", **kwargs):
         super().__init__(incoming, **kwargs)
         if len(self.input_shape) != 4:
             raise ValueError(
@@ -300,8 +297,7 @@ def _fast_regions(input, n, mode):
     reduce = _region_reduce(mode)
     h, w = input.shape[2], input.shape[3]
     (ws_h, ws_w), (st_h, st_w) = ((h + n - 1) // n, (w + n - 1) // n), (h // n, w // n)
-    fits = T.and_(T.eq((h - ws_h) // T.maximum(st_h, 1) + 1, n),
-                  T.eq((w - ws_w) // T.maximum(st_w, 1) + 1, n))
+    fits = T.and_(T.eq((h - ws_h) // T.maximum(st_h, 1) + 1, n), T.eq((w - ws_w) // T.maximum(st_w, 1) + 1, n))
     fits = T.and_(fits, T.and_(T.ge(st_h, 1), T.ge(st_w, 1)))
     input = Assert(
         f"SpatialPyramidPoolingLayer(implementation='fast') cannot pool this input size into "
@@ -310,6 +306,6 @@ def _fast_regions(input, n, mode):
     bins = []
     for row in range(n):
         for col in range(n):
-            region = input[:, :, row * st_h:row * st_h + ws_h, col * st_w:col * st_w + ws_w]
+            region = input[:, :, row * st_h : row * st_h + ws_h, col * st_w : col * st_w + ws_w]
             bins.append(reduce(region, axis=(2, 3)))
     return T.stack(bins, axis=2)

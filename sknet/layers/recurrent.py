@@ -86,46 +86,65 @@ class CustomRecurrentLayer(_RecurrentBase):
     ['W', 'b', 'W']
     """
 
-    def __init__(self, incoming, input_to_hidden, hidden_to_hidden,
-                 nonlinearity=nonlinearities.rectify, hid_init=init.Constant(0.0),
-                 backwards=False, learn_init=False, gradient_steps=-1,
-                 grad_clipping=0, unroll_scan=False, precompute_input=True,
-                 mask_input=None, only_return_final=False, **kwargs):
-        super().__init__(incoming, mask_input, [("hid_init", hid_init)], backwards,
-                         learn_init, gradient_steps, grad_clipping, unroll_scan,
-                         precompute_input, only_return_final, **kwargs)
+    def __init__(
+        self,
+        incoming,
+        input_to_hidden,
+        hidden_to_hidden,
+        nonlinearity=nonlinearities.rectify,
+        hid_init=init.Constant(0.0),
+        backwards=False,
+        learn_init=False,
+        gradient_steps=-1,
+        grad_clipping=0,
+        unroll_scan=False,
+        precompute_input=True,
+        mask_input=None,
+        only_return_final=False,
+        **kwargs,
+    ):
+        super().__init__(
+            incoming,
+            mask_input,
+            [("hid_init", hid_init)],
+            backwards,
+            learn_init,
+            gradient_steps,
+            grad_clipping,
+            unroll_scan,
+            precompute_input,
+            only_return_final,
+            **kwargs,
+        )
         self.input_to_hidden = input_to_hidden
         self.hidden_to_hidden = hidden_to_hidden
         self.nonlinearity = nonlinearities.identity if nonlinearity is None else nonlinearity
 
         in_to_hid_inputs = _input_layers(input_to_hidden)
         if len(in_to_hid_inputs) != 1:
-            raise ValueError(
-                f"input_to_hidden must have exactly one InputLayer, but it has "
-                f"{len(in_to_hid_inputs)}"
-            )
+            raise ValueError(f"input_to_hidden must have exactly one InputLayer, but it has {len(in_to_hid_inputs)}")
         hid_to_hid_inputs = _input_layers(hidden_to_hidden)
         if len(hid_to_hid_inputs) != 1:
-            raise ValueError(
-                f"hidden_to_hidden must have exactly one InputLayer, but it has "
-                f"{len(hid_to_hid_inputs)}"
-            )
+            raise ValueError(f"hidden_to_hidden must have exactly one InputLayer, but it has {len(hid_to_hid_inputs)}")
         input_shape = self.input_shapes[0]
         in_out = input_to_hidden.output_shape
         hid_out = hidden_to_hidden.output_shape
         # the sub-networks may be of any depth: what hidden_to_hidden reads is
         # the shape of its InputLayer, not of its top layer's incoming
         hid_in = hid_to_hid_inputs[0].output_shape
-        if (precompute_input and in_out[0] is not None and input_shape[0] is not None
-                and input_shape[1] is not None
-                and in_out[0] != input_shape[0] * input_shape[1]):
+        if (
+            precompute_input
+            and in_out[0] is not None
+            and input_shape[0] is not None
+            and input_shape[1] is not None
+            and in_out[0] != input_shape[0] * input_shape[1]
+        ):
             raise ValueError(
                 "When precompute_input == True, input_to_hidden.output_shape[0] must be "
                 "None or batch_size*sequence_length "
                 f"({input_shape[0] * input_shape[1]}), got {in_out[0]}"
             )
-        if (not precompute_input and in_out[0] is not None and hid_out[0] is not None
-                and in_out[0] != hid_out[0]):
+        if not precompute_input and in_out[0] is not None and hid_out[0] is not None and in_out[0] != hid_out[0]:
             raise ValueError(
                 "When precompute_input == False, input_to_hidden.output_shape[0] must "
                 f"equal hidden_to_hidden.output_shape[0], got {in_out[0]} and {hid_out[0]}"
@@ -165,11 +184,9 @@ class CustomRecurrentLayer(_RecurrentBase):
 
         if self.precompute_input:
             # one call of input_to_hidden over all (time * batch) steps
-            flat = input.reshape((seq_len * num_batch,) + tuple(input.shape[2:]),
-                                 ndim=input.ndim - 1)
+            flat = input.reshape((seq_len * num_batch,) + tuple(input.shape[2:]), ndim=input.ndim - 1)
             pre = helper.get_output(self.input_to_hidden, flat, **kwargs)
-            input = pre.reshape((seq_len, num_batch) + tuple(pre.shape[1:]),
-                                ndim=pre.ndim + 1)
+            input = pre.reshape((seq_len, num_batch) + tuple(pre.shape[1:]), ndim=pre.ndim + 1)
 
         nonlinearity = _fast(self.nonlinearity)
         non_seqs = helper.get_all_params(self.hidden_to_hidden)
@@ -189,14 +206,21 @@ class CustomRecurrentLayer(_RecurrentBase):
             hid = step(input_n, hid_previous, *args)
             return T.switch(_broadcast_mask(mask_n, hid.ndim), hid, hid_previous)
 
-        hid_init = self._initial_state(inputs, self.hid_init, self.hid_init_incoming_index,
-                                       num_batch)
+        hid_init = self._initial_state(inputs, self.hid_init, self.hid_init_incoming_index, num_batch)
         if mask is not None:
             sequences, step_fun = [input, _time_major_mask(mask, input.dtype)], step_masked
         else:
             sequences, step_fun = [input], step
-        hid_out, = _recurrence(step_fun, sequences, [hid_init], non_seqs, self.backwards,
-                               self.gradient_steps, self.unroll_scan, self._n_steps())
+        (hid_out,) = _recurrence(
+            step_fun,
+            sequences,
+            [hid_init],
+            non_seqs,
+            self.backwards,
+            self.gradient_steps,
+            self.unroll_scan,
+            self._n_steps(),
+        )
         return _finish_output(hid_out, self.only_return_final, self.backwards)
 
 
@@ -243,28 +267,61 @@ class RecurrentLayer(CustomRecurrentLayer):
     ((None, 5, 4), (3, 4))
     """
 
-    def __init__(self, incoming, num_units, W_in_to_hid=init.Uniform(),
-                 W_hid_to_hid=init.Uniform(), b=init.Constant(0.0),
-                 nonlinearity=nonlinearities.rectify, hid_init=init.Constant(0.0),
-                 backwards=False, learn_init=False, gradient_steps=-1,
-                 grad_clipping=0, unroll_scan=False, precompute_input=True,
-                 mask_input=None, only_return_final=False, **kwargs):
+    def __init__(
+        self,
+        incoming,
+        num_units,
+        W_in_to_hid=init.Uniform(),
+        W_hid_to_hid=init.Uniform(),
+        b=init.Constant(0.0),
+        nonlinearity=nonlinearities.rectify,
+        hid_init=init.Constant(0.0),
+        backwards=False,
+        learn_init=False,
+        gradient_steps=-1,
+        grad_clipping=0,
+        unroll_scan=False,
+        precompute_input=True,
+        mask_input=None,
+        only_return_final=False,
+        **kwargs,
+    ):
         input_shape = incoming if isinstance(incoming, tuple) else incoming.output_shape
         name = kwargs.get("name")
         basename = f"{name}." if name is not None else ""
-        in_to_hid = DenseLayer(InputLayer((None,) + tuple(input_shape[2:])), num_units,
-                               W=W_in_to_hid, b=b, nonlinearity=None,
-                               name=basename + "input_to_hidden")
-        hid_to_hid = DenseLayer(InputLayer((None, num_units)), num_units, W=W_hid_to_hid,
-                                b=None, nonlinearity=None,
-                                name=basename + "hidden_to_hidden")
+        in_to_hid = DenseLayer(
+            InputLayer((None,) + tuple(input_shape[2:])),
+            num_units,
+            W=W_in_to_hid,
+            b=b,
+            nonlinearity=None,
+            name=basename + "input_to_hidden",
+        )
+        hid_to_hid = DenseLayer(
+            InputLayer((None, num_units)),
+            num_units,
+            W=W_hid_to_hid,
+            b=None,
+            nonlinearity=None,
+            name=basename + "hidden_to_hidden",
+        )
         # Lasagne's attribute names for the weights of the two inner layers
         self.W_in_to_hid = in_to_hid.W
         self.W_hid_to_hid = hid_to_hid.W
         self.b = in_to_hid.b
-        super().__init__(incoming, in_to_hid, hid_to_hid, nonlinearity=nonlinearity,
-                         hid_init=hid_init, backwards=backwards, learn_init=learn_init,
-                         gradient_steps=gradient_steps, grad_clipping=grad_clipping,
-                         unroll_scan=unroll_scan, precompute_input=precompute_input,
-                         mask_input=mask_input, only_return_final=only_return_final,
-                         **kwargs)
+        super().__init__(
+            incoming,
+            in_to_hid,
+            hid_to_hid,
+            nonlinearity=nonlinearity,
+            hid_init=hid_init,
+            backwards=backwards,
+            learn_init=learn_init,
+            gradient_steps=gradient_steps,
+            grad_clipping=grad_clipping,
+            unroll_scan=unroll_scan,
+            precompute_input=precompute_input,
+            mask_input=mask_input,
+            only_return_final=only_return_final,
+            **kwargs,
+        )

@@ -10,22 +10,19 @@ from .. import nonlinearities
 from ..utils import unroll_scan
 from .base import Layer, MergeLayer
 
-
 # PyTensor 3 scan can return the outputs alone (return_updates=False); older
 # releases always return an (outputs, updates) pair.
 _SCAN_HAS_RETURN_UPDATES = "return_updates" in inspect.signature(pytensor.scan).parameters
 
 
-def _recurrence(step, sequences, outputs_info, non_sequences, backwards,
-                gradient_steps, unroll, n_steps):
+def _recurrence(step, sequences, outputs_info, non_sequences, backwards, gradient_steps, unroll, n_steps):
     """Run ``step`` over axis 0 of ``sequences``; return one stacked output per state.
 
     Outputs are in processing order (reversed time when ``backwards``), as
     scan gives them.
     """
     if unroll:
-        return unroll_scan(step, sequences, outputs_info, non_sequences, n_steps,
-                           go_backwards=backwards)
+        return unroll_scan(step, sequences, outputs_info, non_sequences, n_steps, go_backwards=backwards)
 
     def typed_step(*args):
         # A state of one unit starts broadcastable on that axis (its init
@@ -33,8 +30,7 @@ def _recurrence(step, sequences, outputs_info, non_sequences, backwards,
         # know the size; scan wants one type, so state it.
         outs = step(*args)
         outs = list(outs) if isinstance(outs, (list, tuple)) else [outs]
-        return [init.type.filter_variable(out, allow_convert=True)
-                for init, out in zip(outputs_info, outs)]
+        return [init.type.filter_variable(out, allow_convert=True) for init, out in zip(outputs_info, outs)]
 
     kwargs = dict(
         sequences=sequences,
@@ -99,9 +95,20 @@ def _finish_output(out, only_return_final, backwards):
 class _RecurrentBase(MergeLayer):
     """Shared plumbing: the extra incomings (mask, initial states) and the options."""
 
-    def __init__(self, incoming, mask_input, inits, backwards, learn_init,
-                 gradient_steps, grad_clipping, unroll_scan, precompute_input,
-                 only_return_final, **kwargs):
+    def __init__(
+        self,
+        incoming,
+        mask_input,
+        inits,
+        backwards,
+        learn_init,
+        gradient_steps,
+        grad_clipping,
+        unroll_scan,
+        precompute_input,
+        only_return_final,
+        **kwargs,
+    ):
         incomings = [incoming]
         self.mask_incoming_index = -1
         if mask_input is not None:
@@ -127,16 +134,13 @@ class _RecurrentBase(MergeLayer):
         if unroll_scan and gradient_steps != -1:
             raise ValueError("Gradient steps must be -1 when unroll_scan is true.")
         if unroll_scan and self.input_shapes[0][1] is None:
-            raise ValueError(
-                "Input sequence length cannot be specified as None when unroll_scan is True"
-            )
+            raise ValueError("Input sequence length cannot be specified as None when unroll_scan is True")
 
     def _add_init(self, spec, shape, name):
         """Register an initial state: a layer is kept as is, anything else is a param."""
         if isinstance(spec, Layer):
             return spec
-        return self.add_param(spec, shape, name=name, trainable=self.learn_init,
-                              regularizable=False)
+        return self.add_param(spec, shape, name=name, trainable=self.learn_init, regularizable=False)
 
     def _initial_state(self, inputs, state, index, num_batch):
         """The (batch, ...) initial value of a state, from its layer or its param."""

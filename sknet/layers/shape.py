@@ -87,8 +87,7 @@ class ReshapeLayer(Layer):
             elif isinstance(s, list):
                 if len(s) != 1 or not isinstance(s[0], numbers.Integral) or s[0] < 0:
                     raise ValueError(
-                        f"shape references to input dimensions must be single-element "
-                        f"lists of an int >= 0, got {s!r}"
+                        f"shape references to input dimensions must be single-element lists of an int >= 0, got {s!r}"
                     )
             elif isinstance(s, Variable):
                 if s.ndim != 0:
@@ -114,8 +113,7 @@ class ReshapeLayer(Layer):
                 i = s[0]
                 if i >= len(input_shape):
                     raise ValueError(
-                        f"shape {self.shape} refers to [{i}] but the input has only "
-                        f"{len(input_shape)} dimensions"
+                        f"shape {self.shape} refers to [{i}] but the input has only {len(input_shape)} dimensions"
                     )
                 size = input_shape[i]
                 out.append(size)
@@ -151,9 +149,7 @@ class ReshapeLayer(Layer):
                 out[idx] = in_total // out_total
                 out_total = in_total
         if in_total is not None and out_total is not None and in_total != out_total:
-            raise ValueError(
-                f"{input_shape} cannot be reshaped to {self.shape}: the total size mismatches"
-            )
+            raise ValueError(f"{input_shape} cannot be reshaped to {self.shape}: the total size mismatches")
         return tuple(out)
 
     def get_output_for(self, input, **kwargs):
@@ -204,10 +200,7 @@ class DimshuffleLayer(Layer):
                 out.append(1)
             else:
                 if p >= len(input_shape):
-                    raise ValueError(
-                        f"pattern {self.pattern} refers to dimension {p} of a "
-                        f"{len(input_shape)}-d input"
-                    )
+                    raise ValueError(f"pattern {self.pattern} refers to dimension {p} of a {len(input_shape)}-d input")
                 out.append(input_shape[p])
                 used.add(p)
         for axis, size in enumerate(input_shape):
@@ -219,11 +212,7 @@ class DimshuffleLayer(Layer):
         return tuple(out)
 
     def get_output_for(self, input, **kwargs):
-        dropped = [
-            axis
-            for axis in range(input.ndim)
-            if axis not in self.pattern and input.type.shape[axis] != 1
-        ]
+        dropped = [axis for axis in range(input.ndim) if axis not in self.pattern and input.type.shape[axis] != 1]
         if dropped:
             # PyTensor only drops dimensions it knows to be of size 1
             input = T.specify_broadcastable(input, *dropped)

@@ -234,9 +234,7 @@ class ExpressionLayer(Layer):
             concrete = tuple(fill if s is None else s for s in input_shape)
             out = self.function(T.zeros(concrete, dtype=float_dtype()))
             shapes.append(out.shape)
-        fn = pytensor.function(
-            [], shapes, mode=pytensor.compile.mode.Mode(linker="py", optimizer="fast_run")
-        )
+        fn = pytensor.function([], shapes, mode=pytensor.compile.mode.Mode(linker="py", optimizer="fast_run"))
         first, second = (np.asarray(s) for s in fn())
         return tuple(int(a) if a == b else None for a, b in zip(first, second))
 
@@ -274,10 +272,7 @@ class InverseLayer(MergeLayer):
 
     def __init__(self, incoming, layer, **kwargs):
         if not hasattr(layer, "input_layer") or layer.input_layer is None:
-            raise ValueError(
-                "InverseLayer inverts a layer with one incoming layer; got "
-                f"{type(layer).__name__}"
-            )
+            raise ValueError(f"InverseLayer inverts a layer with one incoming layer; got {type(layer).__name__}")
         super().__init__([incoming, layer, layer.input_layer], **kwargs)
 
     def get_output_shape_for(self, input_shapes):
@@ -381,8 +376,7 @@ class RandomizedRectifierLayer(Layer):
         super().__init__(incoming, **kwargs)
         self.lower = lower
         self.upper = upper
-        symbolic = isinstance(lower, pytensor.graph.basic.Variable) or isinstance(
-            upper, pytensor.graph.basic.Variable)
+        symbolic = isinstance(lower, pytensor.graph.basic.Variable) or isinstance(upper, pytensor.graph.basic.Variable)
         if not symbolic and lower > upper:
             raise ValueError(
                 "Upper bound for RandomizedRectifierLayer needs to be higher than lower "
@@ -395,14 +389,18 @@ class RandomizedRectifierLayer(Layer):
             self.shared_axes = _resolve_shared_axes(shared_axes, ndim)
 
     def get_output_for(self, input, deterministic=False, **kwargs):
-        if deterministic or self.upper is self.lower or (
+        if (
+            deterministic
+            or self.upper is self.lower
+            or (
                 not isinstance(self.upper, pytensor.graph.basic.Variable)
                 and not isinstance(self.lower, pytensor.graph.basic.Variable)
-                and self.upper == self.lower):
+                and self.upper == self.lower
+            )
+        ):
             slope = T.cast((self.upper + self.lower) / 2.0, input.dtype)
             return T.switch(input > 0, input, slope * input)
-        shape = tuple(1 if axis in self.shared_axes else input.shape[axis]
-                      for axis in range(input.ndim))
+        shape = tuple(1 if axis in self.shared_axes else input.shape[axis] for axis in range(input.ndim))
         low = T.cast(self.lower, input.dtype)
         high = T.cast(self.upper, input.dtype)
         slope = random.uniform(shape, low=low, high=high, dtype=input.dtype)

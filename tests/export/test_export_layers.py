@@ -327,14 +327,51 @@ def test_opsets_with_version_dependent_ops(opset, onnx_runner, randomizer):
     np.testing.assert_allclose(to_numpy_predictor(net).predict(X), expected, rtol=1e-6, atol=1e-6)
 
 
+NOT_YET_EXPORTED = (
+    "Conv3DLayer",
+    "TransposedConv3DLayer",
+    "Pool3DLayer",
+    "MaxPool3DLayer",
+    "Upscale3DLayer",
+    "Upscale1DLayer",
+    "DilatedConv2DLayer",
+    "LocallyConnected2DLayer",
+    "TransformerLayer",
+    "TPSTransformerLayer",
+    "FeaturePoolLayer",
+    "FeatureWTALayer",
+    "SpatialPyramidPoolingLayer",
+    "LocalResponseNormalization2DLayer",
+    "StandardizationLayer",
+    "InverseLayer",
+    "RandomizedRectifierLayer",
+)
+
+
+def test_not_yet_exported_layers_are_refused_by_name():
+    from sknet.layers import Conv3DLayer, FeaturePoolLayer, Upscale1DLayer
+
+    for out in (
+        Conv3DLayer(InputLayer((None, 1, 4, 4, 4)), 2, 3),
+        FeaturePoolLayer(InputLayer((None, 4)), 2),
+        Upscale1DLayer(InputLayer((None, 2, 5)), 2),
+    ):
+        net = _Bare(out)
+        with pytest.raises(ExportError, match=type(out).__name__):
+            to_numpy_predictor(net)
+        with pytest.raises(ExportError, match=type(out).__name__):
+            to_onnx(net)
+
+
 def test_every_layer_class_is_exported_or_refused_by_name():
     import inspect
 
     import sknet.layers as layers
     from sknet.export import SUPPORTED_LAYERS
 
-    # layers with no fixed computation to export, refused with an ExportError naming them
-    refused = {layers.ExpressionLayer}
+    # refused with an ExportError naming them: ExpressionLayer has no fixed computation; the
+    # others came with the Lasagne-parity work (issue #16) after the exporters were written
+    refused = {layers.ExpressionLayer} | {getattr(layers, name) for name in NOT_YET_EXPORTED}
     abstract = {layers.Layer, layers.MergeLayer, layers.InputLayer}
     public = {c for _, c in inspect.getmembers(layers, inspect.isclass) if issubclass(c, layers.Layer)}
     assert public - abstract - refused == set(SUPPORTED_LAYERS) - abstract

@@ -67,8 +67,7 @@ class TestBroadcastableSizeOneAxes:
         assert l_out.b.broadcastable == (True,)
         y = T.matrix("y")
         loss = T.mean(T.sqr(get_output(l_out) - y))
-        f = pytensor.function([l_in.input_var, y], loss,
-                              updates=adam(loss, get_all_params(l_out), 0.1), mode=mode)
+        f = pytensor.function([l_in.input_var, y], loss, updates=adam(loss, get_all_params(l_out), 0.1), mode=mode)
         X = np.random.RandomState(0).randn(16, 2).astype("float32")
         Y = X @ np.float32([[1.0], [-2.0]]) + 0.5
         losses = [float(f(X, Y)) for _ in range(60)]
@@ -109,8 +108,9 @@ class TestFloat64Networks:
         assert params and all(p.dtype == "float64" for p in params)
         loss = T.sum(get_output(bn) ** 2)
         grads = pytensor.grad(loss, get_all_params(bn, trainable=True))
-        f = pytensor.function([l_in.input_var, l_mask.input_var],
-                              [get_output(bn, deterministic=True), loss] + grads, mode=mode)
+        f = pytensor.function(
+            [l_in.input_var, l_mask.input_var], [get_output(bn, deterministic=True), loss] + grads, mode=mode
+        )
         x = np.random.RandomState(0).randn(2, 4, 3)
         mask = np.array([[1, 1, 1, 0], [1, 1, 0, 0]], "float64")
         out, loss_value, *grad_values = f(x, mask)
@@ -136,17 +136,16 @@ def test_custom_recurrent_sub_networks_of_any_depth(mode):
     """Two-layer input-to-hidden and hidden-to-hidden networks, against numpy."""
     n_batch, n_steps, n_in, n_hid = 2, 4, 3, 4
     l_in = InputLayer((n_batch, n_steps, n_in))
-    in_to_hid = DenseLayer(DenseLayer(InputLayer((None, n_in)), 5, nonlinearity=None), n_hid,
-                           nonlinearity=None)
-    hid_to_hid = DenseLayer(DenseLayer(InputLayer((None, n_hid)), 6, nonlinearity=None), n_hid,
-                            nonlinearity=None, b=None)
+    in_to_hid = DenseLayer(DenseLayer(InputLayer((None, n_in)), 5, nonlinearity=None), n_hid, nonlinearity=None)
+    hid_to_hid = DenseLayer(
+        DenseLayer(InputLayer((None, n_hid)), 6, nonlinearity=None), n_hid, nonlinearity=None, b=None
+    )
     rec = CustomRecurrentLayer(l_in, in_to_hid, hid_to_hid, nonlinearity=T.tanh)
     assert rec.output_shape == (n_batch, n_steps, n_hid)
     x = np.random.RandomState(1).randn(n_batch, n_steps, n_in).astype("float32")
     out = pytensor.function([l_in.input_var], get_output(rec), mode=mode)(x)
 
-    (W1, b1, W2, b2), (V1, c1, V2) = (get_all_param_values(in_to_hid),
-                                      get_all_param_values(hid_to_hid))
+    (W1, b1, W2, b2), (V1, c1, V2) = (get_all_param_values(in_to_hid), get_all_param_values(hid_to_hid))
     h = np.zeros((n_batch, n_hid))
     expected = []
     for t in range(n_steps):
@@ -183,8 +182,7 @@ def test_param_order_is_lasagnes(mode):
     l3 = ConcatLayer([l2, DenseLayer(l_in, 2, name="side")])
     names = [p.name for p in get_all_params(l3)]
     assert names == ["l1.W", "l1.b", "W_a", "W_b", "l2.b", "side.W", "side.b"]
-    values = [np.full(p.get_value().shape, i, "float32")
-              for i, p in enumerate(get_all_params(l3))]
+    values = [np.full(p.get_value().shape, i, "float32") for i, p in enumerate(get_all_params(l3))]
     set_all_param_values(l3, values)
     assert [float(v.flat[0]) for v in get_all_param_values(l3)] == list(range(7))
     assert W_b.get_value()[0, 0] == 3
@@ -213,8 +211,7 @@ class TestSymbolicAndNumpyIntegerSizes:
         size.set_value(np.array([10, 9]))
         out = f(x)
         assert out.shape == (1, 3, 10, 9)
-        fixed = TransposedConv2DLayer(l_in, 3, 3, stride=2, output_size=(10, 9),
-                                      W=l.W, b=l.b, nonlinearity=None)
+        fixed = TransposedConv2DLayer(l_in, 3, 3, stride=2, output_size=(10, 9), W=l.W, b=l.b, nonlinearity=None)
         np.testing.assert_allclose(out, get_output(fixed, x).eval(), rtol=1e-5)
 
     def test_numpy_integers_wherever_an_int_is_accepted(self, mode):
@@ -241,11 +238,14 @@ class TestSymbolicAndNumpyIntegerSizes:
 class TestShapesCheckedAtOutputTime:
     """Lasagne builds merge and pad layers on incomings of any shape."""
 
-    @pytest.mark.parametrize("make", [
-        lambda a, b: ConcatLayer([a, b], axis=1),
-        lambda a, b: ElemwiseSumLayer([a, b]),
-        lambda a, b: ConcatLayer([a, b], axis=0, cropping=["lower", None]),
-    ])
+    @pytest.mark.parametrize(
+        "make",
+        [
+            lambda a, b: ConcatLayer([a, b], axis=1),
+            lambda a, b: ElemwiseSumLayer([a, b]),
+            lambda a, b: ConcatLayer([a, b], axis=0, cropping=["lower", None]),
+        ],
+    )
     def test_merge_layers(self, make):
         layer = make(InputLayer((None, 3)), InputLayer((None, 4, 2)))
         with pytest.raises(ValueError, match="Mismatch|dimensionality"):
@@ -289,8 +289,7 @@ def test_get_output_checks_its_input_keys_and_uses_the_none_key(mode):
         get_output(merge)
     x = T.matrix("x")
     f = pytensor.function([x, l_in.input_var], get_output(merge, {None: x}), mode=mode)
-    np.testing.assert_allclose(f(np.full((1, 3), 2, "float32"), np.full((1, 3), 3, "float32")),
-                               np.full((1, 3), 6))
+    np.testing.assert_allclose(f(np.full((1, 3), 2, "float32"), np.full((1, 3), 3, "float32")), np.full((1, 3), 6))
 
 
 def test_get_output_accepts_keywords_of_get_output_for():
@@ -311,8 +310,13 @@ def test_get_output_accepts_keywords_of_get_output_for():
 
 def test_initializers_follow_floatx():
     with pytensor.config.change_flags(floatX="float64"):
-        for initializer in (init.GlorotUniform(), init.Normal(), init.Constant(1.0),
-                            init.Orthogonal(), init.HeNormal()):
+        for initializer in (
+            init.GlorotUniform(),
+            init.Normal(),
+            init.Constant(1.0),
+            init.Orthogonal(),
+            init.HeNormal(),
+        ):
             assert initializer((3, 3)).dtype == np.float64
     assert init.GlorotUniform()((3, 3)).dtype == np.float32
     assert utils.floatX(np.ones(2)).dtype == np.float32

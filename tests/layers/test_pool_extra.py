@@ -20,8 +20,7 @@ from sknet.layers.pool_extra import pool_2d_nxn_regions
 
 def _grad_check(layer, x, mode):
     rng = np.random.RandomState(0)
-    verify_grad(lambda v: layer.get_output_for(v), [x], rng=rng, eps=1e-2, abs_tol=1e-3,
-                rel_tol=1e-3, mode=mode)
+    verify_grad(lambda v: layer.get_output_for(v), [x], rng=rng, eps=1e-2, abs_tol=1e-3, rel_tol=1e-3, mode=mode)
 
 
 class TestUpscale1DLayer:
@@ -60,15 +59,14 @@ class TestUpscale1DLayer:
 
 
 class TestFeaturePoolLayer:
-    @pytest.mark.parametrize("axis, fn, np_fn", [(1, T.max, np.max), (2, T.mean, np.mean),
-                                                 (-1, T.max, np.max)])
+    @pytest.mark.parametrize("axis, fn, np_fn", [(1, T.max, np.max), (2, T.mean, np.mean), (-1, T.max, np.max)])
     def test_matches_numpy(self, axis, fn, np_fn, mode):
         x = np.random.RandomState(0).randn(2, 6, 4, 6).astype("float32")
         l_in = InputLayer((None, 6, 4, 6))
         l = FeaturePoolLayer(l_in, 2, axis=axis, pool_function=fn)
         ax = axis % 4
         shape = list(x.shape)
-        shape[ax:ax + 1] = [shape[ax] // 2, 2]
+        shape[ax : ax + 1] = [shape[ax] // 2, 2]
         expected = np_fn(x.reshape(shape), axis=ax + 1)
         assert l.output_shape == (None,) + expected.shape[1:]
         out = pytensor.function([l_in.input_var], get_output(l), mode=mode)(x)
@@ -124,20 +122,20 @@ def _spp_kaiming_ref(x, n, reduce):
 def _spp_fast_ref(x, n, reduce):
     h, w = x.shape[2:]
     wh, ww, sh, sw = -(-h // n), -(-w // n), h // n, w // n
-    return np.stack([reduce(x[:, :, r * sh:r * sh + wh, c * sw:c * sw + ww], axis=(2, 3))
-                     for r in range(n) for c in range(n)], axis=2)
+    return np.stack(
+        [reduce(x[:, :, r * sh : r * sh + wh, c * sw : c * sw + ww], axis=(2, 3)) for r in range(n) for c in range(n)],
+        axis=2,
+    )
 
 
 class TestSpatialPyramidPoolingLayer:
-    @pytest.mark.parametrize("implementation, ref", [("kaiming", _spp_kaiming_ref),
-                                                     ("fast", _spp_fast_ref)])
+    @pytest.mark.parametrize("implementation, ref", [("kaiming", _spp_kaiming_ref), ("fast", _spp_fast_ref)])
     @pytest.mark.parametrize("pool_mode, reduce", [("max", np.max), ("average_exc_pad", np.mean)])
     @pytest.mark.parametrize("known", [True, False])
     def test_matches_numpy(self, implementation, ref, pool_mode, reduce, known, mode):
         x = np.random.RandomState(5).randn(2, 3, 9, 8).astype("float32")
         l_in = InputLayer((None, 3, 9, 8) if known else (None, 3, None, None))
-        l = SpatialPyramidPoolingLayer(l_in, [4, 2, 1], mode=pool_mode,
-                                       implementation=implementation)
+        l = SpatialPyramidPoolingLayer(l_in, [4, 2, 1], mode=pool_mode, implementation=implementation)
         assert l.output_shape == (None, 3, 21)
         out = pytensor.function([l_in.input_var], get_output(l), mode=mode)(x)
         expected = np.concatenate([ref(x, n, reduce) for n in (4, 2, 1)], axis=2)
@@ -163,8 +161,7 @@ class TestSpatialPyramidPoolingLayer:
     @pytest.mark.parametrize("implementation", ["kaiming", "fast"])
     def test_gradient(self, implementation, mode):
         x = np.random.RandomState(6).randn(1, 2, 4, 6)
-        _grad_check(SpatialPyramidPoolingLayer((None, 2, 4, 6), [2, 1],
-                                               implementation=implementation), x, mode)
+        _grad_check(SpatialPyramidPoolingLayer((None, 2, 4, 6), [2, 1], implementation=implementation), x, mode)
 
     def test_errors(self):
         with pytest.raises(ValueError, match="Expected 4 input dimensions"):

@@ -32,9 +32,7 @@ def x4():
 
 
 class TestFlattenLayer:
-    @pytest.mark.parametrize(
-        "outdim, shape", [(1, (None,)), (2, (None, 60)), (3, (None, 3, 20)), (4, (None, 3, 4, 5))]
-    )
+    @pytest.mark.parametrize("outdim, shape", [(1, (None,)), (2, (None, 60)), (3, (None, 3, 20)), (4, (None, 3, 4, 5))])
     def test_output_and_shape(self, outdim, shape, x4, mode):
         l = FlattenLayer(InputLayer((None, 3, 4, 5)), outdim=outdim)
         assert l.output_shape == shape

@@ -149,8 +149,7 @@ class TestExpressionLayer:
         assert ExpressionLayer(l_in, lambda t: t).output_shape == (None, 3, 4)
         fixed = ExpressionLayer(l_in, lambda t: t[:, 0], output_shape=[None, 4])
         assert fixed.output_shape == (None, 4)
-        func = ExpressionLayer(l_in, lambda t: t.sum(axis=2),
-                               output_shape=lambda shape: shape[:2])
+        func = ExpressionLayer(l_in, lambda t: t.sum(axis=2), output_shape=lambda shape: shape[:2])
         assert func.output_shape == (None, 3)
         assert func.get_output_shape_for((7, 3, 4)) == (7, 3)
 
@@ -170,21 +169,17 @@ class TestExpressionLayer:
         assert l.output_shape == want
 
     def test_auto_with_concrete_input_shape(self):
-        l = ExpressionLayer(InputLayer((None, 3, 4)), lambda t: t.mean(axis=-1),
-                            output_shape="auto")
+        l = ExpressionLayer(InputLayer((None, 3, 4)), lambda t: t.mean(axis=-1), output_shape="auto")
         assert l.get_output_shape_for((5, 3, 4)) == (5, 3)
 
 
 class TestParametricRectifierLayer:
-    @pytest.mark.parametrize(
-        "shared_axes, alpha_shape", [("auto", (3,)), ("all", ()), ((0, 1), (4,))]
-    )
+    @pytest.mark.parametrize("shared_axes, alpha_shape", [("auto", (3,)), ("all", ()), ((0, 1), (4,))])
     def test_output(self, shared_axes, alpha_shape, mode):
         rng = np.random.RandomState(5)
         x = rng.randn(2, 3, 4).astype("float32")
         alpha = np.asarray(rng.rand(*alpha_shape), dtype="float32")
-        l = ParametricRectifierLayer(InputLayer((None, 3, 4)), alpha=alpha,
-                                     shared_axes=shared_axes)
+        l = ParametricRectifierLayer(InputLayer((None, 3, 4)), alpha=alpha, shared_axes=shared_axes)
         assert l.alpha.get_value().shape == alpha_shape
         if shared_axes == "auto":
             a = alpha[None, :, None]

@@ -46,7 +46,8 @@ class TestInverseLayer:
         assert l_deconv.output_shape == (None, 2, 6, 6)
         x = np.random.RandomState(1).randn(2, 2, 6, 6).astype("float32")
         conv, pool, unpool, deconv = pytensor.function(
-            [l_in.input_var], get_output([l_conv, l_pool, l_unpool, l_deconv]), mode=mode)(x)
+            [l_in.input_var], get_output([l_conv, l_pool, l_unpool, l_deconv]), mode=mode
+        )(x)
         # unpooling puts each maximum back at its place, zeros elsewhere
         windows = conv.reshape(2, 3, 2, 2, 2, 2).transpose(0, 1, 2, 4, 3, 5)
         is_max = windows == windows.max(axis=(4, 5), keepdims=True)
@@ -57,7 +58,7 @@ class TestInverseLayer:
         expected = np.zeros((2, 2, 6, 6))
         for i in range(4):
             for j in range(4):
-                expected[:, :, i:i + 3, j:j + 3] += np.einsum("bf,fcij->bcij", unpool[:, :, i, j], W)
+                expected[:, :, i : i + 3, j : j + 3] += np.einsum("bf,fcij->bcij", unpool[:, :, i, j], W)
         np.testing.assert_allclose(deconv, expected, rtol=1e-4, atol=1e-5)
 
     def test_needs_a_layer_with_one_incoming(self):
@@ -73,10 +74,10 @@ class TestRandomizedRectifierLayer:
         out = pytensor.function([l_in.input_var], get_output(l, deterministic=True), mode=mode)(x)
         np.testing.assert_allclose(out, [[-0.8, 0.0, 3.0]], rtol=1e-6)
 
-    @pytest.mark.parametrize("shared_axes, slope_shape", [("auto", (1, 4, 1, 1)),
-                                                          ("all", (1, 1, 1, 1)),
-                                                          ((0, 1), (1, 1, 3, 5)),
-                                                          (0, (1, 4, 3, 5))])
+    @pytest.mark.parametrize(
+        "shared_axes, slope_shape",
+        [("auto", (1, 4, 1, 1)), ("all", (1, 1, 1, 1)), ((0, 1), (1, 1, 3, 5)), (0, (1, 4, 3, 5))],
+    )
     def test_training_slopes_are_uniform_and_shared(self, shared_axes, slope_shape, mode):
         l_in = InputLayer((None, 4, 3, 5))
         l = RandomizedRectifierLayer(l_in, lower=0.1, upper=0.5, shared_axes=shared_axes)
@@ -99,8 +100,7 @@ class TestRandomizedRectifierLayer:
         l = RandomizedRectifierLayer(l_in, lower=0.3, upper=0.3)
         out = get_output(l)
         x = np.array([[-1.0, 2.0]], "float32")
-        np.testing.assert_allclose(pytensor.function([l_in.input_var], out, mode=mode)(x),
-                                   [[-0.3, 2.0]], rtol=1e-6)
+        np.testing.assert_allclose(pytensor.function([l_in.input_var], out, mode=mode)(x), [[-0.3, 2.0]], rtol=1e-6)
 
     def test_symbolic_bounds(self, mode):
         lower = pytensor.shared(np.float32(0.25))
@@ -112,8 +112,7 @@ class TestRandomizedRectifierLayer:
     def test_gradient_of_the_deterministic_output(self, mode):
         l = RandomizedRectifierLayer((None, 4), lower=0.2, upper=0.4)
         x = np.array([[-1.0, 0.5, -0.3, 2.0]])
-        verify_grad(lambda v: l.get_output_for(v, deterministic=True), [x],
-                    rng=np.random.RandomState(0), mode=mode)
+        verify_grad(lambda v: l.get_output_for(v, deterministic=True), [x], rng=np.random.RandomState(0), mode=mode)
 
     def test_lower_above_upper_is_an_error(self):
         with pytest.raises(ValueError, match="higher than lower bound"):
