@@ -6,12 +6,10 @@ layers; ``build_loss`` and ``compile_*`` turn layers into PyTensor functions.
 
 import copy
 import inspect
-import time
 from contextlib import contextmanager
 
 import numpy as np
 import pytensor
-import pytensor.tensor as T
 
 from . import function_cache
 from . import random as sknet_random
@@ -42,7 +40,6 @@ __all__ = [
     "compile_train",
     "compile_valid",
     "compile_predict",
-    "NetFunctions",
     "names_output_nonlinearity",
     "spec_input_names",
     "input_shapes_of",
@@ -416,12 +413,23 @@ def _function(inputs, outputs, mode, updates=None, layers=None):
 
 
 def compile_train(
-    layers, target, loss_function, update, update_params, weights=None, l1=None, l2=None, loss_kwargs=None, mode=None
+    layers,
+    target,
+    loss_function,
+    update,
+    update_params,
+    weights=None,
+    l1=None,
+    l2=None,
+    loss_kwargs=None,
+    mode=None,
+    return_output=False,
 ):
-    """Compile ``train(*inputs, y[, w]) -> (loss, output)`` that also applies the updates.
+    """Compile ``train(*inputs, y[, w]) -> loss`` that also applies the updates.
 
-    ``output`` is the network's training-mode output on the batch (what the
-    loss saw), so scorers need no second forward pass.
+    With ``return_output`` it returns ``[loss, output]``: the network's
+    training-mode output on the batch (what the loss saw), so scorers of the
+    training batches need no second forward pass.
 
     Returns
     -------
@@ -439,7 +447,7 @@ def compile_train(
     >>> train, updates = compile_train(layers, T.matrix('y'), squared_error, sgd,
     ...                                {'learning_rate': 0.1})
     >>> x = np.ones((4, 2), 'float32'); y = np.zeros((4, 1), 'float32')
-    >>> bool(train(x, y)[0] >= train(x, y)[0])  # the loss falls step by step
+    >>> bool(train(x, y) >= train(x, y))  # the loss falls step by step
     True
     """
     output_layer = next(reversed(layers.values()))
@@ -454,7 +462,8 @@ def compile_train(
     inputs = [layer.input_var for _, layer in input_layers(layers)] + [target]
     if weights is not None:
         inputs.append(weights)
-    return _function(inputs, [loss, predictions], mode, updates=updates, layers=layers), updates
+    outputs = [loss, predictions] if return_output else loss
+    return _function(inputs, outputs, mode, updates=updates, layers=layers), updates
 
 
 def compile_valid(layers, target, loss_function, l1=None, l2=None, loss_kwargs=None, mode=None, weights=None):
@@ -497,116 +506,3 @@ def compile_predict(layers, layer=None, mode=None):
     output = get_output(layer, deterministic=True)
     inputs = [l.input_var for _, l in input_layers(layers)]
     return _function(inputs, output, mode, layers=layers)
-
-
-class NetFunctions:
-    """The compiled functions of one built net, each compiled on first use.
-
-    Parameters
-    ----------
-    layers : OrderedDict
-        The built layers (the last is the output).
-    update : callable
-        The update rule.
-    hyper : sknet.hyperparams.HyperParameters
-    targets : sknet.targets.Targets or None
-        Gives the target variable (None for a net that only predicts).
-    loss : callable or None
-        The elementwise loss (None for a net that only predicts).
-    mode : str or None
-    seed : int
-        Seeds sknet's generator while each graph is built (dropout streams).
-
-    Attributes
-    ----------
-    state : list of shared variables
-        What the train function changes (weights and optimizer state).
-    seconds : dict
-        Compile time of each function.
-
-    Examples
-    --------
-    >>> from sknet.hyperparams import HyperParameters
-    >>> from sknet.updates import sgd
-    >>> layers = build_layers([(InputLayer, {'shape': (None, 2)}), (DenseLayer, {'num_units': 1})])
-    >>> fns = NetFunctions(layers, sgd, HyperParameters(sgd, {'learning_rate': 0.1}, {}))
-    >>> fns.get('predict')(np.ones((3, 2), 'float32')).shape, ('predict', False) in fns
-    ((3, 1), True)
-    """
-
-    def __init__(self, layers, update, hyper, targets=None, loss=None, mode=None, seed=0):
-        self.layers, self.update, self.hyper = layers, update, hyper
-        self.targets, self.loss, self.mode, self.seed = targets, loss, mode, seed
-        self.functions, self.seconds, self.state = {}, {}, []
-
-    def __contains__(self, key):
-        return key in self.functions
-
-    def get(self, kind, weighted=False):
-        """The function ``kind``: 'train' or 'valid' (``weighted``: they take sample weights), 'predict',
-        or ``('output', layer name)``."""
-        key = (kind, weighted)
-        if key in self.functions:
-            return self.functions[key]
-        hyper, layers, mode = self.hyper, self.layers, self.mode
-        l1, l2 = hyper.penalties()
-        start = time.perf_counter()
-        with seeded(self.seed + len(self.functions)):
-            if kind == "train":
-                weights = T.vector("w", dtype=FLOATX) if weighted else None
-                fn, updates = compile_train(
-                    layers,
-                    self.targets.target_var(),
-                    self.loss,
-                    self.update,
-                    hyper.update_kwargs(),
-                    weights=weights,
-                    l1=l1,
-                    l2=l2,
-                    loss_kwargs=hyper.loss_kwargs(),
-                    mode=mode,
-                )
-                self.state = list(updates.keys())
-            elif kind == "valid":
-                fn = compile_valid(
-                    layers,
-                    self.targets.target_var(),
-                    self.loss,
-                    l1=l1,
-                    l2=l2,
-                    loss_kwargs=hyper.loss_kwargs(),
-                    mode=mode,
-                    weights=T.vector("w", dtype=FLOATX) if weighted else None,
-                )
-            elif kind == "predict":
-                fn = compile_predict(layers, mode=mode)
-            else:
-                fn = compile_predict(layers, layers[kind[1]], mode=mode)
-        self.seconds[key] = time.perf_counter() - start
-        self.functions[key] = fn
-        return fn
-
-    def for_fit(self, weighted, validation, report=None, valid_weighted=False):
-        """``(train, valid or None, seconds spent compiling or None)`` for a fit.
-
-        ``valid_weighted``: the valid function takes sample weights too.
-
-        ``report`` (``print``, say) gets a line before compiling and one with
-        the time it took, saying whether an identical graph compiled earlier
-        in this process was reused.
-        """
-        keys = [("train", weighted)] + ([("valid", bool(valid_weighted))] if validation else [])
-        missing = [kind for kind, w in keys if (kind, w) not in self.functions]
-        if missing and report:
-            report(f"Compiling the {' and '.join(missing)} functions...", end=" ", flush=True)
-        start, compiled = time.perf_counter(), compile_count()
-        fns = [self.get(*key) for key in keys]
-        seconds = time.perf_counter() - start
-        if missing and report:
-            note = (
-                "the same graph was compiled before in this process: reused"
-                if compile_count() == compiled
-                else "first use of this network; reused by later fits"
-            )
-            report(f"{seconds:.1f} s ({note})", flush=True)
-        return fns[0], (fns[1] if validation else None), (seconds if missing else None)

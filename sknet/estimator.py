@@ -18,6 +18,7 @@ from . import updates
 from .batch_iterators import BatchIterator, TrainSplit, configured, split_data
 from .callbacks import FunctionCallback, assemble
 from .features import FeaturesMixin, LogitsMixin, OutputsMixin
+from .functions import NetFunctions
 from .history import History, best_epoch
 from .hyperparams import ESTIMATOR_DEFAULTS, HyperParameters
 from .layers import Layer
@@ -352,13 +353,13 @@ class NeuralNet(OutputsMixin, FeaturesMixin, PersistenceMixin, BaseEstimator):
     # Compiled functions (never pickled)
 
     def _fns(self):
-        """The net's :class:`~sknet.compile.NetFunctions` (each function compiled on first use)."""
+        """The net's :class:`~sknet.functions.NetFunctions` (each function compiled on first use)."""
         check_is_fitted(self)
         if getattr(self, "_functions", None) is None:
             loss, targets = self.objective_loss_function, getattr(self, "targets_", None)
             if loss is None and targets is not None:
                 loss = targets.default_loss()
-            self._functions = build.NetFunctions(
+            self._functions = NetFunctions(
                 self.layers_, self.update, self._hyperparameters(), targets, loss, self.mode, self._seeds[1]
             )
         return self._functions
@@ -425,8 +426,9 @@ class NeuralNet(OutputsMixin, FeaturesMixin, PersistenceMixin, BaseEstimator):
         check_input_shapes(self._inputs, X)
         w = self._sample_weight(y, sample_weight)
         X_tr, X_va, y_tr, y_va, w_tr, w_va = self._split(X, y, w, valid)
+        scored = any(getattr(cb, "needs_train_output", False) for cb in self.callbacks_.values())
         train_fn, valid_fn, compile_time = self._fns().for_fit(
-            w_tr is not None, X_va is not None, print if self.verbose else None, w_va is not None
+            w_tr is not None, X_va is not None, print if self.verbose else None, w_va is not None, scored
         )
         loss = self.objective_loss_function or self.targets_.default_loss()
         lr = self._hyperparameters().shared.get("update__learning_rate")
@@ -441,7 +443,7 @@ class NeuralNet(OutputsMixin, FeaturesMixin, PersistenceMixin, BaseEstimator):
             self.targets_,
             self._functions.state,
             self.history_,
-            failure_hints=failure_hints(self.layers_, loss, X, y, lr),
+            failure_hints=lambda: failure_hints(self.layers_, loss, X, y, lr),
         )
         message = loop.run(X, y, X_tr, y_tr, X_va, y_va, w_tr, epochs, compile_time=compile_time, w_valid=w_va)
         self.n_iter_ = len(self.history_)

@@ -128,7 +128,7 @@ def run_epoch(fn, batches, inputs, on_batch=None, collect=True, what="training l
     Parameters
     ----------
     fn : callable
-        ``fn(*inputs, yb[, wb]) -> (loss, output)`` (the train function also
+        ``fn(*inputs, yb[, wb]) -> (loss, output)``, or the loss alone (the train function also
         applies its updates).
     batches : iterable
         ``(Xb, yb)`` or ``(Xb, yb, wb)`` tuples.
@@ -162,7 +162,8 @@ def run_epoch(fn, batches, inputs, on_batch=None, collect=True, what="training l
     total, count, outputs, targets = 0.0, 0, [], []
     for batch in batches:
         arrays = input_arrays(inputs, batch[0])
-        loss, output = fn(*arrays, *batch[1:])
+        result = fn(*arrays, *batch[1:])
+        loss, output = result if isinstance(result, list | tuple) else (result, None)
         loss, size = float(loss), len(arrays[0])
         if len(batch) > 2:
             size = float(np.sum(batch[2]))
@@ -203,7 +204,9 @@ class TrainingLoop:
     history : History
         Records are appended to it; each gets ``<key>_best`` flags for the
         losses (and ``valid_accuracy``).
-    failure_hints : str
+    failure_hints : callable
+        ``failure_hints()`` gives the sentence that ends the first-epoch
+        error (computed only then).
         Appended to the first-epoch error message (the likely causes).
 
     Examples
@@ -223,7 +226,7 @@ class TrainingLoop:
         targets,
         state,
         history,
-        failure_hints="",
+        failure_hints=str,
     ):
         self.net = net
         self.callbacks = list(callbacks)
@@ -360,7 +363,7 @@ class TrainingLoop:
         if epoch == 0:
             raise DivergenceError(
                 f"Training failed in the first epoch: {what}, so the net learned nothing (its initial "
-                f"weights were kept). {self.failure_hints}"
+                f"weights were kept). {self.failure_hints()}"
             )
         warnings.warn(
             f"Training diverged: {what} in epoch {epoch + 1}. Training stopped and the weights of "
