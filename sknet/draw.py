@@ -8,10 +8,10 @@ still written.
 
 import os
 
-from .callbacks import _built_layers
 from .layers.conv import BaseConvLayer
 from .layers.pool import Pool1DLayer, Pool2DLayer
 from .persistence import atomic_write
+from .printing import _built_layers
 from .summary import _incomings, _named
 
 __all__ = ["make_graph", "draw_to_file", "draw_to_notebook"]

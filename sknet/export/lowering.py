@@ -17,7 +17,6 @@ import pytensor.tensor as T
 from sklearn.base import is_classifier, is_regressor
 from sklearn.exceptions import NotFittedError
 
-from .. import nonlinearities as nl
 from ..layers import (
     BatchNormLayer,
     BiasLayer,
@@ -54,18 +53,10 @@ from ..layers import (
     get_all_layers,
 )
 from ..ops.pool import pool_out_size
+from .common import ExportError, _params, _where, activation_of
+from .recurrent import _check_recurrent, _lower_gru, _lower_lstm, _lower_rnn
 
 __all__ = ["ExportError", "Lowered", "lower_net", "activation_of"]
-
-
-class ExportError(ValueError):
-    """A network (or one of its layers) that an exporter cannot express.
-
-    Examples
-    --------
-    >>> str(ExportError("layer 'e' (ExpressionLayer): arbitrary expressions"))
-    "layer 'e' (ExpressionLayer): arbitrary expressions"
-    """
 
 
 @dataclass
@@ -85,74 +76,6 @@ class Lowered:
     shapes: dict = field(default_factory=dict)
     where: dict = field(default_factory=dict)
     input_name: str = "input"
-
-
-def _value(param):
-    return np.asarray(param.get_value(), dtype=np.float32)
-
-
-def _params(layer, name, *params):
-    """numpy values of shared-variable params; an expression param is an ExportError."""
-    out = []
-    for p in params:
-        if p is None:
-            out.append(None)
-        elif not hasattr(p, "get_value"):
-            raise ExportError(
-                f"layer {name!r} ({type(layer).__name__}): a parameter is an "
-                "expression, not a shared variable; exporters copy values"
-            )
-        else:
-            out.append(_value(p))
-    return out
-
-
-_SIMPLE_ACTIVATIONS = {
-    nl.sigmoid: "sigmoid",
-    T.sigmoid: "sigmoid",
-    nl.softmax: "softmax",
-    nl.tanh: "tanh",
-    T.tanh: "tanh",
-    nl.rectify: "relu",
-    nl.elu: "elu",
-    nl.softplus: "softplus",
-    T.softplus: "softplus",
-    nl.linear: "identity",
-}
-
-
-def activation_of(fn, where="this layer"):
-    """The ``(kind, args)`` of a nonlinearity from :mod:`sknet.nonlinearities`.
-
-    Raises
-    ------
-    ExportError
-        For any other callable, naming ``where``.
-
-    Examples
-    --------
-    >>> from sknet import nonlinearities
-    >>> activation_of(nonlinearities.LeakyRectify(0.2))
-    ('leaky', (0.2,))
-    """
-    if fn is None:
-        return "identity", ()
-    try:
-        kind = _SIMPLE_ACTIVATIONS.get(fn)
-    except TypeError:  # unhashable callables
-        kind = None
-    if kind is not None:
-        return kind, ()
-    if type(fn) is nl.ScaledTanH:
-        return "scaled_tanh", (float(fn.scale_in), float(fn.scale_out))
-    if type(fn) is nl.LeakyRectify:
-        return "leaky", (float(fn.leakiness),)
-    if type(fn) is nl.SELU:
-        return "selu", (float(fn.scale), float(fn.scale_neg))
-    raise ExportError(
-        f"{where}: nonlinearity {getattr(fn, '__name__', fn)!r} is not one of "
-        "sknet.nonlinearities; exporters cannot express it"
-    )
 
 
 def _broadcast(param, ndim, shared_axes):
@@ -434,9 +357,6 @@ def _lower_embedding(b, layer, name, ids):
     return b.emit("embed", ids, layer.output_shape, W=W)
 
 
-# The recurrent lowerings use the helpers above.
-from .recurrent import _check_recurrent, _lower_gru, _lower_lstm, _lower_rnn  # noqa: E402
-
 _LOWER = {
     DenseLayer: _lower_dense,
     NINLayer: _lower_nin,
@@ -473,10 +393,6 @@ _LOWER = {
 
 #: The layer classes the exporters express (exact classes, not subclasses).
 SUPPORTED_LAYERS = tuple(_LOWER)
-
-
-def _where(layer, name):
-    return f"layer {name!r} ({type(layer).__name__})"
 
 
 def _incomings(layer):

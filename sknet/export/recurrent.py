@@ -3,7 +3,7 @@
 import numpy as np
 
 from ..layers import DenseLayer, InputLayer
-from .lowering import ExportError, _params, _where, activation_of
+from .common import ExportError, _params, _where, activation_of
 
 
 def _check_recurrent(layer, name):
