@@ -8,7 +8,7 @@ The net (bc012 layout, batch of 8 single-channel 24^3 volumes, 10 classes):
 sknet's Conv3DLayer / MaxPool3DLayer are built from its 2-D correlation and
 pooling ops (:mod:`sknet.layers.conv3d`, :mod:`sknet.layers.pool3d`); PyTorch
 runs ``nn.Conv3d`` / ``nn.MaxPool3d``. Both run in this one process with the
-same number of threads (``SKNET_BLAS_THREADS``, default 1), interleaved:
+same number of threads (``--threads``, default 1), interleaved:
 each round times ``--repeats`` steps of each, and the script prints the
 medians per round, the median over rounds and the sknet/PyTorch ratio of
 each round's medians (the median of those ratios is the figure to quote on a
@@ -16,18 +16,15 @@ shared machine). Also timed: the forward pass of each convolution layer
 alone, and a TransposedConv3DLayer (16 -> 8 channels, stride 2) forward and
 backward against ``nn.ConvTranspose3d``.
 
-    python bench/bench_conv3d.py [--repeats 20] [--rounds 5] [--batch-size 8] [--size 24]
+    python bench/bench_conv3d.py [--repeats 20] [--rounds 5] [--batch-size 8] [--size 24] [--threads 1]
 """
 
 import argparse
-import os
 import statistics
 import time
 
-os.environ.setdefault("SKNET_BLAS_THREADS", "1")
-
-import numpy as np  # noqa: E402
-from bench_cnn import _median_ms  # noqa: E402 - run as a script from bench/
+import numpy as np
+from bench_cnn import _median_ms  # run as a script from bench/
 
 
 def _data(batch, size):
@@ -109,8 +106,12 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--size", type=int, default=24)
+    parser.add_argument("--threads", type=int, default=1, help="BLAS/OpenMP threads for both frameworks")
     args = parser.parse_args(argv)
-    threads = int(os.environ["SKNET_BLAS_THREADS"])
+    threads = args.threads
+    import sknet.backend
+
+    sknet.backend.set_blas_threads(threads)
     B, S = args.batch_size, args.size
     X, y = _data(B, S)
     X2 = np.random.default_rng(1).random((B, 16, S // 2, S // 2, S // 2), dtype=np.float32)
