@@ -3,10 +3,44 @@
 from collections import OrderedDict
 
 import pytensor
+import pytensor.tensor as T
 
 from .. import utils
 
 __all__ = ["Layer", "MergeLayer"]
+
+
+def _checked_shape(layer, shape):
+    """``shape``, from ``layer.get_output_shape_for``, or an error if any entry is symbolic."""
+    if any(isinstance(s, pytensor.graph.basic.Variable) for s in shape):
+        raise ValueError(
+            f"{type(layer).__name__} returned a symbolic output shape from its "
+            f"get_output_shape_for() method: {shape}. This is not allowed; shapes "
+            "must be tuples of integers for fixed-size dimensions and Nones for "
+            "variable dimensions."
+        )
+    return shape
+
+
+def _add_channel_bias(layer, b, untie_biases):
+    """Register the bias of a layer whose output channels are on axis 1 (None when ``b`` is None).
+
+    One bias per channel, or with ``untie_biases`` one per channel and
+    position: shaped as ``layer.output_shape[1:]``.
+    """
+    if b is None:
+        return None
+    shape = layer.output_shape[1:] if untie_biases else layer.output_shape[1:2]
+    return layer.add_param(b, shape, name="b", regularizable=False)
+
+
+def _plus_channel_bias(x, b, untie_biases):
+    """``x`` plus a bias from :func:`_add_channel_bias`, broadcast over the batch (and the positions when tied)."""
+    if b is None:
+        return x
+    if untie_biases:
+        return x + T.shape_padleft(b, 1)
+    return x + b.dimshuffle(("x", 0) + ("x",) * (x.ndim - 2))
 
 
 class Layer:
@@ -51,15 +85,7 @@ class Layer:
 
     @property
     def output_shape(self):
-        shape = self.get_output_shape_for(self.input_shape)
-        if any(isinstance(s, pytensor.graph.basic.Variable) for s in shape):
-            raise ValueError(
-                f"{type(self).__name__} returned a symbolic output shape from its "
-                f"get_output_shape_for() method: {shape}. This is not allowed; shapes "
-                "must be tuples of integers for fixed-size dimensions and Nones for "
-                "variable dimensions."
-            )
-        return shape
+        return _checked_shape(self, self.get_output_shape_for(self.input_shape))
 
     def get_params(self, unwrap_shared=True, **tags):
         """Return this layer's parameters, filtered by tags.
@@ -184,13 +210,7 @@ class MergeLayer(Layer):
 
     @Layer.output_shape.getter
     def output_shape(self):
-        shape = self.get_output_shape_for(self.input_shapes)
-        if any(isinstance(s, pytensor.graph.basic.Variable) for s in shape):
-            raise ValueError(
-                f"{type(self).__name__} returned a symbolic output shape from its "
-                f"get_output_shape_for() method: {shape}."
-            )
-        return shape
+        return _checked_shape(self, self.get_output_shape_for(self.input_shapes))
 
     def get_output_shape_for(self, input_shapes):
         """Compute the output shape from the list of input shapes."""

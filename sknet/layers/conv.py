@@ -1,12 +1,15 @@
 """Convolution layers (bc01 layout): Conv1DLayer, Conv2DLayer, TransposedConv2DLayer."""
 
+import functools
+import inspect
+
 import pytensor.tensor as T
 from pytensor.graph.basic import Variable
 
 from .. import init, nonlinearities
 from ..ops.corr import CorrMM
 from ..utils import as_tuple
-from .base import Layer
+from .base import Layer, _add_channel_bias, _plus_channel_bias
 
 __all__ = [
     "conv_output_length",
@@ -165,14 +168,7 @@ class BaseConvLayer(Layer):
         self.num_groups = num_groups
 
         self.W = self.add_param(W, self.get_W_shape(), name="W")
-        if b is None:
-            self.b = None
-        else:
-            if self.untie_biases:
-                biases_shape = (num_filters,) + self.output_shape[2:]
-            else:
-                biases_shape = (num_filters,)
-            self.b = self.add_param(b, biases_shape, name="b", regularizable=False)
+        self.b = _add_channel_bias(self, b, untie_biases)
 
     def get_W_shape(self):
         """Shape of the weight tensor ``W``."""
@@ -192,14 +188,7 @@ class BaseConvLayer(Layer):
         )
 
     def get_output_for(self, input, **kwargs):
-        conved = self.convolve(input, **kwargs)
-        if self.b is None:
-            activation = conved
-        elif self.untie_biases:
-            activation = conved + T.shape_padleft(self.b, 1)
-        else:
-            activation = conved + self.b.dimshuffle(("x", 0) + ("x",) * self.n)
-        return self.nonlinearity(activation)
+        return self.nonlinearity(_plus_channel_bias(self.convolve(input, **kwargs), self.b, self.untie_biases))
 
     def convolve(self, input, **kwargs):
         """The linear convolution of ``input`` with ``W`` (no bias, no nonlinearity)."""
@@ -219,11 +208,84 @@ class BaseConvLayer(Layer):
         return T.concatenate(parts, axis=1)
 
 
+def _conv_parameters(renamed=None, **defaults):
+    """Give a convolution layer's ``__init__`` the parameter list of :class:`BaseConvLayer`.
+
+    Every convolution layer takes Lasagne's ``incoming, num_filters,
+    filter_size, stride, pad, untie_biases, W, b, nonlinearity,
+    flip_filters`` in that positional order; each changes a few defaults,
+    may rename one of them, and adds its own parameters after them. This
+    declares that list once: the decorated function is called with every
+    argument by name (the ones it does not list arrive in ``**kwargs``, to
+    pass on), and ``inspect.signature`` shows the layer's full list.
+
+    Parameters
+    ----------
+    renamed : dict, optional
+        ``{shared_name: new_name}``, e.g. ``{'pad': 'crop'}``.
+    **defaults
+        New defaults of shared parameters (under their new names), then the
+        layer's own parameters with their defaults, in positional order.
+
+    Returns
+    -------
+    callable
+        A decorator for ``__init__(self, incoming, num_filters, filter_size, ..., **kwargs)``.
+
+    Examples
+    --------
+    >>> import inspect
+    >>> from sknet.layers.conv import _conv_parameters
+    >>> class Layer3D:
+    ...     @_conv_parameters(stride=(1, 1, 1), convolution=None)
+    ...     def __init__(self, incoming, num_filters, filter_size, stride, **kwargs):
+    ...         self.stride = stride
+    >>> list(inspect.signature(Layer3D).parameters)[3:]
+    ['stride', 'pad', 'untie_biases', 'W', 'b', 'nonlinearity', 'flip_filters', 'convolution', 'kwargs']
+    >>> Layer3D((None, 1, 4, 4, 4), 2, 3, 2).stride
+    2
+    """
+    renamed = renamed or {}
+    shared = list(inspect.signature(BaseConvLayer.__init__).parameters.values())
+    shared = shared[: [p.name for p in shared].index("flip_filters") + 1]
+    params = []
+    for p in shared:
+        name = renamed.get(p.name, p.name)
+        params.append(p.replace(name=name, default=defaults.pop(name, p.default)))
+    params += [
+        inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=d) for name, d in defaults.items()
+    ]
+    signature = inspect.Signature([*params, inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD)])
+
+    def decorate(body):
+        @functools.wraps(body)
+        def __init__(*args, **kwargs):
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            named = dict(bound.arguments)
+            self, extra = named.pop("self"), named.pop("kwargs")
+            body(self, **named, **extra)
+
+        __init__.__signature__ = signature
+        return __init__
+
+    return decorate
+
+
+def _check_convolution(layer, convolution):
+    # Lasagne's `convolution` argument named a Theano function; sknet has one
+    # implementation, so only None is meaningful.
+    if convolution is not None:
+        raise ValueError(f"sknet's {type(layer).__name__} has a single convolution implementation")
+
+
 class Conv2DLayer(BaseConvLayer):
     """2-D convolution layer on bc01 input ``(batch, channels, rows, cols)``.
 
     Parameters are those of :class:`BaseConvLayer` with ``n=2``; ``W`` has
     shape ``(num_filters, num_input_channels // num_groups, rows, cols)``.
+    ``convolution`` (Lasagne's hook for a Theano function) must be None:
+    sknet has one implementation.
 
     Examples
     --------
@@ -233,41 +295,10 @@ class Conv2DLayer(BaseConvLayer):
     ((None, 32, 24, 24), (32, 1, 5, 5))
     """
 
-    def __init__(
-        self,
-        incoming,
-        num_filters,
-        filter_size,
-        stride=(1, 1),
-        pad=0,
-        untie_biases=False,
-        W=init.GlorotUniform(),
-        b=init.Constant(0.0),
-        nonlinearity=nonlinearities.rectify,
-        flip_filters=True,
-        convolution=None,
-        num_groups=1,
-        **kwargs,
-    ):
-        super().__init__(
-            incoming,
-            num_filters,
-            filter_size,
-            stride,
-            pad,
-            untie_biases,
-            W,
-            b,
-            nonlinearity,
-            flip_filters,
-            n=2,
-            num_groups=num_groups,
-            **kwargs,
-        )
-        # Lasagne's `convolution` argument named a Theano function; sknet has
-        # one implementation, so only None is meaningful.
-        if convolution is not None:
-            raise ValueError("sknet's Conv2DLayer has a single convolution implementation")
+    @_conv_parameters(stride=(1, 1), convolution=None, num_groups=1)
+    def __init__(self, incoming, num_filters, filter_size, convolution, **kwargs):
+        super().__init__(incoming, num_filters, filter_size, n=2, **kwargs)
+        _check_convolution(self, convolution)
 
     def convolve(self, input, **kwargs):
         return self._corr2d(input, self.W, self.stride, self._pad_amounts())
@@ -276,7 +307,8 @@ class Conv2DLayer(BaseConvLayer):
 class Conv1DLayer(BaseConvLayer):
     """1-D convolution layer on input ``(batch, channels, length)``.
 
-    Computed as a 2-D convolution over a dummy row axis.
+    Computed as a 2-D convolution over a dummy row axis; parameters are
+    those of :class:`Conv2DLayer` for one spatial axis.
 
     Examples
     --------
@@ -290,39 +322,10 @@ class Conv1DLayer(BaseConvLayer):
     array([[[2., 3., 3., 3., 2.]]], dtype=float32)
     """
 
-    def __init__(
-        self,
-        incoming,
-        num_filters,
-        filter_size,
-        stride=1,
-        pad=0,
-        untie_biases=False,
-        W=init.GlorotUniform(),
-        b=init.Constant(0.0),
-        nonlinearity=nonlinearities.rectify,
-        flip_filters=True,
-        convolution=None,
-        num_groups=1,
-        **kwargs,
-    ):
-        super().__init__(
-            incoming,
-            num_filters,
-            filter_size,
-            stride,
-            pad,
-            untie_biases,
-            W,
-            b,
-            nonlinearity,
-            flip_filters,
-            n=1,
-            num_groups=num_groups,
-            **kwargs,
-        )
-        if convolution is not None:
-            raise ValueError("sknet's Conv1DLayer has a single convolution implementation")
+    @_conv_parameters(convolution=None, num_groups=1)
+    def __init__(self, incoming, num_filters, filter_size, convolution, **kwargs):
+        super().__init__(incoming, num_filters, filter_size, n=1, **kwargs)
+        _check_convolution(self, convolution)
 
     def convolve(self, input, **kwargs):
         x4 = input.dimshuffle(0, 1, "x", 2)
@@ -331,7 +334,82 @@ class Conv1DLayer(BaseConvLayer):
         return out[:, :, 0, :]
 
 
-class TransposedConv2DLayer(BaseConvLayer):
+class _TransposedConvLayer(BaseConvLayer):
+    """Common base of the n-dimensional transposed convolutions.
+
+    A transposed convolution is the gradient of a convolution with respect
+    to its input: ``crop`` is that convolution's ``pad`` (kept as ``pad``
+    too), ``W`` has its first two axes swapped against a
+    :class:`BaseConvLayer`'s, and ``output_size`` picks the output size when
+    the stride leaves it ambiguous (a symbolic one gives unknown sizes in
+    ``output_shape``).
+
+    Parameters
+    ----------
+    incoming, num_filters, filter_size, stride
+        As in :class:`BaseConvLayer`; ``num_filters`` counts output channels.
+    crop : 'valid', 'full', 'same', int or tuple of n ints
+    output_size : int, tuple of n ints, symbolic int vector or None
+    n : int
+        Number of spatial dimensions.
+    **kwargs
+        ``untie_biases``, ``W``, ``b``, ``nonlinearity``, ``flip_filters``
+        and ``name``, as in :class:`BaseConvLayer`.
+
+    Examples
+    --------
+    >>> from sknet.layers import InputLayer, TransposedConv2DLayer
+    >>> l = TransposedConv2DLayer(InputLayer((None, 8, 5, 5)), 3, 3, stride=2, output_size=12)
+    >>> l.output_shape, l.W.get_value().shape
+    ((None, 3, 12, 12), (8, 3, 3, 3))
+    """
+
+    def __init__(self, incoming, num_filters, filter_size, stride, crop, output_size, n, **kwargs):
+        # a symbolic output_size (e.g. a shared int vector) is kept as it is
+        if output_size is not None and not isinstance(output_size, Variable):
+            output_size = as_tuple(output_size, n, int)
+        self.output_size = output_size
+        super().__init__(incoming, num_filters, filter_size, stride, crop, n=n, **kwargs)
+        self.crop = self.pad  # 'pad' of the convolution this layer transposes
+        if self.num_groups != 1:
+            raise ValueError(f"{type(self).__name__} has no grouped version (num_groups={self.num_groups})")
+        if self.output_size is not None and not isinstance(self.output_size, Variable):
+            self._check_output_size()
+
+    def _check_output_size(self):
+        crop = self._pad_amounts()
+        for i, size in enumerate(self.output_size):
+            n = self.input_shape[2 + i]
+            reached = conv_output_length(size, self.filter_size[i], self.stride[i], crop[i])
+            if n is not None and reached != n:
+                raise ValueError(
+                    f"output_size {self.output_size} cannot come from an input of spatial "
+                    f"shape {self.input_shape[2:]} (axis {i}: a convolution of size "
+                    f"{size} gives {reached}, not {n})"
+                )
+
+    def get_W_shape(self):
+        return (self.input_shape[1], self.num_filters) + self.filter_size
+
+    def get_output_shape_for(self, input_shape):
+        if isinstance(self.output_size, Variable):
+            return (input_shape[0], self.num_filters) + (None,) * self.n
+        if self.output_size is not None:
+            return (input_shape[0], self.num_filters) + self.output_size
+        crop = self.pad if isinstance(self.pad, tuple) else (self.pad,) * self.n
+        return (input_shape[0], self.num_filters) + tuple(
+            conv_input_length(i, f, s, p) for i, f, s, p in zip(input_shape[2:], self.filter_size, self.stride, crop)
+        )
+
+    def _spatial_output_size(self, input):
+        """``output_size``, or the largest output the input's symbolic shape allows."""
+        if self.output_size is not None:
+            return self.output_size
+        crop = self._pad_amounts()
+        return [(input.shape[2 + i] - 1) * self.stride[i] - 2 * crop[i] + self.filter_size[i] for i in range(self.n)]
+
+
+class TransposedConv2DLayer(_TransposedConvLayer):
     """2-D transposed convolution ("deconvolution"): the gradient of a
     :class:`Conv2DLayer` with respect to its input, used as a layer.
 
@@ -363,61 +441,13 @@ class TransposedConv2DLayer(BaseConvLayer):
     (None, 3, 12, 12)
     """
 
-    def __init__(
-        self,
-        incoming,
-        num_filters,
-        filter_size,
-        stride=(1, 1),
-        crop=0,
-        untie_biases=False,
-        W=init.GlorotUniform(),
-        b=init.Constant(0.0),
-        nonlinearity=nonlinearities.rectify,
-        flip_filters=False,
-        output_size=None,
-        **kwargs,
-    ):
-        # a symbolic output_size (e.g. a shared int vector) is kept as it is
-        if output_size is not None and not isinstance(output_size, Variable):
-            output_size = as_tuple(output_size, 2, int)
-        self.output_size = output_size
-        super().__init__(
-            incoming,
-            num_filters,
-            filter_size,
-            stride,
-            crop,
-            untie_biases,
-            W,
-            b,
-            nonlinearity,
-            flip_filters,
-            n=2,
-            **kwargs,
-        )
-        self.crop = self.pad  # 'pad' of the convolution this layer transposes
-
-    def get_W_shape(self):
-        return (self.input_shape[1], self.num_filters) + self.filter_size
-
-    def get_output_shape_for(self, input_shape):
-        if isinstance(self.output_size, Variable):
-            return (input_shape[0], self.num_filters, None, None)
-        if self.output_size is not None:
-            return (input_shape[0], self.num_filters) + self.output_size
-        crop = self.pad if isinstance(self.pad, tuple) else (self.pad,) * self.n
-        return (input_shape[0], self.num_filters) + tuple(
-            conv_input_length(i, f, s, p) for i, f, s, p in zip(input_shape[2:], self.filter_size, self.stride, crop)
-        )
+    @_conv_parameters(renamed={"pad": "crop"}, stride=(1, 1), flip_filters=False, output_size=None)
+    def __init__(self, incoming, num_filters, filter_size, **kwargs):
+        super().__init__(incoming, num_filters, filter_size, n=2, **kwargs)
 
     def convolve(self, input, **kwargs):
         W = self.W if self.flip_filters else self.W[:, :, ::-1, ::-1]
-        if self.output_size is not None:
-            out_hw = self.output_size
-        else:
-            crop = self._pad_amounts()
-            out_hw = [(input.shape[2 + i] - 1) * self.stride[i] - 2 * crop[i] + self.filter_size[i] for i in range(2)]
+        out_hw = self._spatial_output_size(input)
         out_hw = out_hw if isinstance(out_hw, Variable) else T.stack(out_hw)
         return CorrMM("inputs", self.stride, self._pad_amounts())(W, input, out_hw)
 

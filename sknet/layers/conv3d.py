@@ -7,12 +7,9 @@ whole convolution and its gradients come from that op's own.
 """
 
 import pytensor.tensor as T
-from pytensor.graph.basic import Variable
 
-from .. import init, nonlinearities
 from ..ops.corr import CorrMM
-from ..utils import as_tuple
-from .conv import BaseConvLayer, conv_input_length, conv_output_length
+from .conv import BaseConvLayer, _check_convolution, _conv_parameters, _TransposedConvLayer
 
 __all__ = [
     "corr3d",
@@ -169,46 +166,17 @@ class Conv3DLayer(BaseConvLayer):
     ((None, 4, 8, 9, 9), (4, 1, 3, 3, 3))
     """
 
-    def __init__(
-        self,
-        incoming,
-        num_filters,
-        filter_size,
-        stride=(1, 1, 1),
-        pad=0,
-        untie_biases=False,
-        W=init.GlorotUniform(),
-        b=init.Constant(0.0),
-        nonlinearity=nonlinearities.rectify,
-        flip_filters=True,
-        convolution=None,
-        num_groups=1,
-        **kwargs,
-    ):
-        super().__init__(
-            incoming,
-            num_filters,
-            filter_size,
-            stride,
-            pad,
-            untie_biases,
-            W,
-            b,
-            nonlinearity,
-            flip_filters,
-            n=3,
-            num_groups=num_groups,
-            **kwargs,
-        )
-        if convolution is not None:
-            raise ValueError("sknet's Conv3DLayer has a single convolution implementation")
+    @_conv_parameters(stride=(1, 1, 1), convolution=None, num_groups=1)
+    def __init__(self, incoming, num_filters, filter_size, convolution, **kwargs):
+        super().__init__(incoming, num_filters, filter_size, n=3, **kwargs)
+        _check_convolution(self, convolution)
 
     def convolve(self, input, **kwargs):
         W = self.W[:, :, ::-1, ::-1, ::-1] if self.flip_filters else self.W
         return corr3d(input, W, self.filter_size[0], self.stride, self._pad_amounts(), self.num_groups)
 
 
-class TransposedConv3DLayer(BaseConvLayer):
+class TransposedConv3DLayer(_TransposedConvLayer):
     """3-D transposed convolution: the gradient of a :class:`Conv3DLayer`
     with respect to its input, used as a layer.
 
@@ -240,75 +208,15 @@ class TransposedConv3DLayer(BaseConvLayer):
     (None, 3, 10, 12, 12)
     """
 
-    def __init__(
-        self,
-        incoming,
-        num_filters,
-        filter_size,
-        stride=(1, 1, 1),
-        crop=0,
-        untie_biases=False,
-        W=init.GlorotUniform(),
-        b=init.Constant(0.0),
-        nonlinearity=nonlinearities.rectify,
-        flip_filters=False,
-        output_size=None,
-        **kwargs,
-    ):
-        if output_size is not None and not isinstance(output_size, Variable):
-            output_size = as_tuple(output_size, 3, int)
-        self.output_size = output_size
-        super().__init__(
-            incoming,
-            num_filters,
-            filter_size,
-            stride,
-            crop,
-            untie_biases,
-            W,
-            b,
-            nonlinearity,
-            flip_filters,
-            n=3,
-            **kwargs,
-        )
-        self.crop = self.pad  # 'pad' of the convolution this layer transposes
-        if self.num_groups != 1:
-            raise ValueError(f"TransposedConv3DLayer has no grouped version (num_groups={self.num_groups})")
-        if self.output_size is not None and not isinstance(self.output_size, Variable):
-            crop = self._pad_amounts()
-            for i, size in enumerate(self.output_size):
-                n = self.input_shape[2 + i]
-                reached = conv_output_length(size, self.filter_size[i], self.stride[i], crop[i])
-                if n is not None and reached != n:
-                    raise ValueError(
-                        f"output_size {self.output_size} cannot come from an input of spatial "
-                        f"shape {self.input_shape[2:]} (axis {i}: a convolution of size "
-                        f"{size} gives {reached}, not {n})"
-                    )
-
-    def get_W_shape(self):
-        return (self.input_shape[1], self.num_filters) + self.filter_size
-
-    def get_output_shape_for(self, input_shape):
-        if isinstance(self.output_size, Variable):
-            return (input_shape[0], self.num_filters, None, None, None)
-        if self.output_size is not None:
-            return (input_shape[0], self.num_filters) + self.output_size
-        crop = self.pad if isinstance(self.pad, tuple) else (self.pad,) * self.n
-        return (input_shape[0], self.num_filters) + tuple(
-            conv_input_length(i, f, s, p) for i, f, s, p in zip(input_shape[2:], self.filter_size, self.stride, crop)
-        )
+    @_conv_parameters(renamed={"pad": "crop"}, stride=(1, 1, 1), flip_filters=False, output_size=None)
+    def __init__(self, incoming, num_filters, filter_size, **kwargs):
+        super().__init__(incoming, num_filters, filter_size, n=3, **kwargs)
 
     def convolve(self, input, **kwargs):
         input = T.as_tensor_variable(input)
         W = self.W if self.flip_filters else self.W[:, :, ::-1, ::-1, ::-1]
-        crop = self._pad_amounts()
-        if self.output_size is not None:
-            size = self.output_size
-        else:
-            size = [(input.shape[2 + i] - 1) * self.stride[i] - 2 * crop[i] + self.filter_size[i] for i in range(3)]
-        return corr3d_transpose(W, input, self.filter_size[0], size, self.stride, crop)
+        size = self._spatial_output_size(input)
+        return corr3d_transpose(W, input, self.filter_size[0], size, self.stride, self._pad_amounts())
 
 
 Deconv3DLayer = TransposedConv3DLayer

@@ -4,7 +4,7 @@ import numpy as np
 import pytensor.tensor as T
 
 from .. import init, nonlinearities
-from .base import Layer
+from .base import Layer, _add_channel_bias, _plus_channel_bias
 
 __all__ = ["DenseLayer", "NINLayer"]
 
@@ -135,14 +135,7 @@ class NINLayer(Layer):
         if num_input_channels is None:
             raise ValueError("NINLayer needs a fixed number of input channels (axis 1).")
         self.W = self.add_param(W, (num_input_channels, num_units), name="W")
-        if b is None:
-            self.b = None
-        else:
-            if self.untie_biases:
-                biases_shape = (num_units,) + self.output_shape[2:]
-            else:
-                biases_shape = (num_units,)
-            self.b = self.add_param(b, biases_shape, name="b", regularizable=False)
+        self.b = _add_channel_bias(self, b, untie_biases)
 
     def get_output_shape_for(self, input_shape):
         return (input_shape[0], self.num_units) + input_shape[2:]
@@ -152,10 +145,4 @@ class NINLayer(Layer):
         out_r = T.tensordot(self.W, input, axes=[[0], [1]])
         remaining_dims = range(2, input.ndim)
         out = out_r.dimshuffle(1, 0, *remaining_dims)
-        if self.b is not None:
-            if self.untie_biases:
-                b_shuffled = self.b.dimshuffle("x", *range(self.b.ndim))
-            else:
-                b_shuffled = self.b.dimshuffle("x", 0, *(["x"] * (input.ndim - 2)))
-            out = out + b_shuffled
-        return self.nonlinearity(out)
+        return self.nonlinearity(_plus_channel_bias(out, self.b, self.untie_biases))

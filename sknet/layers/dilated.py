@@ -2,10 +2,9 @@
 
 import pytensor.tensor as T
 
-from .. import init, nonlinearities
 from ..ops.corr import CorrMM
 from ..utils import as_tuple
-from .conv import BaseConvLayer, conv_output_length
+from .conv import BaseConvLayer, _conv_parameters, conv_output_length
 
 __all__ = ["DilatedConv2DLayer"]
 
@@ -55,20 +54,8 @@ class DilatedConv2DLayer(BaseConvLayer):
            [64., 68., 72.]], dtype=float32)
     """
 
-    def __init__(
-        self,
-        incoming,
-        num_filters,
-        filter_size,
-        dilation=(1, 1),
-        pad=0,
-        untie_biases=False,
-        W=init.GlorotUniform(),
-        b=init.Constant(0.0),
-        nonlinearity=nonlinearities.rectify,
-        flip_filters=False,
-        **kwargs,
-    ):
+    @_conv_parameters(renamed={"stride": "dilation"}, dilation=(1, 1), flip_filters=False)
+    def __init__(self, incoming, num_filters, filter_size, dilation, pad, flip_filters, **kwargs):
         self.dilation = as_tuple(dilation, 2, int)
         if min(self.dilation) < 1:
             raise ValueError(f"dilation must be positive, got {dilation!r}")
@@ -79,9 +66,7 @@ class DilatedConv2DLayer(BaseConvLayer):
             )
         if flip_filters:
             raise NotImplementedError("DilatedConv2DLayer requires flip_filters=False.")
-        super().__init__(
-            incoming, num_filters, filter_size, 1, pad, untie_biases, W, b, nonlinearity, flip_filters, n=2, **kwargs
-        )
+        super().__init__(incoming, num_filters, filter_size, 1, pad, flip_filters=flip_filters, n=2, **kwargs)
         del self.stride  # as Lasagne: a dilated convolution has no stride
         if self.num_groups != 1:
             raise ValueError(f"DilatedConv2DLayer has no grouped version (num_groups={self.num_groups})")

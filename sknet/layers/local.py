@@ -2,8 +2,7 @@
 
 import pytensor.tensor as T
 
-from .. import init, nonlinearities
-from .conv import Conv2DLayer
+from .conv import Conv2DLayer, _conv_parameters
 
 __all__ = ["LocallyConnected2DLayer"]
 
@@ -42,39 +41,14 @@ class LocallyConnected2DLayer(Conv2DLayer):
     ((None, 4, 6, 5), (4, 3, 3, 3, 6, 5))
     """
 
-    def __init__(
-        self,
-        incoming,
-        num_filters,
-        filter_size,
-        stride=(1, 1),
-        pad="same",
-        untie_biases=False,
-        W=init.GlorotUniform(),
-        b=init.Constant(0.0),
-        nonlinearity=nonlinearities.rectify,
-        flip_filters=True,
-        channelwise=False,
-        **kwargs,
-    ):
+    @_conv_parameters(stride=(1, 1), pad="same", channelwise=False)
+    def __init__(self, incoming, num_filters, filter_size, stride, pad, channelwise, **kwargs):
         self.channelwise = channelwise
         if pad != "same":
             raise NotImplementedError(f"LocallyConnected2DLayer requires pad='same', but got {pad!r}.")
         if stride not in (1, (1, 1), [1, 1]):
             raise NotImplementedError(f"LocallyConnected2DLayer requires stride=1 / (1, 1), but got {stride!r}.")
-        super().__init__(
-            incoming,
-            num_filters,
-            filter_size,
-            stride=stride,
-            pad=pad,
-            untie_biases=untie_biases,
-            W=W,
-            b=b,
-            nonlinearity=nonlinearity,
-            flip_filters=flip_filters,
-            **kwargs,
-        )
+        super().__init__(incoming, num_filters, filter_size, stride=stride, pad=pad, **kwargs)
         if self.num_groups != 1:
             raise ValueError(f"LocallyConnected2DLayer has no grouped version (num_groups={self.num_groups})")
 
