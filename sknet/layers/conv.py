@@ -70,11 +70,24 @@ def conv_input_length(output_length, filter_size, stride, pad=0):
 
     This is the output length of the matching transposed convolution.
 
+    Parameters
+    ----------
+    output_length : int or None
+        None gives None.
+    filter_size, stride, pad
+        Those of the convolution, as in :func:`conv_output_length`.
+
+    Returns
+    -------
+    int or None
+
     Examples
     --------
-    >>> from sknet.layers.conv import conv_input_length
+    >>> from sknet.layers.conv import conv_input_length, conv_output_length
     >>> conv_input_length(24, 5, 1, 'valid'), conv_input_length(14, 5, 2, 'same')
     (28, 27)
+    >>> conv_output_length(27, 5, 2, 'same')
+    14
     """
     if output_length is None:
         return None

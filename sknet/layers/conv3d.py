@@ -180,26 +180,11 @@ class TransposedConv3DLayer(_TransposedConvLayer):
     """3-D transposed convolution: the gradient of a :class:`Conv3DLayer`
     with respect to its input, used as a layer.
 
-    Parameters
-    ----------
-    incoming : Layer or tuple
-    num_filters : int
-        Number of output channels.
-    filter_size, stride : int or tuple of 3 ints
-    crop : 'valid', 'full', 'same', int or tuple of 3 ints
-        The padding of the convolution this layer transposes, removed from
-        the output; 0 ('valid') gives the largest output.
-    untie_biases, b, nonlinearity
-        As in :class:`Conv3DLayer`.
-    W : initializer, array or shared variable
-        Shape ``(num_input_channels, num_filters, depth, rows, cols)``, as the
-        ``W`` of the convolution this layer transposes.
-    flip_filters : bool
-        False (default) makes this layer the exact transpose of a
-        ``Conv3DLayer`` with ``flip_filters=True`` and the same ``W``.
-    output_size : int, tuple of 3 ints, symbolic vector or None
-        Output size when the stride leaves it ambiguous (the smallest
-        otherwise).
+    Parameters are those of :class:`~sknet.layers.TransposedConv2DLayer` for
+    three spatial axes: ``filter_size``, ``stride``, ``crop`` and
+    ``output_size`` take 3 entries, and ``W`` has shape
+    ``(num_input_channels, num_filters, depth, rows, cols)``, as the ``W`` of
+    the :class:`Conv3DLayer` this layer transposes.
 
     Examples
     --------

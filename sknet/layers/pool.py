@@ -13,6 +13,7 @@ from .pool_extra import (  # noqa: F401
     FeatureWTALayer,
     SpatialPyramidPoolingLayer,
     Upscale1DLayer,
+    _UpscaleLayer,
 )
 
 __all__ = [
@@ -49,7 +50,43 @@ def pool_output_length(input_length, pool_size, stride, pad, ignore_border):
     return _pool_out_size(input_length, pool_size, stride, pad, ignore_border)
 
 
-class Pool2DLayer(Layer):
+class _PoolLayer(Layer):
+    """Common base of the pooling layers over ``n`` trailing spatial axes.
+
+    Takes the parameters of :class:`Pool2DLayer`, each spatial one with
+    ``n`` entries, and ``n``; holds them and computes the output shape.
+
+    Examples
+    --------
+    >>> from sknet.layers import InputLayer, Pool2DLayer
+    >>> l = Pool2DLayer(InputLayer((None, 3, 7, None)), 3, stride=2, pad=1)
+    >>> l.output_shape, l.stride, l.pad
+    ((None, 3, 4, None), (2, 2), (1, 1))
+    """
+
+    def __init__(self, incoming, pool_size, stride, pad, ignore_border, mode, n, **kwargs):
+        super().__init__(incoming, **kwargs)
+        if len(self.input_shape) != n + 2:
+            raise ValueError(
+                f"Tried to create a {n}D pooling layer with input shape {self.input_shape}. "
+                f"Expected {n + 2} input dimensions (batch, channels, {n} spatial dimensions)."
+            )
+        if mode not in POOL_MODES:
+            raise ValueError(f"mode must be one of {POOL_MODES}, got {mode!r}")
+        self.pool_size = as_tuple(pool_size, n)
+        self.stride = self.pool_size if stride is None else as_tuple(stride, n)
+        self.pad = as_tuple(pad, n)
+        self.ignore_border = ignore_border
+        self.mode = mode
+
+    def get_output_shape_for(self, input_shape):
+        windows = zip(input_shape[2:], self.pool_size, self.stride, self.pad)
+        return tuple(input_shape[:2]) + tuple(
+            pool_output_length(size, ws, st, pad, self.ignore_border) for size, ws, st, pad in windows
+        )
+
+
+class Pool2DLayer(_PoolLayer):
     """2-D pooling over the last two axes.
 
     Parameters
@@ -79,25 +116,8 @@ class Pool2DLayer(Layer):
     """
 
     def __init__(self, incoming, pool_size, stride=None, pad=(0, 0), ignore_border=True, mode="max", **kwargs):
-        super().__init__(incoming, **kwargs)
-        if len(self.input_shape) != 4:
-            raise ValueError(
-                f"Tried to create a 2D pooling layer with input shape {self.input_shape}; expected 4 dimensions (bc01)."
-            )
-        if mode not in POOL_MODES:
-            raise ValueError(f"mode must be one of {POOL_MODES}, got {mode!r}")
-        self.pool_size = as_tuple(pool_size, 2)
-        self.stride = self.pool_size if stride is None else as_tuple(stride, 2)
-        self.pad = as_tuple(pad, 2)
-        self.ignore_border = ignore_border
-        self.mode = mode
+        super().__init__(incoming, pool_size, stride, pad, ignore_border, mode, n=2, **kwargs)
         self._op = Pool2D(self.pool_size, self.stride, self.pad, ignore_border, mode)
-
-    def get_output_shape_for(self, input_shape):
-        return tuple(input_shape[:2]) + tuple(
-            pool_output_length(input_shape[2 + i], self.pool_size[i], self.stride[i], self.pad[i], self.ignore_border)
-            for i in range(2)
-        )
 
     def get_output_for(self, input, **kwargs):
         return self._op(input)
@@ -117,7 +137,7 @@ class MaxPool2DLayer(Pool2DLayer):
         super().__init__(incoming, pool_size, stride, pad, ignore_border, mode="max", **kwargs)
 
 
-class Pool1DLayer(Layer):
+class Pool1DLayer(_PoolLayer):
     """1-D pooling over the last axis of ``(batch, channels, length)`` input.
 
     Parameters are those of :class:`Pool2DLayer`, with ints for one axis.
@@ -133,22 +153,8 @@ class Pool1DLayer(Layer):
     """
 
     def __init__(self, incoming, pool_size, stride=None, pad=0, ignore_border=True, mode="max", **kwargs):
-        super().__init__(incoming, **kwargs)
-        if len(self.input_shape) != 3:
-            raise ValueError(
-                f"Tried to create a 1D pooling layer with input shape {self.input_shape}; expected 3 dimensions."
-            )
-        self.pool_size = as_tuple(pool_size, 1)
-        self.stride = self.pool_size if stride is None else as_tuple(stride, 1)
-        self.pad = as_tuple(pad, 1)
-        self.ignore_border = ignore_border
-        self.mode = mode
+        super().__init__(incoming, pool_size, stride, pad, ignore_border, mode, n=1, **kwargs)
         self._op = Pool2D((1,) + self.pool_size, (1,) + self.stride, (0,) + self.pad, ignore_border, mode)
-
-    def get_output_shape_for(self, input_shape):
-        return tuple(input_shape[:2]) + (
-            pool_output_length(input_shape[2], self.pool_size[0], self.stride[0], self.pad[0], self.ignore_border),
-        )
 
     def get_output_for(self, input, **kwargs):
         return self._op(input.dimshuffle(0, 1, "x", 2))[:, :, 0, :]
@@ -199,7 +205,7 @@ class GlobalPoolLayer(Layer):
         return self.pool_function(input.flatten(3), axis=2)
 
 
-class Upscale2DLayer(Layer):
+class Upscale2DLayer(_UpscaleLayer):
     """Upscale the last two axes by integer factors.
 
     Parameters
@@ -221,31 +227,4 @@ class Upscale2DLayer(Layer):
            [1., 1., 2., 2.]], dtype=float32)
     """
 
-    def __init__(self, incoming, scale_factor, mode="repeat", **kwargs):
-        super().__init__(incoming, **kwargs)
-        self.scale_factor = as_tuple(scale_factor, 2)
-        if min(self.scale_factor) < 1:
-            raise ValueError(f"Scale factor must be >= 1, not {scale_factor}")
-        if mode not in ("repeat", "dilate"):
-            raise ValueError(f"Invalid upscale mode {mode!r}")
-        self.mode = mode
-
-    def get_output_shape_for(self, input_shape):
-        shape = list(input_shape)
-        for i in range(2):
-            if shape[2 + i] is not None:
-                shape[2 + i] *= self.scale_factor[i]
-        return tuple(shape)
-
-    def get_output_for(self, input, **kwargs):
-        a, b = self.scale_factor
-        if self.mode == "repeat":
-            out = input
-            if b > 1:
-                out = T.repeat(out, b, axis=3)
-            if a > 1:
-                out = T.repeat(out, a, axis=2)
-            return out
-        s = input.shape
-        out = T.zeros((s[0], s[1], s[2] * a, s[3] * b), dtype=input.dtype)
-        return T.set_subtensor(out[:, :, ::a, ::b], input)
+    n = 2

@@ -9,10 +9,10 @@ op's own.
 
 import pytensor.tensor as T
 
-from ..ops.pool import POOL_MODES, Pool2D
+from ..ops.pool import Pool2D
 from ..utils import as_tuple
-from .base import Layer
-from .pool import pool_output_length
+from .pool import _PoolLayer
+from .pool_extra import _UpscaleLayer
 
 __all__ = ["pool_3d", "Pool3DLayer", "MaxPool3DLayer", "Upscale3DLayer"]
 
@@ -61,21 +61,12 @@ def pool_3d(x, ws, stride=None, pad=(0, 0, 0), ignore_border=True, mode="max"):
     return _apply_pool(x, *_pool_ops(ws, stride, pad, ignore_border, mode))
 
 
-class Pool3DLayer(Layer):
+class Pool3DLayer(_PoolLayer):
     """3-D pooling over the last three axes of bc012 input.
 
-    Parameters
-    ----------
-    incoming : Layer or tuple
-    pool_size : int or tuple of 3 ints
-    stride : int, tuple of 3 ints or None
-        None means ``pool_size`` (non-overlapping windows).
-    pad : int or tuple of 3 ints
-        Must be smaller than ``pool_size``.
-    ignore_border : bool
-        False keeps partial windows at the far borders (``pad`` must be 0).
-    mode : {'max', 'average_inc_pad', 'average_exc_pad'}
-        As in :class:`~sknet.layers.Pool2DLayer`.
+    Parameters are those of :class:`~sknet.layers.Pool2DLayer` with 3
+    entries for ``pool_size``, ``stride`` and ``pad``; a 3-D pool is a 2-D
+    pool over rows and columns followed by one over depth.
 
     Examples
     --------
@@ -89,27 +80,8 @@ class Pool3DLayer(Layer):
     """
 
     def __init__(self, incoming, pool_size, stride=None, pad=(0, 0, 0), ignore_border=True, mode="max", **kwargs):
-        super().__init__(incoming, **kwargs)
-        if len(self.input_shape) != 5:
-            raise ValueError(
-                f"Tried to create a 3D pooling layer with input shape "
-                f"{self.input_shape}. Expected 5 input dimensions (batch, "
-                "channels, 3 spatial dimensions)."
-            )
-        if mode not in POOL_MODES:
-            raise ValueError(f"mode must be one of {POOL_MODES}, got {mode!r}")
-        self.pool_size = as_tuple(pool_size, 3)
-        self.stride = self.pool_size if stride is None else as_tuple(stride, 3)
-        self.pad = as_tuple(pad, 3)
-        self.ignore_border = ignore_border
-        self.mode = mode
+        super().__init__(incoming, pool_size, stride, pad, ignore_border, mode, n=3, **kwargs)
         self._ops = _pool_ops(self.pool_size, self.stride, self.pad, ignore_border, mode)
-
-    def get_output_shape_for(self, input_shape):
-        return tuple(input_shape[:2]) + tuple(
-            pool_output_length(input_shape[2 + i], self.pool_size[i], self.stride[i], self.pad[i], self.ignore_border)
-            for i in range(3)
-        )
 
     def get_output_for(self, input, **kwargs):
         return _apply_pool(T.as_tensor_variable(input), *self._ops)
@@ -129,16 +101,12 @@ class MaxPool3DLayer(Pool3DLayer):
         super().__init__(incoming, pool_size, stride, pad, ignore_border, mode="max", **kwargs)
 
 
-class Upscale3DLayer(Layer):
+class Upscale3DLayer(_UpscaleLayer):
     """Upscale the last three axes of bc012 input by integer factors.
 
-    Parameters
-    ----------
-    incoming : Layer or tuple
-    scale_factor : int or tuple of 3 ints
-    mode : {'repeat', 'dilate'}
-        'repeat' copies each value into a block; 'dilate' puts it in the
-        block's first corner and zeros elsewhere.
+    Parameters are those of :class:`~sknet.layers.Upscale2DLayer`, with 3
+    entries for ``scale_factor``: in 'dilate' mode each value lands in its
+    block's first corner.
 
     Examples
     --------
@@ -150,33 +118,4 @@ class Upscale3DLayer(Layer):
     array([1., 1., 2., 2., 1., 1., 2., 2.], dtype=float32)
     """
 
-    def __init__(self, incoming, scale_factor, mode="repeat", **kwargs):
-        super().__init__(incoming, **kwargs)
-        self.scale_factor = as_tuple(scale_factor, 3)
-        if min(self.scale_factor) < 1:
-            raise ValueError(f"Scale factor must be >= 1, not {self.scale_factor}")
-        if mode not in ("repeat", "dilate"):
-            raise ValueError(f"Mode must be either 'repeat' or 'dilate', not {mode!r}")
-        self.mode = mode
-
-    def get_output_shape_for(self, input_shape):
-        shape = list(input_shape)
-        for i in range(3):
-            if shape[2 + i] is not None:
-                shape[2 + i] *= self.scale_factor[i]
-        return tuple(shape)
-
-    def get_output_for(self, input, **kwargs):
-        factors = self.scale_factor
-        if self.mode == "repeat":
-            out = input
-            for axis in (4, 3, 2):
-                if factors[axis - 2] > 1:
-                    out = T.repeat(out, factors[axis - 2], axis=axis)
-            return out
-        if factors == (1, 1, 1):
-            return input
-        a, b, c = factors
-        s = input.shape
-        out = T.zeros((s[0], s[1], s[2] * a, s[3] * b, s[4] * c), dtype=input.dtype)
-        return T.set_subtensor(out[:, :, ::a, ::b, ::c], input)
+    n = 3

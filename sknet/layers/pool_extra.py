@@ -15,7 +15,52 @@ __all__ = [
 ]
 
 
-class Upscale1DLayer(Layer):
+class _UpscaleLayer(Layer):
+    """Common base of the upscaling layers: repeat or dilate the trailing spatial axes by integer factors.
+
+    Takes the parameters of :class:`~sknet.layers.Upscale2DLayer`, with
+    ``n`` entries (a class attribute: the number of axes) for ``scale_factor``;
+    checks them and computes the output shape and the output.
+
+    Examples
+    --------
+    >>> from sknet.layers import InputLayer, Upscale2DLayer
+    >>> l = Upscale2DLayer(InputLayer((None, 1, 3, None)), (2, 3), mode='dilate')
+    >>> l.output_shape, l.scale_factor
+    ((None, 1, 6, None), (2, 3))
+    """
+
+    n = None
+
+    def __init__(self, incoming, scale_factor, mode="repeat", **kwargs):
+        super().__init__(incoming, **kwargs)
+        self.scale_factor = tuple(int(f) for f in as_tuple(scale_factor, self.n, int_types))
+        if min(self.scale_factor) < 1:
+            raise ValueError(f"Scale factor must be >= 1, not {self.scale_factor}")
+        if mode not in ("repeat", "dilate"):
+            raise ValueError(f"Mode must be either 'repeat' or 'dilate', not {mode!r}")
+        self.mode = mode
+
+    def get_output_shape_for(self, input_shape):
+        spatial = tuple(None if s is None else s * f for s, f in zip(input_shape[2:], self.scale_factor))
+        return tuple(input_shape[:2]) + spatial
+
+    def get_output_for(self, input, **kwargs):
+        factors = self.scale_factor
+        if self.mode == "repeat":
+            out = input
+            for axis in reversed(range(2, 2 + self.n)):
+                if factors[axis - 2] > 1:
+                    out = T.repeat(out, factors[axis - 2], axis=axis)
+            return out
+        if max(factors) == 1:
+            return input
+        shape = [input.shape[0], input.shape[1]] + [input.shape[2 + i] * f for i, f in enumerate(factors)]
+        every = (slice(None), slice(None)) + tuple(slice(None, None, f) for f in factors)
+        return T.set_subtensor(T.zeros(shape, dtype=input.dtype)[every], input)
+
+
+class Upscale1DLayer(_UpscaleLayer):
     """Upscale the last axis of 3-D input by an integer factor.
 
     Parameters
@@ -39,29 +84,7 @@ class Upscale1DLayer(Layer):
     [[[1.0, 0.0, 2.0, 0.0]]]
     """
 
-    def __init__(self, incoming, scale_factor, mode="repeat", **kwargs):
-        super().__init__(incoming, **kwargs)
-        self.scale_factor = tuple(int(f) for f in as_tuple(scale_factor, 1, int_types))
-        if self.scale_factor[0] < 1:
-            raise ValueError(f"Scale factor must be >= 1, not {self.scale_factor}")
-        if mode not in ("repeat", "dilate"):
-            raise ValueError(f"Mode must be either 'repeat' or 'dilate', not {mode!r}")
-        self.mode = mode
-
-    def get_output_shape_for(self, input_shape):
-        shape = list(input_shape)
-        if shape[2] is not None:
-            shape[2] *= self.scale_factor[0]
-        return tuple(shape)
-
-    def get_output_for(self, input, **kwargs):
-        (a,) = self.scale_factor
-        if a == 1:
-            return input
-        if self.mode == "repeat":
-            return T.repeat(input, a, axis=2)
-        shape = (input.shape[0], input.shape[1], input.shape[2] * a)
-        return T.set_subtensor(T.zeros(shape, dtype=input.dtype)[:, :, ::a], input)
+    n = 1
 
 
 class _FeatureGroups(Layer):
@@ -134,11 +157,8 @@ class FeatureWTALayer(_FeatureGroups):
 
     Parameters
     ----------
-    incoming : Layer or tuple
-    pool_size : int
-        Features per group; the size of ``axis`` must be a multiple of it.
-    axis : int
-        The feature axis.
+    incoming, pool_size, axis
+        As in :class:`FeaturePoolLayer`.
 
     Notes
     -----
