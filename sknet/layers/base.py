@@ -103,6 +103,8 @@ class Layer:
         Returns
         -------
         list
+            The parameters in the order they were added (or the shared
+            variables behind them, with ``unwrap_shared``).
 
         Examples
         --------

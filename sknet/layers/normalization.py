@@ -189,6 +189,17 @@ class BatchNormLayer(Layer):
         return (input - mean) * (gamma * inv_std) + beta
 
 
+def _remove_nonlinearity_and_bias(layer):
+    """Make ``layer`` linear and bias-free, for a normalization to go between; return its nonlinearity (or None)."""
+    nonlinearity = getattr(layer, "nonlinearity", None)
+    if nonlinearity is not None:
+        layer.nonlinearity = nonlinearities.identity
+    if getattr(layer, "b", None) is not None:
+        del layer.params[layer.b]
+        layer.b = None
+    return nonlinearity
+
+
 def _running_clone(param, batch_stat):
     """A view of the shared ``param`` typed like ``batch_stat``.
 
@@ -228,12 +239,7 @@ def batch_norm(layer, **kwargs):
     """
     from .special import NonlinearityLayer
 
-    nonlinearity = getattr(layer, "nonlinearity", None)
-    if nonlinearity is not None:
-        layer.nonlinearity = nonlinearities.identity
-    if getattr(layer, "b", None) is not None:
-        del layer.params[layer.b]
-        layer.b = None
+    nonlinearity = _remove_nonlinearity_and_bias(layer)
     bn_name = kwargs.pop("name", None) or (getattr(layer, "name", None) and layer.name + "_bn")
     layer = BatchNormLayer(layer, name=bn_name, **kwargs)
     if nonlinearity is not None:
@@ -294,19 +300,18 @@ class StandardizationLayer(Layer):
         return (input - mean) / std
 
 
-def _steal_nonlinearity_and_bias(layer):
-    nonlinearity = getattr(layer, "nonlinearity", None)
-    if nonlinearity is not None:
-        layer.nonlinearity = nonlinearities.identity
-    if getattr(layer, "b", None) is not None:
-        del layer.params[layer.b]
-        layer.b = None
-    return nonlinearity
+def _standardized_stack(layer, axes, suffix, kwargs, scale=True, bias=True):
+    """Put a StandardizationLayer over ``axes``, a ScaleLayer and a BiasLayer between ``layer`` and its nonlinearity.
 
-
-def _finish(layer, name, nonlinearity, scale=True, bias=True):
+    ``layer`` loses its nonlinearity (moved to a NonlinearityLayer on top) and
+    its bias (the BiasLayer replaces it). The new layers are named after
+    ``kwargs['name']``, or else ``layer.name + suffix``, when either is given.
+    """
     from .special import BiasLayer, NonlinearityLayer, ScaleLayer
 
+    nonlinearity = _remove_nonlinearity_and_bias(layer)
+    name = kwargs.pop("name", None) or (getattr(layer, "name", None) and layer.name + suffix)
+    layer = StandardizationLayer(layer, axes=axes, name=name, **kwargs)
     if scale:
         layer = ScaleLayer(layer, shared_axes="auto", name=name and name + "_scale")
     if bias:
@@ -345,10 +350,7 @@ def instance_norm(layer, learn_scale=True, learn_bias=True, **kwargs):
     >>> [type(x).__name__ for x in get_all_layers(l)][1:]
     ['Conv2DLayer', 'StandardizationLayer', 'ScaleLayer', 'BiasLayer', 'NonlinearityLayer']
     """
-    nonlinearity = _steal_nonlinearity_and_bias(layer)
-    name = kwargs.pop("name", None) or (getattr(layer, "name", None) and layer.name + "_in")
-    layer = StandardizationLayer(layer, axes="spatial", name=name, **kwargs)
-    return _finish(layer, name, nonlinearity, learn_scale, learn_bias)
+    return _standardized_stack(layer, "spatial", "_in", kwargs, learn_scale, learn_bias)
 
 
 def layer_norm(layer, **kwargs):
@@ -361,15 +363,14 @@ def layer_norm(layer, **kwargs):
 
     Parameters
     ----------
-    layer : Layer
-        Modified in place (nonlinearity and bias).
-    **kwargs
-        Passed to :class:`StandardizationLayer`.
+    layer, **kwargs
+        As in :func:`instance_norm`.
 
     Returns
     -------
     Layer
-        The top of the new stack.
+        The NonlinearityLayer on top, or the BiasLayer when ``layer`` had no
+        nonlinearity.
 
     Examples
     --------
@@ -378,7 +379,4 @@ def layer_norm(layer, **kwargs):
     >>> [x.name for x in get_all_layers(l)][1:]
     ['d', 'd_ln', 'd_ln_scale', 'd_ln_bias', 'd_ln_nonlin']
     """
-    nonlinearity = _steal_nonlinearity_and_bias(layer)
-    name = kwargs.pop("name", None) or (getattr(layer, "name", None) and layer.name + "_ln")
-    layer = StandardizationLayer(layer, axes="features", name=name, **kwargs)
-    return _finish(layer, name, nonlinearity)
+    return _standardized_stack(layer, "features", "_ln", kwargs)
