@@ -152,7 +152,7 @@ class BaseConvLayer(Layer):
             raise ValueError(
                 f"Tried to create a {n}D convolution layer with input shape "
                 f"{self.input_shape}. Expected {n + 2} input dimensions "
-                "(batchsize, channels, {n} spatial dimensions)."
+                f"(batchsize, channels, {n} spatial dimensions)."
             )
         self.n = n
         self.num_filters = num_filters

@@ -1,19 +1,27 @@
 """Conv1DLayer, Conv2DLayer and TransposedConv2DLayer against scipy/numpy references."""
 
+import inspect
+
 import numpy as np
 import pytensor
 import pytest
 from pytensor.gradient import verify_grad
 from scipy.signal import convolve2d, correlate2d
 
+from sknet.init import Constant, GlorotUniform
 from sknet.layers import (
     Conv1DLayer,
     Conv2DLayer,
+    Conv3DLayer,
+    DilatedConv2DLayer,
     InputLayer,
+    LocallyConnected2DLayer,
     TransposedConv2DLayer,
+    TransposedConv3DLayer,
     get_output,
 )
 from sknet.layers.conv import conv_input_length, conv_output_length
+from sknet.nonlinearities import identity, rectify
 
 PADS = ["valid", "full", "same", 1, (2, 1)]
 STRIDES = [1, (2, 3)]
@@ -196,3 +204,58 @@ def test_length_helpers():
     assert conv_output_length(None, 3, 1, "valid") is None
     assert [conv_output_length(10, 3, 2, p) for p in ("valid", "full", "same", 2)] == [4, 6, 5, 6]
     assert [conv_input_length(4, 3, 2, p) for p in ("valid", "full", "same", 2)] == [9, 5, 7, 5]
+
+
+class TestConvParameterLists:
+    """Every convolution layer keeps Lasagne's parameter list: names, positional order, defaults."""
+
+    # (layer, its names for Lasagne's stride and pad, their defaults, the parameters after flip_filters)
+    CASES = [
+        (Conv1DLayer, ("stride", "pad"), (1, 0), ["convolution", "num_groups"]),
+        (Conv2DLayer, ("stride", "pad"), ((1, 1), 0), ["convolution", "num_groups"]),
+        (Conv3DLayer, ("stride", "pad"), ((1, 1, 1), 0), ["convolution", "num_groups"]),
+        (TransposedConv2DLayer, ("stride", "crop"), ((1, 1), 0), ["output_size"]),
+        (TransposedConv3DLayer, ("stride", "crop"), ((1, 1, 1), 0), ["output_size"]),
+        (DilatedConv2DLayer, ("dilation", "pad"), ((1, 1), 0), []),
+        (LocallyConnected2DLayer, ("stride", "pad"), ((1, 1), "same"), ["channelwise"]),
+    ]
+
+    @pytest.mark.parametrize("cls, names, defaults, tail", CASES, ids=lambda c: getattr(c, "__name__", ""))
+    def test_signature(self, cls, names, defaults, tail):
+        params = inspect.signature(cls).parameters
+        expected = ["incoming", "num_filters", "filter_size", *names, "untie_biases", "W", "b", "nonlinearity"]
+        assert list(params) == expected + ["flip_filters", *tail, "kwargs"]
+        assert [params[n].default for n in names] == list(defaults)
+        assert params["untie_biases"].default is False
+        assert isinstance(params["W"].default, GlorotUniform)
+        assert isinstance(params["b"].default, Constant) and params["b"].default.val == 0.0
+        assert params["nonlinearity"].default is rectify
+        transposed_layout = cls in (TransposedConv2DLayer, TransposedConv3DLayer, DilatedConv2DLayer)
+        assert params["flip_filters"].default is not transposed_layout
+        assert all(params[n].default is None for n in tail if n in ("convolution", "output_size"))
+        assert params["kwargs"].kind is inspect.Parameter.VAR_KEYWORD
+
+    def test_positional_arguments_bind_in_lasagne_order(self):
+        W = np.ones((4, 3, 3, 3), "float32")
+        l = Conv2DLayer(InputLayer((None, 3, 8, 8)), 4, 3, 2, "same", True, W, None, None, False)
+        assert (l.stride, l.pad, l.untie_biases, l.b, l.flip_filters) == ((2, 2), "same", True, None, False)
+        assert l.nonlinearity is identity and l.W.get_value() is not None
+        t = TransposedConv2DLayer(InputLayer((None, 3, 4, 4)), 2, 3, 2, 1, False, W[:3, :2], None, None, True, 8)
+        assert (t.crop, t.output_size, t.flip_filters, t.output_shape) == ((1, 1), (8, 8), True, (None, 2, 8, 8))
+        with pytest.raises(TypeError, match="missing a required argument: 'filter_size'"):
+            Conv2DLayer(InputLayer((None, 3, 8, 8)), 4)
+        with pytest.raises(TypeError, match="strides"):
+            Conv2DLayer(InputLayer((None, 3, 8, 8)), 4, 3, strides=2)
+
+
+class TestTransposedConv2DLayerChecks:
+    def test_output_size_that_no_convolution_reaches_is_an_error(self):
+        # a stride-2 3x3 convolution maps 7 or 8 to 3, never 20
+        for size in (7, 8):
+            TransposedConv2DLayer(InputLayer((None, 1, 3, 3)), 1, 3, stride=2, output_size=size)
+        with pytest.raises(ValueError, match="output_size"):
+            TransposedConv2DLayer(InputLayer((None, 1, 3, 3)), 1, 3, stride=2, output_size=20)
+
+    def test_groups_are_refused(self):
+        with pytest.raises(ValueError, match="num_groups"):
+            TransposedConv2DLayer(InputLayer((None, 4, 3, 3)), 2, 3, num_groups=2)

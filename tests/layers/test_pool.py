@@ -82,7 +82,7 @@ class TestPool2DLayer:
         assert Pool2DLayer(
             InputLayer((5, 3, 8, 9)), 3, stride=2, ignore_border=False, mode="average_inc_pad"
         ).output_shape == (5, 3, 4, 4)
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="Expected 4 input dimensions"):
             Pool2DLayer(InputLayer((None, 3, 8)), 2)
         with pytest.raises(ValueError):
             Pool2DLayer(InputLayer((None, 3, 8, 8)), 2, mode="median")
@@ -138,6 +138,11 @@ class TestUpscale2DLayer:
         ref = np.zeros((2, 3, 4, 6), "float32")
         ref[:, :, ::2, ::2] = x
         np.testing.assert_array_equal(dil, ref)
+        # one axis left as it is
+        dil = get_output(Upscale2DLayer(l_in, (1, 2), mode="dilate"), x).eval(mode=mode)
+        ref = np.zeros((2, 3, 2, 6), "float32")
+        ref[:, :, :, ::2] = x
+        np.testing.assert_array_equal(dil, ref)
 
     def test_shapes_and_errors(self):
         assert Upscale2DLayer(InputLayer((None, 3, None, 4)), 2).output_shape == (None, 3, None, 8)
@@ -145,6 +150,10 @@ class TestUpscale2DLayer:
             Upscale2DLayer(InputLayer((None, 3, 4, 4)), 0)
         with pytest.raises(ValueError):
             Upscale2DLayer(InputLayer((None, 3, 4, 4)), 2, mode="nearest")
+        # a fractional factor is refused before it makes fractional shapes
+        with pytest.raises(TypeError, match="int"):
+            Upscale2DLayer(InputLayer((None, 3, 4, 4)), 1.5)
+        assert Upscale2DLayer(InputLayer((None, 3, 4, 4)), np.int64(2)).scale_factor == (2, 2)
 
 
 def test_pool_output_length():

@@ -94,7 +94,7 @@ class TestPool3DLayer:
 
 
 class TestUpscale3DLayer:
-    @pytest.mark.parametrize("factor", [2, (1, 3, 2)])
+    @pytest.mark.parametrize("factor", [2, (1, 3, 2), (1, 1, 1)])
     @pytest.mark.parametrize("up_mode", ["repeat", "dilate"])
     def test_output_matches_numpy(self, factor, up_mode):
         x = RNG.normal(size=(2, 3, 2, 3, 2)).astype("float32")
