@@ -31,6 +31,7 @@ import pytensor.tensor as T
 from .backend import FLOATX
 from .ops.adam import AdamStep
 from .ops.update_step import RULES, UpdateStep, as_type_of, plain_step
+from .utils import _norm_axes
 
 __all__ = [
     "get_or_compute_grads",
@@ -150,20 +151,31 @@ def _bias_corrected_step(learning_rate, t, beta1, beta2=None):
     return learning_rate / correction
 
 
-def _with_step_counter(rule, loss_or_grads, params, learning_rate, beta1, beta2, epsilon):
-    """The updates of adam, adamax or amsgrad: their moments per parameter and one step counter."""
+def _rule_updates(rule, loss_or_grads, params, scalars, constants=(), param_at=None):
+    """One step of ``rule`` for each parameter: ``{state or parameter: new value}``.
+
+    A parameter's entry stands at ``param_at`` among its states' entries
+    (after them by default), in Lasagne's order.
+    """
     params = list(params)
     grads = get_or_compute_grads(loss_or_grads, params)
+    updates = OrderedDict()
+    for param, grad in zip(params, grads):
+        states = [_zeros_like(param, name) for name in RULES[rule].states]
+        new_param, *new_states = _step(rule, param, states, grad, scalars, constants)
+        entries = list(zip(states, new_states))
+        entries.insert(len(states) if param_at is None else param_at, (param, new_param))
+        updates.update(entries)
+    return updates
+
+
+def _with_step_counter(rule, loss_or_grads, params, learning_rate, beta1, beta2, epsilon):
+    """The updates of adam, adamax or amsgrad: their moments per parameter and one step counter."""
     t_prev = _step_counter()
     t = t_prev + 1
     # adamax's step size has no second moment's correction
     step = _bias_corrected_step(learning_rate, t, beta1, None if rule == "adamax" else beta2)
-    updates = OrderedDict()
-    for param, grad in zip(params, grads):
-        states = [_zeros_like(param, name) for name in RULES[rule].states]
-        new_param, *new_states = _step(rule, param, states, grad, [step], (beta1, beta2, epsilon))
-        updates.update(zip(states, new_states))
-        updates[param] = new_param
+    updates = _rule_updates(rule, loss_or_grads, params, [step], (beta1, beta2, epsilon))
     updates[t_prev] = _like(t_prev, t)
     return updates
 
@@ -189,11 +201,20 @@ def sgd(loss_or_grads, params, learning_rate):
     >>> updates[w].eval().tolist()
     [0.5, 1.0]
     """
-    params = list(params)
-    grads = get_or_compute_grads(loss_or_grads, params)
-    updates = OrderedDict()
-    for param, grad in zip(params, grads):
-        (updates[param],) = _step("sgd", param, [], grad, [learning_rate])
+    return _rule_updates("sgd", loss_or_grads, params, [learning_rate])
+
+
+def _add_velocity(updates, params, momentum, nesterov):
+    """:func:`apply_momentum` (or, with ``nesterov``, :func:`apply_nesterov_momentum`)."""
+    if params is None:
+        params = list(updates.keys())
+    updates = OrderedDict(updates)
+    for param in params:
+        velocity = _zeros_like(param, "velocity")
+        step = updates[param] - param
+        new_velocity = momentum * velocity + step
+        updates[velocity] = _like(velocity, new_velocity)
+        updates[param] = _like(param, param + (momentum * new_velocity + step if nesterov else new_velocity))
     return updates
 
 
@@ -226,15 +247,7 @@ def apply_momentum(updates, params=None, momentum=0.9):
     >>> [v.name for v in updates]
     ['w', 'w.velocity']
     """
-    if params is None:
-        params = list(updates.keys())
-    updates = OrderedDict(updates)
-    for param in params:
-        velocity = _zeros_like(param, "velocity")
-        new_param = momentum * velocity + updates[param]
-        updates[velocity] = _like(velocity, new_param - param)
-        updates[param] = _like(param, new_param)
-    return updates
+    return _add_velocity(updates, params, momentum, nesterov=False)
 
 
 def momentum(loss_or_grads, params, learning_rate, momentum=0.9):
@@ -248,13 +261,7 @@ def momentum(loss_or_grads, params, learning_rate, momentum=0.9):
     >>> len(momentum(T.sum(w ** 2), [w], learning_rate=0.1))
     2
     """
-    params = list(params)
-    grads = get_or_compute_grads(loss_or_grads, params)
-    updates = OrderedDict()
-    for param, grad in zip(params, grads):
-        velocity = _zeros_like(param, "velocity")
-        updates[param], updates[velocity] = _step("momentum", param, [velocity], grad, [learning_rate, momentum])
-    return updates
+    return _rule_updates("momentum", loss_or_grads, params, [learning_rate, momentum], param_at=0)
 
 
 def apply_nesterov_momentum(updates, params=None, momentum=0.9):
@@ -285,16 +292,7 @@ def apply_nesterov_momentum(updates, params=None, momentum=0.9):
     >>> [v.name for v in updates]
     ['w', 'w.velocity']
     """
-    if params is None:
-        params = list(updates.keys())
-    updates = OrderedDict(updates)
-    for param in params:
-        velocity = _zeros_like(param, "velocity")
-        step = updates[param] - param
-        new_velocity = momentum * velocity + step
-        updates[velocity] = _like(velocity, new_velocity)
-        updates[param] = _like(param, param + momentum * new_velocity + step)
-    return updates
+    return _add_velocity(updates, params, momentum, nesterov=True)
 
 
 def nesterov_momentum(loss_or_grads, params, learning_rate, momentum=0.9):
@@ -309,14 +307,7 @@ def nesterov_momentum(loss_or_grads, params, learning_rate, momentum=0.9):
     >>> len(nesterov_momentum(T.sum(w ** 2), [w], learning_rate=0.1, momentum=0.9))
     2
     """
-    params = list(params)
-    grads = get_or_compute_grads(loss_or_grads, params)
-    updates = OrderedDict()
-    for param, grad in zip(params, grads):
-        velocity = _zeros_like(param, "velocity")
-        rates = [learning_rate, momentum]
-        updates[param], updates[velocity] = _step("nesterov_momentum", param, [velocity], grad, rates)
-    return updates
+    return _rule_updates("nesterov_momentum", loss_or_grads, params, [learning_rate, momentum], param_at=0)
 
 
 def adagrad(loss_or_grads, params, learning_rate=1.0, epsilon=1e-6):
@@ -334,14 +325,7 @@ def adagrad(loss_or_grads, params, learning_rate=1.0, epsilon=1e-6):
     >>> [v.name for v in updates]
     ['w.accu', 'w']
     """
-    params = list(params)
-    grads = get_or_compute_grads(loss_or_grads, params)
-    updates = OrderedDict()
-    for param, grad in zip(params, grads):
-        accu = _zeros_like(param, "accu")
-        new_param, updates[accu] = _step("adagrad", param, [accu], grad, [learning_rate], [epsilon])
-        updates[param] = new_param
-    return updates
+    return _rule_updates("adagrad", loss_or_grads, params, [learning_rate], [epsilon])
 
 
 def rmsprop(loss_or_grads, params, learning_rate=1.0, rho=0.9, epsilon=1e-6):
@@ -358,14 +342,7 @@ def rmsprop(loss_or_grads, params, learning_rate=1.0, rho=0.9, epsilon=1e-6):
     >>> len(rmsprop(T.sum(w ** 2), [w], learning_rate=0.01))
     2
     """
-    params = list(params)
-    grads = get_or_compute_grads(loss_or_grads, params)
-    updates = OrderedDict()
-    for param, grad in zip(params, grads):
-        accu = _zeros_like(param, "accu")
-        new_param, updates[accu] = _step("rmsprop", param, [accu], grad, [learning_rate], [rho, epsilon])
-        updates[param] = new_param
-    return updates
+    return _rule_updates("rmsprop", loss_or_grads, params, [learning_rate], [rho, epsilon])
 
 
 def adadelta(loss_or_grads, params, learning_rate=1.0, rho=0.95, epsilon=1e-6):
@@ -384,16 +361,7 @@ def adadelta(loss_or_grads, params, learning_rate=1.0, rho=0.95, epsilon=1e-6):
     >>> [v.name for v in adadelta(T.sum(w ** 2), [w])]
     ['w.accu', 'w', 'w.delta_accu']
     """
-    params = list(params)
-    grads = get_or_compute_grads(loss_or_grads, params)
-    updates = OrderedDict()
-    for param, grad in zip(params, grads):
-        accu = _zeros_like(param, "accu")
-        delta_accu = _zeros_like(param, "delta_accu")
-        states = [accu, delta_accu]
-        new_param, updates[accu], new_delta = _step("adadelta", param, states, grad, [learning_rate], [rho, epsilon])
-        updates[param], updates[delta_accu] = new_param, new_delta
-    return updates
+    return _rule_updates("adadelta", loss_or_grads, params, [learning_rate], [rho, epsilon], param_at=1)
 
 
 def adam(loss_or_grads, params, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8):
@@ -489,15 +457,7 @@ def norm_constraint(tensor_var, max_norm, norm_axes=None, epsilon=1e-7):
     [[0.6 0.1]
      [0.8 0. ]]
     """
-    ndim = tensor_var.ndim
-    if norm_axes is not None:
-        sum_over = tuple(norm_axes)
-    elif ndim == 2:
-        sum_over = (0,)
-    elif ndim in (3, 4, 5):
-        sum_over = tuple(range(1, ndim))
-    else:
-        raise ValueError(f"Unsupported tensor dimensionality {ndim}. Must specify `norm_axes`")
+    sum_over = _norm_axes(tensor_var.ndim, norm_axes)
     dtype = tensor_var.dtype
     norms = T.sqrt(T.sum(T.sqr(tensor_var), axis=sum_over, keepdims=True))
     target = T.clip(norms, 0, np.asarray(max_norm, dtype=dtype))
