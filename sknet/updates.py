@@ -10,8 +10,17 @@ Hyper-parameters (``learning_rate``, ``momentum``, ``beta1``, ...) may be
 Python numbers or PyTensor scalars such as shared variables; with a shared
 variable the value can be changed between calls without recompiling. Every
 new value keeps the dtype of the variable it updates (float32).
+
+Each rule's step of a float32/float64 parameter is one
+:class:`~sknet.ops.update_step.UpdateStep` op (one vectorised loop, in place)
+when its ``rho``, ``beta1``, ``beta2`` and ``epsilon`` are numbers; the
+learning rate and momentum may be numbers or scalar expressions. Otherwise,
+and in sknet's NUMBA and JAX modes, the step is the same arithmetic as
+PyTensor expressions. ``apply_momentum`` and ``apply_nesterov_momentum`` on
+the updates of another rule stay expressions.
 """
 
+import math
 import numbers
 from collections import OrderedDict
 
@@ -21,6 +30,8 @@ import pytensor.tensor as T
 
 from .backend import FLOATX
 from .ops.adam import AdamStep
+from .ops.update_step import RULES, UpdateStep, as_type_of, plain_step
+from .utils import _norm_axes
 
 __all__ = [
     "get_or_compute_grads",
@@ -73,16 +84,10 @@ def get_or_compute_grads(loss_or_grads, params):
     return pytensor.grad(loss_or_grads, params)
 
 
-def _like(var, expr):
-    """Return ``expr`` with the type of the shared variable ``var``.
-
-    Python floats become float64 constants when the caller's floatX is
-    float64, and a hyper-parameter may be a float64 shared variable; either
-    would silently upcast a float32 update, which PyTensor then refuses.
-    """
-    if expr.dtype != var.dtype:
-        expr = T.cast(expr, var.dtype)
-    return var.type.filter_variable(expr, allow_convert=True)
+# Python floats become float64 constants when the caller's floatX is float64,
+# and a hyper-parameter may be a float64 shared variable; either would
+# silently upcast a float32 update, which PyTensor then refuses.
+_like = as_type_of
 
 
 def _zeros_like(param, suffix):
@@ -93,6 +98,86 @@ def _zeros_like(param, suffix):
 
 def _step_counter():
     return pytensor.shared(np.asarray(0.0, dtype=FLOATX), name="t")
+
+
+def _is_number(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _step(rule, param, states, grad, scalars, constants=()):
+    """New values of ``param`` and its ``states`` after one step of ``rule``.
+
+    One :class:`~sknet.ops.update_step.UpdateStep` (:class:`~sknet.ops.adam.AdamStep`
+    for adam) where it applies: a float32/float64 parameter, numbers for the
+    static ``constants`` and scalars (numbers or expressions, e.g. shared
+    variables) for the changeable ``scalars``. Otherwise the same arithmetic as
+    PyTensor expressions.
+    """
+    fusable = (
+        param.dtype in ("float32", "float64")
+        and all(_is_number(c) for c in constants)
+        and all(_is_number(s) or getattr(s, "ndim", None) == 0 for s in scalars)
+    )
+    if not fusable:
+        return plain_step(rule, param, states, grad, scalars, constants)
+    op = AdamStep(*constants) if rule == "adam" else UpdateStep(rule, constants)
+    targets = [param, *states]
+    return tuple(as_type_of(var, new) for var, new in zip(targets, op.make_node(*targets, grad, *scalars).outputs))
+
+
+def _one_minus_power(beta, t, name):
+    """``1 - beta ** t`` in floatX without its cancellation: ``-expm1(t * log(beta))``.
+
+    Written directly in float32, ``1 - 0.999 ** t`` keeps few of its digits
+    in the first steps; computing it in float64 makes JAX mode warn (it has
+    no float64 without x64) and truncate.
+    """
+    if _is_number(beta):
+        if not 0 <= beta < 1:
+            raise ValueError(f"{name} must be in [0, 1), got {beta!r}")
+        log_beta = T.constant(math.log(beta) if beta > 0 else -np.inf, dtype=FLOATX)
+    else:
+        log_beta = T.log(beta)
+    return -T.expm1(t * log_beta)
+
+
+def _bias_corrected_step(learning_rate, t, beta1, beta2=None):
+    """``learning_rate [* sqrt(1 - beta2 ** t)] / (1 - beta1 ** t)`` in floatX."""
+    if _is_number(learning_rate):
+        learning_rate = T.constant(learning_rate, dtype=FLOATX)
+    correction = _one_minus_power(beta1, t, "beta1")
+    if beta2 is not None:
+        correction = correction / T.sqrt(_one_minus_power(beta2, t, "beta2"))
+    return learning_rate / correction
+
+
+def _rule_updates(rule, loss_or_grads, params, scalars, constants=(), param_at=None):
+    """One step of ``rule`` for each parameter: ``{state or parameter: new value}``.
+
+    A parameter's entry stands at ``param_at`` among its states' entries
+    (after them by default), in Lasagne's order.
+    """
+    params = list(params)
+    grads = get_or_compute_grads(loss_or_grads, params)
+    updates = OrderedDict()
+    for param, grad in zip(params, grads):
+        states = [_zeros_like(param, name) for name in RULES[rule].states]
+        new_param, *new_states = _step(rule, param, states, grad, scalars, constants)
+        entries = list(zip(states, new_states))
+        entries.insert(len(states) if param_at is None else param_at, (param, new_param))
+        updates.update(entries)
+    return updates
+
+
+def _with_step_counter(rule, loss_or_grads, params, learning_rate, beta1, beta2, epsilon):
+    """The updates of adam, adamax or amsgrad: their moments per parameter and one step counter."""
+    t_prev = _step_counter()
+    t = t_prev + 1
+    # adamax's step size has no second moment's correction
+    step = _bias_corrected_step(learning_rate, t, beta1, None if rule == "adamax" else beta2)
+    updates = _rule_updates(rule, loss_or_grads, params, [step], (beta1, beta2, epsilon))
+    updates[t_prev] = _like(t_prev, t)
+    return updates
 
 
 def sgd(loss_or_grads, params, learning_rate):
@@ -116,11 +201,20 @@ def sgd(loss_or_grads, params, learning_rate):
     >>> updates[w].eval().tolist()
     [0.5, 1.0]
     """
-    params = list(params)
-    grads = get_or_compute_grads(loss_or_grads, params)
-    updates = OrderedDict()
-    for param, grad in zip(params, grads):
-        updates[param] = _like(param, param - learning_rate * grad)
+    return _rule_updates("sgd", loss_or_grads, params, [learning_rate])
+
+
+def _add_velocity(updates, params, momentum, nesterov):
+    """:func:`apply_momentum` (or, with ``nesterov``, :func:`apply_nesterov_momentum`)."""
+    if params is None:
+        params = list(updates.keys())
+    updates = OrderedDict(updates)
+    for param in params:
+        velocity = _zeros_like(param, "velocity")
+        step = updates[param] - param
+        new_velocity = momentum * velocity + step
+        updates[velocity] = _like(velocity, new_velocity)
+        updates[param] = _like(param, param + (momentum * new_velocity + step if nesterov else new_velocity))
     return updates
 
 
@@ -153,19 +247,11 @@ def apply_momentum(updates, params=None, momentum=0.9):
     >>> [v.name for v in updates]
     ['w', 'w.velocity']
     """
-    if params is None:
-        params = list(updates.keys())
-    updates = OrderedDict(updates)
-    for param in params:
-        velocity = _zeros_like(param, "velocity")
-        new_param = momentum * velocity + updates[param]
-        updates[velocity] = _like(velocity, new_param - param)
-        updates[param] = _like(param, new_param)
-    return updates
+    return _add_velocity(updates, params, momentum, nesterov=False)
 
 
 def momentum(loss_or_grads, params, learning_rate, momentum=0.9):
-    """SGD with classical momentum: :func:`apply_momentum` on :func:`sgd`.
+    """SGD with classical momentum: the step of :func:`apply_momentum` on :func:`sgd`.
 
     ``v <- momentum * v - learning_rate * grad``; ``param <- param + v``.
 
@@ -175,8 +261,7 @@ def momentum(loss_or_grads, params, learning_rate, momentum=0.9):
     >>> len(momentum(T.sum(w ** 2), [w], learning_rate=0.1))
     2
     """
-    updates = sgd(loss_or_grads, params, learning_rate)
-    return apply_momentum(updates, momentum=momentum)
+    return _rule_updates("momentum", loss_or_grads, params, [learning_rate, momentum], param_at=0)
 
 
 def apply_nesterov_momentum(updates, params=None, momentum=0.9):
@@ -207,20 +292,11 @@ def apply_nesterov_momentum(updates, params=None, momentum=0.9):
     >>> [v.name for v in updates]
     ['w', 'w.velocity']
     """
-    if params is None:
-        params = list(updates.keys())
-    updates = OrderedDict(updates)
-    for param in params:
-        velocity = _zeros_like(param, "velocity")
-        step = updates[param] - param
-        new_velocity = momentum * velocity + step
-        updates[velocity] = _like(velocity, new_velocity)
-        updates[param] = _like(param, param + momentum * new_velocity + step)
-    return updates
+    return _add_velocity(updates, params, momentum, nesterov=True)
 
 
 def nesterov_momentum(loss_or_grads, params, learning_rate, momentum=0.9):
-    """SGD with Nesterov momentum: :func:`apply_nesterov_momentum` on :func:`sgd`.
+    """SGD with Nesterov momentum: the step of :func:`apply_nesterov_momentum` on :func:`sgd`.
 
     ``v <- momentum * v - learning_rate * grad``;
     ``param <- param + momentum * v - learning_rate * grad``.
@@ -231,8 +307,7 @@ def nesterov_momentum(loss_or_grads, params, learning_rate, momentum=0.9):
     >>> len(nesterov_momentum(T.sum(w ** 2), [w], learning_rate=0.1, momentum=0.9))
     2
     """
-    updates = sgd(loss_or_grads, params, learning_rate)
-    return apply_nesterov_momentum(updates, momentum=momentum)
+    return _rule_updates("nesterov_momentum", loss_or_grads, params, [learning_rate, momentum], param_at=0)
 
 
 def adagrad(loss_or_grads, params, learning_rate=1.0, epsilon=1e-6):
@@ -250,15 +325,7 @@ def adagrad(loss_or_grads, params, learning_rate=1.0, epsilon=1e-6):
     >>> [v.name for v in updates]
     ['w.accu', 'w']
     """
-    params = list(params)
-    grads = get_or_compute_grads(loss_or_grads, params)
-    updates = OrderedDict()
-    for param, grad in zip(params, grads):
-        accu = _zeros_like(param, "accu")
-        accu_new = accu + grad**2
-        updates[accu] = _like(accu, accu_new)
-        updates[param] = _like(param, param - learning_rate * grad / T.sqrt(accu_new + epsilon))
-    return updates
+    return _rule_updates("adagrad", loss_or_grads, params, [learning_rate], [epsilon])
 
 
 def rmsprop(loss_or_grads, params, learning_rate=1.0, rho=0.9, epsilon=1e-6):
@@ -275,15 +342,7 @@ def rmsprop(loss_or_grads, params, learning_rate=1.0, rho=0.9, epsilon=1e-6):
     >>> len(rmsprop(T.sum(w ** 2), [w], learning_rate=0.01))
     2
     """
-    params = list(params)
-    grads = get_or_compute_grads(loss_or_grads, params)
-    updates = OrderedDict()
-    for param, grad in zip(params, grads):
-        accu = _zeros_like(param, "accu")
-        accu_new = rho * accu + (1 - rho) * grad**2
-        updates[accu] = _like(accu, accu_new)
-        updates[param] = _like(param, param - learning_rate * grad / T.sqrt(accu_new + epsilon))
-    return updates
+    return _rule_updates("rmsprop", loss_or_grads, params, [learning_rate], [rho, epsilon])
 
 
 def adadelta(loss_or_grads, params, learning_rate=1.0, rho=0.95, epsilon=1e-6):
@@ -302,18 +361,7 @@ def adadelta(loss_or_grads, params, learning_rate=1.0, rho=0.95, epsilon=1e-6):
     >>> [v.name for v in adadelta(T.sum(w ** 2), [w])]
     ['w.accu', 'w', 'w.delta_accu']
     """
-    params = list(params)
-    grads = get_or_compute_grads(loss_or_grads, params)
-    updates = OrderedDict()
-    for param, grad in zip(params, grads):
-        accu = _zeros_like(param, "accu")
-        delta_accu = _zeros_like(param, "delta_accu")
-        accu_new = rho * accu + (1 - rho) * grad**2
-        updates[accu] = _like(accu, accu_new)
-        step = grad * T.sqrt(delta_accu + epsilon) / T.sqrt(accu_new + epsilon)
-        updates[param] = _like(param, param - learning_rate * step)
-        updates[delta_accu] = _like(delta_accu, rho * delta_accu + (1 - rho) * step**2)
-    return updates
+    return _rule_updates("adadelta", loss_or_grads, params, [learning_rate], [rho, epsilon], param_at=1)
 
 
 def adam(loss_or_grads, params, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8):
@@ -328,7 +376,9 @@ def adam(loss_or_grads, params, learning_rate=0.001, beta1=0.9, beta2=0.999, eps
 
     With numbers for ``beta1``, ``beta2`` and ``epsilon``, each parameter's
     step is one :class:`sknet.ops.adam.AdamStep` op (the same arithmetic in one
-    loop, in place); with symbolic ones, PyTensor expressions.
+    loop, in place); with symbolic ones, PyTensor expressions. The step size
+    ``a_t`` is computed in float32 as ``-expm1(t * log(beta))`` for
+    ``1 - beta ** t``, which keeps its digits.
 
     Examples
     --------
@@ -337,32 +387,7 @@ def adam(loss_or_grads, params, learning_rate=0.001, beta1=0.9, beta2=0.999, eps
     >>> len(updates)  # w, its two moments and the step counter
     4
     """
-    params = list(params)
-    grads = get_or_compute_grads(loss_or_grads, params)
-    t_prev = _step_counter()
-    t = t_prev + 1
-    # The step size in float64: in float32, 1 - beta2 ** t for beta2 = 0.999
-    # keeps only 3 of its digits in the first steps.
-    t64 = T.cast(t, "float64")
-    a_t = learning_rate * T.sqrt(1 - beta2**t64) / (1 - beta1**t64)
-    updates = OrderedDict()
-    # With numbers for the hyper-parameters, one AdamStep op per parameter:
-    # the same arithmetic in one vectorised loop (sknet.ops.adam says why).
-    fused = all(isinstance(h, numbers.Real) for h in (beta1, beta2, epsilon))
-    for param, grad in zip(params, grads):
-        m_prev = _zeros_like(param, "m")
-        v_prev = _zeros_like(param, "v")
-        if fused and param.dtype in ("float32", "float64"):
-            p_t, m_t, v_t = AdamStep(beta1, beta2, epsilon)(param, m_prev, v_prev, grad, a_t)
-            updates[m_prev], updates[v_prev], updates[param] = m_t, v_t, p_t
-            continue
-        m_t = beta1 * m_prev + (1 - beta1) * grad
-        v_t = beta2 * v_prev + (1 - beta2) * grad**2
-        updates[m_prev] = _like(m_prev, m_t)
-        updates[v_prev] = _like(v_prev, v_t)
-        updates[param] = _like(param, param - a_t * m_t / (T.sqrt(v_t) + epsilon))
-    updates[t_prev] = _like(t_prev, t)
-    return updates
+    return _with_step_counter("adam", loss_or_grads, params, learning_rate, beta1, beta2, epsilon)
 
 
 def adamax(loss_or_grads, params, learning_rate=0.002, beta1=0.9, beta2=0.999, epsilon=1e-8):
@@ -380,22 +405,7 @@ def adamax(loss_or_grads, params, learning_rate=0.002, beta1=0.9, beta2=0.999, e
     >>> [v.name for v in adamax(T.sum(w ** 2), [w])]
     ['w.m', 'w.u', 'w', 't']
     """
-    params = list(params)
-    grads = get_or_compute_grads(loss_or_grads, params)
-    t_prev = _step_counter()
-    t = t_prev + 1
-    a_t = learning_rate / (1 - beta1**t)
-    updates = OrderedDict()
-    for param, grad in zip(params, grads):
-        m_prev = _zeros_like(param, "m")
-        u_prev = _zeros_like(param, "u")
-        m_t = beta1 * m_prev + (1 - beta1) * grad
-        u_t = T.maximum(beta2 * u_prev, abs(grad))
-        updates[m_prev] = _like(m_prev, m_t)
-        updates[u_prev] = _like(u_prev, u_t)
-        updates[param] = _like(param, param - a_t * m_t / (u_t + epsilon))
-    updates[t_prev] = _like(t_prev, t)
-    return updates
+    return _with_step_counter("adamax", loss_or_grads, params, learning_rate, beta1, beta2, epsilon)
 
 
 def amsgrad(loss_or_grads, params, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8):
@@ -415,27 +425,7 @@ def amsgrad(loss_or_grads, params, learning_rate=0.001, beta1=0.9, beta2=0.999, 
     >>> [v.name for v in amsgrad(T.sum(w ** 2), [w])]
     ['w.m', 'w.v', 'w.v_hat', 'w', 't']
     """
-    params = list(params)
-    grads = get_or_compute_grads(loss_or_grads, params)
-    t_prev = _step_counter()
-    t = t_prev + 1
-    # the step size in float64, as in adam: 1 - beta2 ** t loses digits in float32
-    t64 = T.cast(t, "float64")
-    a_t = learning_rate * T.sqrt(1 - beta2**t64) / (1 - beta1**t64)
-    updates = OrderedDict()
-    for param, grad in zip(params, grads):
-        m_prev = _zeros_like(param, "m")
-        v_prev = _zeros_like(param, "v")
-        v_hat_prev = _zeros_like(param, "v_hat")
-        m_t = beta1 * m_prev + (1 - beta1) * grad
-        v_t = beta2 * v_prev + (1 - beta2) * grad**2
-        v_hat_t = T.maximum(v_hat_prev, v_t)
-        updates[m_prev] = _like(m_prev, m_t)
-        updates[v_prev] = _like(v_prev, v_t)
-        updates[v_hat_prev] = _like(v_hat_prev, v_hat_t)
-        updates[param] = _like(param, param - a_t * m_t / (T.sqrt(v_hat_t) + epsilon))
-    updates[t_prev] = _like(t_prev, t)
-    return updates
+    return _with_step_counter("amsgrad", loss_or_grads, params, learning_rate, beta1, beta2, epsilon)
 
 
 def norm_constraint(tensor_var, max_norm, norm_axes=None, epsilon=1e-7):
@@ -467,15 +457,7 @@ def norm_constraint(tensor_var, max_norm, norm_axes=None, epsilon=1e-7):
     [[0.6 0.1]
      [0.8 0. ]]
     """
-    ndim = tensor_var.ndim
-    if norm_axes is not None:
-        sum_over = tuple(norm_axes)
-    elif ndim == 2:
-        sum_over = (0,)
-    elif ndim in (3, 4, 5):
-        sum_over = tuple(range(1, ndim))
-    else:
-        raise ValueError(f"Unsupported tensor dimensionality {ndim}. Must specify `norm_axes`")
+    sum_over = _norm_axes(tensor_var.ndim, norm_axes)
     dtype = tensor_var.dtype
     norms = T.sqrt(T.sum(T.sqr(tensor_var), axis=sum_over, keepdims=True))
     target = T.clip(norms, 0, np.asarray(max_norm, dtype=dtype))

@@ -236,20 +236,25 @@ def compute_norms(array, norm_axes=None):
         raise RuntimeError(
             f"Unsupported type {type(array).__name__}: compute_norms supports numpy arrays and PyTensor variables"
         )
-    ndim = array.ndim
-    if norm_axes is not None:
-        sum_over = tuple(norm_axes)
-    elif ndim == 1:
-        sum_over = ()
-    elif ndim == 2:
-        sum_over = (0,)
-    elif ndim in (3, 4, 5):
-        sum_over = tuple(range(1, ndim))
-    else:
-        raise ValueError(f"Unsupported tensor dimensionality {ndim}. Must specify `norm_axes`")
+    sum_over = () if array.ndim == 1 and norm_axes is None else _norm_axes(array.ndim, norm_axes)
     if isinstance(array, np.ndarray):
         return np.sqrt(np.sum(array**2, axis=sum_over))
     return T.sqrt(T.sum(T.sqr(array), axis=sum_over))
+
+
+def _norm_axes(ndim, norm_axes=None):
+    """The axes a norm sums over: ``norm_axes``, else Lasagne's choice for ``ndim``.
+
+    Axis 0 of a dense weight matrix (one norm per unit), all but axis 0 of
+    conv filters (one norm per filter); other ranks must give ``norm_axes``.
+    """
+    if norm_axes is not None:
+        return tuple(norm_axes)
+    if ndim == 2:
+        return (0,)
+    if ndim in (3, 4, 5):
+        return tuple(range(1, ndim))
+    raise ValueError(f"Unsupported tensor dimensionality {ndim}. Must specify `norm_axes`")
 
 
 def _param_shape(shape, name):

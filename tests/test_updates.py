@@ -1,5 +1,6 @@
 """Update rules against numpy implementations of their formulas."""
 
+import warnings
 from collections import OrderedDict
 
 import numpy as np
@@ -7,7 +8,13 @@ import pytensor
 import pytensor.tensor as T
 import pytest
 
+import sknet
 from sknet import updates
+from sknet.ops.update_step import RULES as STEP_RULES
+from sknet.ops.update_step import UpdateStep
+
+# sknet's C mode makes the fused step; its NUMBA and JAX modes expand it
+CVM = sknet.config.mode_for_tests() == "CVM"
 
 # ATOL: the least-squares run drives some weights from 0.5 through ~0 in 5
 # adam steps of ~0.1, where the step's direction m / sqrt(v) depends on
@@ -161,16 +168,18 @@ def _np_run(reference, values, grads_per_step, hps_per_step):
     return history
 
 
-@pytest.mark.parametrize("rule, reference, hp, _", RULES, ids=IDS)
-def test_matches_numpy_with_shared_hyperparameters(rule, reference, hp, _, mode):
-    """Fixed gradients, hyper-parameters in float32 shared variables; the
-    learning rate is changed after three steps without recompiling."""
+def _fixed_gradient_run(rule, reference, hp, mode, shared_names):
+    """Five steps from fixed gradients, each checked against numpy.
+
+    The hyper-parameters in ``shared_names`` are float32 shared variables, the
+    others numbers; the learning rate is halved after three steps without
+    recompiling. Returns the compiled function and the final parameters.
+    """
     W, b = _params()
     gW = T.matrix("gW")
     gb = T.tensor("gb", dtype="float32", shape=(1, None))
-    shared_hp = {k: pytensor.shared(np.float32(v), name=k) for k, v in hp.items()}
-    upd = rule([gW, gb], [W, b], **shared_hp)
-    f = pytensor.function([gW, gb], [], updates=upd, mode=mode)
+    hyper = {k: pytensor.shared(np.float32(v), name=k) if k in shared_names else v for k, v in hp.items()}
+    f = pytensor.function([gW, gb], [], updates=rule([gW, gb], [W, b], **hyper), mode=mode)
 
     rng = np.random.RandomState(0)
     n_steps = 5
@@ -182,11 +191,81 @@ def test_matches_numpy_with_shared_hyperparameters(rule, reference, hp, _, mode)
 
     for step in range(n_steps):
         if step == 3:
-            shared_hp["learning_rate"].set_value(np.float32(hp["learning_rate"] / 2))
+            hyper["learning_rate"].set_value(np.float32(hp["learning_rate"] / 2))
         f(*grads[step])
         np.testing.assert_allclose(W.get_value(), expected[step][0], rtol=RTOL, atol=ATOL)
         np.testing.assert_allclose(b.get_value(), expected[step][1], rtol=RTOL, atol=ATOL)
     assert W.get_value().dtype == np.float32 and b.get_value().dtype == np.float32
+    return f, [W.get_value(), b.get_value()]
+
+
+def _update_steps(f):
+    return [node.op for node in f.maker.fgraph.apply_nodes if isinstance(node.op, UpdateStep)]
+
+
+@pytest.mark.parametrize("rule, reference, hp, _", RULES, ids=IDS)
+def test_matches_numpy_with_shared_hyperparameters(rule, reference, hp, _, mode):
+    """Every hyper-parameter in a shared variable: rho, beta1, ... symbolic,
+    so the step is PyTensor's expressions (sgd and the momentums have no
+    static hyper-parameter: their step stays one op)."""
+    f, _ = _fixed_gradient_run(rule, reference, hp, mode, shared_names=set(hp))
+    assert bool(_update_steps(f)) == (CVM and not STEP_RULES[rule.__name__].constants)
+
+
+# what sknet.hyperparams injects as shared variables; the others stay numbers
+INJECTED = {"learning_rate", "momentum"}
+
+
+@pytest.mark.parametrize("rule, reference, hp, _", RULES, ids=IDS)
+def test_fused_step_matches_numpy_and_the_plain_graph(rule, reference, hp, _, mode):
+    """As an estimator builds it (learning rate and momentum shared, the rest
+    numbers): one UpdateStep per parameter, in place, matching numpy; the
+    same updates compiled as PyTensor's expressions give the same numbers."""
+    f, fused = _fixed_gradient_run(rule, reference, hp, mode, INJECTED)
+    steps = _update_steps(f)
+    if CVM:
+        assert len(steps) == 2 and all(op.inplace and op.rule == rule.__name__ for op in steps)
+    else:  # sknet's NUMBA and JAX modes compile the expressions
+        assert steps == []
+    f, plain = _fixed_gradient_run(rule, reference, hp, mode.including("sknet_update_step_expand"), INJECTED)
+    assert _update_steps(f) == []
+    for got, want in zip(fused, plain):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
+
+
+def _all_rules_three_steps(mode):
+    """Every rule, as an estimator builds it, on its own 3 x 2 weight in one
+    function of ``mode``; the weights after three steps."""
+    g = T.matrix("g")
+    upd, weights = OrderedDict(), []
+    for rule, _, hp, _ in RULES:
+        W = pytensor.shared(np.full((3, 2), 0.5, dtype="float32"), name=rule.__name__)
+        hyper = {k: pytensor.shared(np.float32(v)) if k in INJECTED else v for k, v in hp.items()}
+        upd.update(rule([g], [W], **hyper))
+        weights.append(W)
+    f = pytensor.function([g], [], updates=upd, mode=mode)
+    rng = np.random.RandomState(3)
+    for _ in range(3):
+        f(rng.randn(3, 2).astype("float32"))
+    return [W.get_value() for W in weights]
+
+
+@pytest.fixture(scope="module")
+def c_mode_weights():
+    return _all_rules_three_steps(sknet.backend.get_mode("CVM"))
+
+
+@pytest.mark.parametrize("backend", ["JAX", pytest.param("NUMBA", marks=pytest.mark.slow)])
+def test_jit_backends_give_the_c_numbers_and_no_float64(backend, c_mode_weights):
+    """NUMBA and JAX compile the steps' expressions: the fused C op's numbers,
+    and nothing in float64 (JAX without x64 warned and truncated adam's step size)."""
+    pytest.importorskip(backend.lower())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        weights = _all_rules_three_steps(sknet.backend.get_mode(backend))
+    assert [str(w.message) for w in caught if "float64" in str(w.message)] == []
+    for name, got, want in zip(IDS, weights, c_mode_weights):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7, err_msg=name)
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,7 @@
 """Custom PyTensor ops for CNNs: im2col + GEMM correlation, 2-D pooling, a
-sum over batch and spatial axes, and the rectifier; and adam's step
-(:class:`~sknet.ops.adam.AdamStep`, used by :func:`sknet.updates.adam`).
+sum over batch and spatial axes, and the rectifier; and the step of an update
+rule (:class:`~sknet.ops.update_step.UpdateStep`, :class:`~sknet.ops.adam.AdamStep`
+for adam, used by :mod:`sknet.updates`).
 
 The correlation, pooling and sum ops have C code (PyTensor's C backend, held
 in the ``.c`` files beside these modules), numba (NUMBA mode) and JAX
@@ -17,7 +18,8 @@ pooling gradient (:func:`~sknet.ops.pool.local_pool_grad_relu`), a
 convolution's bias and rectifier fused into the correlation
 (:func:`~sknet.ops.corr.local_corr_bias_relu`), and PyTensor's softmax ops
 inlined (:mod:`~sknet.ops.inline`). For sknet's NUMBA and JAX modes: ``relu``
-computed as ``maximum(x, 0)``. For all of them: adam's step in place.
+computed as ``maximum(x, 0)`` and an update step as elementwise expressions.
+For all of them: an update step in place.
 """
 
 from .adam import AdamStep
@@ -25,6 +27,7 @@ from .corr import CorrMM, corr2d, corr2d_grad_inputs, corr2d_grad_weights
 from .pool import Pool2D, Pool2DGrad, pool_2d
 from .reduce import BlockSum, block_sum
 from .relu import relu
+from .update_step import UpdateStep
 
 __all__ = [
     "AdamStep",
@@ -38,4 +41,5 @@ __all__ = [
     "BlockSum",
     "block_sum",
     "relu",
+    "UpdateStep",
 ]

@@ -14,7 +14,6 @@ import numpy as np
 from jax import lax
 from pytensor.link.jax.dispatch import jax_funcify
 
-from .adam import AdamStep
 from .corr import CorrMM, CorrMMBiasRelu
 from .pool import Pool2D, Pool2DGrad, pool_out_size
 from .reduce import BlockSum
@@ -123,16 +122,3 @@ def _jax_block_sum(op, node=None, **kwargs):
         return jnp.sum(x, axis=axes, dtype=op.acc_dtype).astype(out_dtype)
 
     return block_sum
-
-
-@jax_funcify.register(AdamStep)
-def _jax_adam(op, node=None, **kwargs):
-    b1, b2, eps = op.beta1, op.beta2, op.epsilon
-
-    def adam_step(p, m, v, g, a):
-        m_new = (b1 * m + (1 - b1) * g).astype(p.dtype)
-        v_new = (b2 * v + (1 - b2) * g * g).astype(p.dtype)
-        p_new = (p - a * m_new / (jnp.sqrt(v_new) + eps)).astype(p.dtype)
-        return p_new, m_new, v_new
-
-    return adam_step

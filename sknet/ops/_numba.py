@@ -5,7 +5,6 @@ from pytensor.link.numba.dispatch import basic as numba_basic
 from pytensor.link.numba.dispatch.basic import register_funcify_default_op_cache_key
 
 from . import _kernels
-from .adam import AdamStep
 from .corr import _DIRECTIONS, CorrMM, CorrMMBiasRelu
 from .pool import POOL_MODES, Pool2D, Pool2DGrad
 from .reduce import BlockSum
@@ -125,18 +124,3 @@ def _numba_block_sum(op, node=None, **kwargs):
         return acc.astype(out_dtype).reshape(x.shape[start:stop])
 
     return block_sum
-
-
-@register_funcify_default_op_cache_key(AdamStep)
-def _numba_adam(op, node=None, **kwargs):
-    b1, b2, eps = op.beta1, op.beta2, op.epsilon
-
-    @numba_basic.numba_njit
-    def adam_step(p, m, v, g, a):
-        step = a.item()
-        m_new = (b1 * m + (1 - b1) * g).astype(p.dtype)
-        v_new = (b2 * v + (1 - b2) * g * g).astype(p.dtype)
-        p_new = (p - step * m_new / (np.sqrt(v_new) + eps)).astype(p.dtype)
-        return p_new, m_new, v_new
-
-    return adam_step

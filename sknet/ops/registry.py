@@ -8,14 +8,16 @@ and, for a NUMBA or JAX linker, the numba or JAX versions of sknet's ops.
 
 Tags (a rewrite is applied only by a mode whose query includes its tag):
 
-- :data:`TAG` (``'sknet'``), every sknet mode: adam's step in place
-  (:func:`~sknet.ops.adam.local_adam_step_inplace`);
+- :data:`TAG` (``'sknet'``), every sknet mode: an update rule's step in place
+  (:func:`~sknet.ops.update_step.local_update_step_inplace`);
 - :data:`C_TAG` (``'sknet_c'``), sknet's C mode: :class:`~sknet.ops.reduce.BlockSum`
   for sums over batch and spatial axes, the rectifier's gradient fused into the
   pooling gradient, a convolution's bias and rectifier fused into the
   correlation, PyTensor's softmax ops inlined;
 - :data:`JIT_TAG` (``'sknet_jit'``), sknet's NUMBA and JAX modes: the rectifier
-  computed as ``maximum(x, 0)``.
+  computed as ``maximum(x, 0)``, an update rule's step as elementwise
+  expressions (:func:`~sknet.ops.update_step.local_update_step_expand`), which
+  those compilers fuse and vectorise themselves.
 
 Examples
 --------
@@ -56,7 +58,8 @@ def rewrite_names():
         "local_pool_grad_relu",
         "local_corr_bias_relu",
         "sknet_relu_to_maximum",
-        "sknet_adam_step_inplace",
+        "sknet_update_step_expand",
+        "sknet_update_step_inplace",
     )
 
 
@@ -64,21 +67,22 @@ def _register_rewrites():
     from pytensor.compile import optdb
     from pytensor.graph.rewriting.basic import dfs_rewriter
 
-    from .adam import local_adam_step_inplace
     from .corr import local_corr_bias_relu
     from .inline import local_inline_symbolic_op
     from .pool import local_pool_grad_relu
     from .reduce import local_block_sum
     from .relu import local_relu_to_maximum
+    from .update_step import local_update_step_expand, local_update_step_inplace
 
     specialize = optdb["specialize"]
     for rewriter in (local_block_sum, local_inline_symbolic_op, local_pool_grad_relu, local_corr_bias_relu):
         specialize.register(rewriter.__name__, rewriter, C_TAG)
     # before canonicalization (position 1), so the rest of the graph sees maximum
     optdb.register("sknet_relu_to_maximum", dfs_rewriter(local_relu_to_maximum), JIT_TAG, position=0.9)
+    optdb.register("sknet_update_step_expand", dfs_rewriter(local_update_step_expand), JIT_TAG, position=0.91)
     # after PyTensor's own inplace rewrites (position 50.x)
     optdb.register(
-        "sknet_adam_step_inplace", dfs_rewriter(local_adam_step_inplace, ignore_newtrees=True), TAG, position=50.9
+        "sknet_update_step_inplace", dfs_rewriter(local_update_step_inplace, ignore_newtrees=True), TAG, position=50.9
     )
 
 
