@@ -1,0 +1,253 @@
+"""nolearn's NeuralNet options on sknet's estimators: ``regression=``, ``custom_scores`` and the like.
+
+:class:`NolearnOptionsMixin` holds the options a nolearn script passes to
+``NeuralNet`` (:data:`NOLEARN_OPTIONS`, with their defaults). The estimator
+adds them to its signature with :func:`sknet.routing.signature_with`, so
+scikit-learn's ``get_params``, ``clone`` and grid searches see them;
+``__init__`` only stores them and :meth:`NolearnOptionsMixin.check_options`
+validates them when ``fit`` starts, before anything compiles.
+"""
+
+import numpy as np
+import pytensor
+import pytensor.tensor as T
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.utils.validation import check_is_fitted
+
+from .callbacks import EpochScoring
+from .targets import ClassifierTargets, RegressorTargets, Targets
+
+__all__ = ["NOLEARN_OPTIONS", "NolearnOptionsMixin", "ProbaScore", "ExpressionScore"]
+
+#: The nolearn-only keyword parameters and their defaults.
+NOLEARN_OPTIONS = {
+    "regression": None,
+    "y_tensor_type": None,
+    "use_label_encoder": None,
+    "custom_scores": None,
+    "scores_train": None,
+    "scores_valid": None,
+    "more_params": None,
+    "check_input": True,
+}
+
+
+class ProbaScore:
+    """A scorer ``(net, X, y) -> func(y, net.predict_proba(X))``: nolearn's ``custom_scores`` entry.
+
+    Examples
+    --------
+    >>> class Net:
+    ...     def predict_proba(self, X): return np.array([[0.9, 0.1], [0.2, 0.8]])
+    >>> ProbaScore(lambda y, p: float(p[np.arange(2), y].mean()))(Net(), None, np.array([0, 1]))
+    0.85
+    """
+
+    def __init__(self, func):
+        self.func = func
+
+    def __call__(self, net, X, y):
+        return self.func(y, net.predict_proba(X))
+
+
+class ExpressionScore:
+    """A scorer from nolearn's ``scores_train``/``scores_valid`` entry ``func(predictions, target)``.
+
+    ``func`` builds a symbolic scalar from symbolic predictions and targets
+    (as nolearn's did with Theano); it is compiled once, on first use, and
+    evaluated on the network's output and the encoded targets.
+
+    Examples
+    --------
+    >>> score = ExpressionScore(lambda p, t: T.mean(T.abs(p - t)))
+    >>> class Net:
+    ...     targets_ = Targets().fit(np.array([1.0, 3.0]))
+    ...     def predict_proba(self, X): return np.array([2.0, 2.0], dtype='float32')
+    >>> score(Net(), None, np.array([1.0, 3.0]))
+    1.0
+    """
+
+    def __init__(self, func):
+        self.func = func
+
+    def __call__(self, net, X, y):
+        output, target = np.asarray(net.predict_proba(X)), np.asarray(net.targets_.encode(y))
+        if getattr(self, "_fn", None) is None:
+            p = T.tensor(dtype=str(output.dtype), shape=(None,) * output.ndim, name="predictions")
+            t = T.tensor(dtype=str(target.dtype), shape=(None,) * target.ndim, name="target")
+            self._fn = pytensor.function([p, t], self.func(p, t))
+        return float(self._fn(output, target))
+
+    def __getstate__(self):
+        return {"func": self.func}
+
+
+def _check_named_functions(name, value):
+    if value is None:
+        return []
+    entries = list(value) if isinstance(value, (list, tuple)) else None
+    if entries is None or not all(
+        isinstance(e, (list, tuple)) and len(e) == 2 and isinstance(e[0], str) and callable(e[1]) for e in entries
+    ):
+        raise ValueError(f"{name} must be a list of (name, callable) pairs, got {value!r}")
+    return entries
+
+
+class NolearnOptionsMixin:
+    """The nolearn options of :class:`~sknet.NeuralNet`; see ``docs/migrating-from-nolearn.md``.
+
+    Parameters
+    ----------
+    regression : None or bool
+        None (default): the estimator's own kind (``NeuralNet``: generic,
+        y as given). False: ``NeuralNet`` is a classifier (labels through
+        ``classes_``, categorical cross-entropy, ``predict_proba``); True: a
+        regressor (squared error, ``predict`` shaped like y).
+    y_tensor_type : TensorType, optional
+        Checked against y (its rank and integer/float kind); sknet derives the
+        target variable from y itself.
+    use_label_encoder : None or bool
+        Accepted for nolearn code: classifier labels always go through
+        ``classes_`` (with labels 0..n-1 that is what nolearn's False gave).
+    custom_scores : list of (name, callable), optional
+        ``f(y, proba)`` computed on the validation part each epoch, recorded
+        in the history under ``name`` (printed by PrintLog), y in the user's labels.
+    scores_train, scores_valid : list of (name, callable), optional
+        ``f(predictions, target)`` building a symbolic scalar, evaluated on the
+        training batches' / validation outputs each epoch, recorded under ``name``.
+    more_params : dict, optional
+        Further routed parameters (``{'hidden_num_units': 50}``), as keywords would give them.
+    check_input : bool
+        False skips scikit-learn's validation of X and y in ``fit`` (the input
+        shapes are still checked).
+
+    Examples
+    --------
+    >>> from sknet import NeuralNet
+    >>> from sknet.layers import InputLayer, DenseLayer
+    >>> net = NeuralNet([(InputLayer, {}), (DenseLayer, {'num_units': 2})], regression=False)
+    >>> net.get_params()['regression'], net._estimator_kind()
+    (False, 'classifier')
+    """
+
+    def _take_options(self, kwargs):
+        """Store the nolearn options found in ``kwargs``; returns the other (routed) ones."""
+        for name, default in NOLEARN_OPTIONS.items():
+            setattr(self, name, kwargs.pop(name, default))
+        return kwargs
+
+    def _all_routed(self):
+        return {**(getattr(self, "more_params", None) or {}), **self._routed}
+
+    def _estimator_kind(self):
+        regression = getattr(self, "regression", None)
+        if regression is None:
+            return {ClassifierTargets: "classifier", RegressorTargets: "regressor"}.get(self._targets_class)
+        return "regressor" if regression else "classifier"
+
+    def check_options(self):
+        """Raise ValueError naming the first bad nolearn option (called by ``fit`` before compiling)."""
+        if self.regression not in (None, True, False):
+            raise ValueError(f"regression must be None, True or False, got {self.regression!r}")
+        if self.regression is not None and self._targets_class is not Targets:
+            if (self.regression and self._targets_class is ClassifierTargets) or (
+                not self.regression and self._targets_class is RegressorTargets
+            ):
+                raise ValueError(f"regression={self.regression} contradicts {type(self).__name__}")
+        if self.use_label_encoder not in (None, True, False):
+            raise ValueError(f"use_label_encoder must be a bool, got {self.use_label_encoder!r}")
+        if self.check_input not in (True, False):
+            raise ValueError(f"check_input must be a bool, got {self.check_input!r}")
+        if self.more_params is not None and not isinstance(self.more_params, dict):
+            raise ValueError(f"more_params must be a dict of routed parameters, got {self.more_params!r}")
+        if self.y_tensor_type is not None and not hasattr(self.y_tensor_type, "ndim"):
+            raise ValueError(f"y_tensor_type must be a tensor type such as T.ivector, got {self.y_tensor_type!r}")
+        names = [n for key in ("custom_scores", "scores_train", "scores_valid") for n, _ in self._scores(key)]
+        if len(set(names)) < len(names):
+            raise ValueError(f"custom_scores / scores_train / scores_valid repeat a name: {names}")
+
+    def _scores(self, key):
+        return _check_named_functions(key, getattr(self, key))
+
+    def _score_callbacks(self):
+        """``(name, EpochScoring)`` pairs for ``custom_scores``, ``scores_train`` and ``scores_valid``."""
+        made = [(n, EpochScoring(ProbaScore(f), name=n)) for n, f in self._scores("custom_scores")]
+        made += [(n, EpochScoring(ExpressionScore(f), on_train=True, name=n)) for n, f in self._scores("scores_train")]
+        made += [(n, EpochScoring(ExpressionScore(f), name=n)) for n, f in self._scores("scores_valid")]
+        return made
+
+    def _make_targets(self, y):
+        kind = self._estimator_kind() if self.regression is not None else None
+        targets = {"classifier": ClassifierTargets, "regressor": RegressorTargets}.get(kind, self._targets_class)()
+        targets = targets.fit(y)
+        wanted = self.y_tensor_type
+        if wanted is not None:
+            have = targets.target_var()
+            int_wanted = str(wanted.dtype).startswith(("int", "uint"))
+            if wanted.ndim < have.ndim or (int_wanted != str(have.dtype).startswith("int")):
+                raise ValueError(
+                    f"y_tensor_type {wanted} does not fit y: the targets are {have.type} "
+                    f"(y of {np.ndim(y)} dimensions); give a y_tensor_type of that rank and kind, or leave it None"
+                )
+        return targets
+
+    def __getattr__(self, name):
+        # nolearn code reads routed parameters as attributes (net.update_learning_rate).
+        state = self.__dict__
+        if name.startswith("_") or name.endswith("_") or "_routed" not in state or "layers" not in state:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        routed = self._all_routed()
+        if name in routed:
+            return routed[name]
+        try:
+            prefix, rest = self._router().route(name)
+        except ValueError:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}") from None
+        for key, value in routed.items():
+            if self._router().route(key) == (prefix, rest):
+                return value
+        hyper = state.get("hyperparameters_")
+        if hyper is not None and f"{prefix}__{rest}" in hyper.shared:
+            return hyper.shared[f"{prefix}__{rest}"]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    @property
+    def classes_(self):
+        """The labels seen in fit (classifiers only)."""
+        targets = getattr(self, "targets_", None)
+        if targets is None or not hasattr(targets, "classes_"):
+            raise AttributeError("classes_ is set by fit, for a classifier")
+        return targets.classes_
+
+    def predict_proba(self, X):
+        """Class probabilities of a classifier; the network's output otherwise (as nolearn's)."""
+        output = self._forward(X)
+        targets = getattr(self, "targets_", None)
+        return targets.proba(output) if hasattr(targets, "proba") else output
+
+    def predict(self, X):
+        """Predictions in the user's terms (labels, or y's shape); the raw output for a generic net.
+
+        A classifier (``regression=False``) whose weights were loaded without
+        a fit predicts class indices, as nolearn does without a label encoder.
+        """
+        output = self._forward(X)
+        targets = getattr(self, "targets_", None)
+        if targets is None:
+            return output.argmax(axis=-1) if self._estimator_kind() == "classifier" else output
+        return targets.decode(output)
+
+    def score(self, X, y, sample_weight=None):
+        """Accuracy (a classifier) or R² (otherwise) of ``predict(X)`` against y."""
+        check_is_fitted(self)
+        metric = accuracy_score if self._estimator_kind() == "classifier" else r2_score
+        return float(metric(y, self.predict(X), sample_weight=sample_weight))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        kind = self._estimator_kind()
+        if kind is not None:
+            tags.estimator_type = kind
+        if kind == "regressor":
+            tags.target_tags.multi_output = True
+        return tags
