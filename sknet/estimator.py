@@ -315,12 +315,12 @@ class NeuralNet(NolearnOptionsMixin, OutputsMixin, FeaturesMixin, PersistenceMix
                 input_shapes=self._input_shapes,
                 output_units=None if targets is None else targets.output_units(),
             )
+        named = build.names_output_nonlinearity(self.layers, layer_params)
+        out = next(reversed(self.layers_.values()))
         if targets is not None:
-            targets.bind(
-                next(reversed(self.layers_.values())),
-                default_loss=self.objective_loss_function is None,
-                named_nonlinearity=build.names_output_nonlinearity(self.layers, layer_params),
-            )
+            targets.bind(out, default_loss=self.objective_loss_function is None, named_nonlinearity=named)
+        else:
+            self._bind_unfitted(out, named)
         self._inputs = build.input_layers(self.layers_)
         return self
 

@@ -191,6 +191,12 @@ class NolearnOptionsMixin:
                 )
         return targets
 
+    def _bind_unfitted(self, output_layer, named_nonlinearity):
+        """A classifier built without y (to load weights) gets the output nonlinearity a fit would give."""
+        if self._estimator_kind() == "classifier" and named_nonlinearity is False:
+            if hasattr(output_layer, "nonlinearity"):
+                output_layer.nonlinearity = ClassifierTargets().default_nonlinearity(output_layer.output_shape[-1])
+
     def __getattr__(self, name):
         # nolearn code reads routed parameters as attributes (net.update_learning_rate).
         state = self.__dict__
