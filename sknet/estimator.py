@@ -62,6 +62,24 @@ _CALLBACK_PARAMS = (
 )
 _ITERATOR_PARAMS = ("batch_iterator_train", "batch_iterator_test", "train_split")
 
+#: NeuralNet's keyword parameters after ``update``, and their defaults: its
+#: signature (where scikit-learn reads parameter names) is built from them.
+_PARAMS = {
+    "objective_loss_function": None,
+    "batch_iterator_train": None,
+    "batch_iterator_test": None,
+    "train_split": None,
+    "callbacks": None,
+    "max_epochs": 100,
+    "warm_start": False,
+    "random_state": None,
+    "verbose": 0,
+    "mode": None,
+    **{hook: None for hook in _CALLBACK_PARAMS[2:]},
+    "transform_layer": None,
+    **NOLEARN_OPTIONS,
+}
+
 
 class NeuralNet(NolearnOptionsMixin, OutputsMixin, FeaturesMixin, PersistenceMixin, BaseEstimator):
     """A neural network as a scikit-learn estimator (generic objective).
@@ -126,32 +144,12 @@ class NeuralNet(NolearnOptionsMixin, OutputsMixin, FeaturesMixin, PersistenceMix
 
     _targets_class = Targets
 
-    def __init__(
-        self,
-        layers,
-        *,
-        update=updates.nesterov_momentum,
-        objective_loss_function=None,
-        batch_iterator_train=None,
-        batch_iterator_test=None,
-        train_split=None,
-        callbacks=None,
-        max_epochs=100,
-        warm_start=False,
-        random_state=None,
-        verbose=0,
-        mode=None,
-        on_epoch_finished=None,
-        on_batch_finished=None,
-        on_training_started=None,
-        on_training_finished=None,
-        transform_layer=None,
-        **kwargs,
-    ):
-        given = dict(locals())
-        del given["self"], given["kwargs"]
-        vars(self).update(given)
-        self._routed = self._take_options(dict(kwargs))
+    def __init__(self, layers, *, update=updates.nesterov_momentum, **kwargs):
+        self.layers = layers
+        self.update = update
+        for name, default in _PARAMS.items():
+            setattr(self, name, kwargs.pop(name, default))
+        self._routed = kwargs
 
     # ------------------------------------------------------------------
     # Parameters and routing
@@ -498,8 +496,7 @@ class NeuralNet(NolearnOptionsMixin, OutputsMixin, FeaturesMixin, PersistenceMix
         return tags
 
 
-# scikit-learn reads the parameters from the signature: the nolearn options are keyword-only ones.
-NeuralNet.__init__.__signature__ = signature_with(NeuralNet.__init__, **NOLEARN_OPTIONS)
+NeuralNet.__init__.__signature__ = signature_with(NeuralNet.__init__, **_PARAMS)
 
 
 class NeuralNetClassifier(LogitsMixin, ClassifierMixin, NeuralNet):

@@ -130,12 +130,6 @@ class NolearnOptionsMixin:
     (False, 'classifier')
     """
 
-    def _take_options(self, kwargs):
-        """Store the nolearn options found in ``kwargs``; returns the other (routed) ones."""
-        for name, default in NOLEARN_OPTIONS.items():
-            setattr(self, name, kwargs.pop(name, default))
-        return kwargs
-
     def _all_routed(self):
         return {**(getattr(self, "more_params", None) or {}), **self._routed}
 
