@@ -50,7 +50,7 @@ __all__ = [
 ]
 
 # Changing these on an initialized net invalidates its compiled functions.
-_GRAPH_PARAMS = ("update", "objective_loss_function", "mode")
+_GRAPH_PARAMS = ("update", "objective_loss_function", "mode", "objective")
 # ... and these rebuild its callbacks or iterators (so a warm-started fit uses them).
 _CALLBACK_PARAMS = (
     "callbacks",
@@ -357,6 +357,7 @@ class NeuralNet(NolearnOptionsMixin, OutputsMixin, FeaturesMixin, PersistenceMix
             loss, targets = self.objective_loss_function, getattr(self, "targets_", None)
             if loss is None and targets is not None:
                 loss = targets.default_loss()
+            loss = self._loss_for_compile(loss)
             self._functions = NetFunctions(
                 self.layers_, self.update, self._hyperparameters(), targets, loss, self.mode, self._seeds[1]
             )

@@ -15,12 +15,18 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils.validation import check_is_fitted
 
 from .callbacks import EpochScoring
+from .layers import get_output
+from .objectives import aggregate as mean_loss
+from .regularization import l1 as l1_penalty
+from .regularization import l2 as l2_penalty
+from .regularization import regularize_network_params
 from .targets import ClassifierTargets, RegressorTargets, Targets
 
-__all__ = ["NOLEARN_OPTIONS", "NolearnOptionsMixin", "ProbaScore", "ExpressionScore"]
+__all__ = ["NOLEARN_OPTIONS", "NolearnOptionsMixin", "ProbaScore", "ExpressionScore", "Objective", "objective"]
 
 #: The nolearn-only keyword parameters and their defaults.
 NOLEARN_OPTIONS = {
+    "objective": None,
     "regression": None,
     "y_tensor_type": None,
     "use_label_encoder": None,
@@ -30,6 +36,85 @@ NOLEARN_OPTIONS = {
     "more_params": None,
     "check_input": True,
 }
+
+
+def objective(layers, loss_function, target, aggregate=mean_loss, deterministic=False, l1=0, l2=0, get_output_kw=None):
+    """nolearn's default objective: the aggregated loss of the last layer's output, plus penalties.
+
+    A custom ``objective=`` usually calls this one and adds a term.
+
+    Parameters
+    ----------
+    layers : Layers
+        The net's ``layers_`` (``layers[-1]`` is the output layer).
+    loss_function : callable
+        Elementwise ``loss_function(predictions, target)``.
+    target : PyTensor variable
+    aggregate : callable
+        Reduces the elementwise loss to a scalar (default: the mean).
+    deterministic : bool
+        True for the validation loss (dropout off).
+    l1, l2 : number or scalar expression
+        Weights of the L1 / L2 penalties on the regularizable parameters.
+    get_output_kw : dict, optional
+        Keyword arguments for ``get_output``.
+
+    Examples
+    --------
+    >>> from sknet.compile import build_layers
+    >>> from sknet.layers import InputLayer, DenseLayer
+    >>> from sknet.objectives import squared_error
+    >>> layers = build_layers([(InputLayer, {'shape': (None, 2)}), (DenseLayer, {'num_units': 1})])
+    >>> objective(layers, squared_error, T.matrix('y'), l2=1e-3).ndim
+    0
+    """
+    output_layer = layers[-1]
+    predictions = get_output(output_layer, deterministic=deterministic, **(get_output_kw or {}))
+    loss = aggregate(loss_function(predictions, target))
+    if l1 is not None and not (_is_zero(l1)):
+        loss = loss + l1 * regularize_network_params(output_layer, l1_penalty)
+    if l2 is not None and not (_is_zero(l2)):
+        loss = loss + l2 * regularize_network_params(output_layer, l2_penalty)
+    return loss
+
+
+def _is_zero(value):
+    return isinstance(value, (int, float)) and value == 0
+
+
+class Objective:
+    """A nolearn ``objective(layers, target, **kwargs)`` as sknet's compile step builds a loss.
+
+    :func:`sknet.compile.build_loss` hands the whole loss to an object with a
+    ``build_loss`` method; this one calls the nolearn-style function with the
+    net's layers, ``loss_function``, ``deterministic``, ``l1``/``l2`` (when
+    given) and the other ``objective__*`` parameters (``get_output_kw`` ...).
+
+    Examples
+    --------
+    >>> from sknet.compile import build_layers
+    >>> from sknet.layers import InputLayer, DenseLayer
+    >>> from sknet.objectives import squared_error
+    >>> layers = build_layers([(InputLayer, {'shape': (None, 2)}), (DenseLayer, {'num_units': 1})])
+    >>> loss, pred = Objective(objective, squared_error, layers).build_loss(layers['dense1'], T.matrix('y'))
+    >>> loss.ndim, pred.ndim
+    (0, 2)
+    """
+
+    def __init__(self, function, loss_function, layers):
+        self.function, self.loss_function, self.layers = function, loss_function, layers
+
+    def build_loss(self, output_layer, target, weights=None, deterministic=False, l1=None, l2=None, loss_kwargs=None):
+        """``(scalar loss, predictions)``, as :func:`sknet.compile.build_loss` returns them."""
+        if weights is not None:
+            raise ValueError("objective= takes no sample weights; fit without sample_weight (or class_weight)")
+        kwargs = dict(loss_kwargs or {})
+        kwargs.update({k: v for k, v in (("l1", l1), ("l2", l2)) if v is not None})
+        loss = self.function(
+            self.layers, target=target, loss_function=self.loss_function, deterministic=deterministic, **kwargs
+        )
+        predictions = get_output(output_layer, deterministic=deterministic, **kwargs.get("get_output_kw", {}) or {})
+        return loss, predictions
 
 
 class ProbaScore:
@@ -98,6 +183,10 @@ class NolearnOptionsMixin:
 
     Parameters
     ----------
+    objective : callable, optional
+        nolearn's ``objective(layers, target=, loss_function=, deterministic=, **objective_kwargs)``
+        returning the scalar loss (see :func:`objective`, the default); the
+        ``objective__*`` parameters (``l1``, ``l2``, ``get_output_kw`` ...) go to it.
     regression : None or bool
         None (default): the estimator's own kind (``NeuralNet``: generic,
         y as given). False: ``NeuralNet`` is a classifier (labels through
@@ -141,6 +230,8 @@ class NolearnOptionsMixin:
 
     def check_options(self):
         """Raise ValueError naming the first bad nolearn option (called by ``fit`` before compiling)."""
+        if self.objective is not None and not callable(self.objective):
+            raise ValueError(f"objective must be a callable objective(layers, target, ...), got {self.objective!r}")
         if self.regression not in (None, True, False):
             raise ValueError(f"regression must be None, True or False, got {self.regression!r}")
         if self.regression is not None and self._targets_class is not Targets:
@@ -185,6 +276,10 @@ class NolearnOptionsMixin:
                 )
         return targets
 
+    def _loss_for_compile(self, loss):
+        """The elementwise loss, or with ``objective=`` the :class:`Objective` that builds the whole loss."""
+        return loss if self.objective is None else Objective(self.objective, loss, self.layers_)
+
     def _bind_unfitted(self, output_layer, named_nonlinearity):
         """A classifier built without y (to load weights) gets the output nonlinearity a fit would give."""
         if self._estimator_kind() == "classifier" and named_nonlinearity is False:
@@ -194,6 +289,8 @@ class NolearnOptionsMixin:
     def __getattr__(self, name):
         # nolearn code reads routed parameters as attributes (net.update_learning_rate).
         state = self.__dict__
+        if name in NOLEARN_OPTIONS:  # a net pickled before the option existed
+            return NOLEARN_OPTIONS[name]
         if name.startswith("_") or name.endswith("_") or "_routed" not in state or "layers" not in state:
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
         routed = self._all_routed()

@@ -252,3 +252,32 @@ def test_router_is_built_once_per_spec(monkeypatch):
     net.set_params(layers=list(LAYERS))
     net.set_params(output_num_units=3)
     assert len(calls) <= 2
+
+
+def test_objective_callable_gets_layers_target_and_objective_params(diabetes):
+    from sknet.nolearn_options import objective
+
+    X, y = diabetes
+    seen = []
+
+    def doubled(layers, loss_function, target, deterministic=False, get_output_kw=None, **kwargs):
+        seen.append((list(layers.keys()), deterministic, get_output_kw, sorted(kwargs)))
+        return 2 * objective(layers, loss_function, target, deterministic=deterministic, get_output_kw=get_output_kw)
+
+    net = nolearn_net(
+        10,
+        regression=True,
+        output_num_units=1,
+        output_nonlinearity=None,
+        objective=doubled,
+        objective_get_output_kw={},
+        objective_l2=1e-4,
+        max_epochs=3,
+    )
+    net.fit(X[:300], y[:300], X_val=X[300:], y_val=y[300:])
+    assert ([["input", "hidden", "output"]] * 2, [False, True]) == ([s[0] for s in seen], [s[1] for s in seen])
+    assert all(s[2] == {} and s[3] == ["l2"] for s in seen)
+    mse = np.mean((net.predict(X[300:]) - y[300:]) ** 2)
+    assert net.history_[-1]["valid_loss"] == pytest.approx(2 * mse, rel=1e-4)
+    with pytest.raises(ValueError, match="objective= takes no sample weights"):
+        net.fit(X, y, sample_weight=np.ones(len(y)))
