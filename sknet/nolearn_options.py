@@ -92,11 +92,10 @@ class Objective:
 
     Examples
     --------
-    >>> from sknet.compile import build_layers
-    >>> from sknet.layers import InputLayer, DenseLayer
-    >>> from sknet.objectives import squared_error
-    >>> layers = build_layers([(InputLayer, {'shape': (None, 2)}), (DenseLayer, {'num_units': 1})])
-    >>> loss, pred = Objective(objective, squared_error, layers).build_loss(layers['dense1'], T.matrix('y'))
+    >>> from sknet import NeuralNet, layers as L, objectives
+    >>> net = NeuralNet([(L.InputLayer, {'shape': (None, 2)}), (L.DenseLayer, {'num_units': 1})]).initialize()
+    >>> made = Objective(objective, objectives.squared_error, net.layers_)
+    >>> loss, pred = made.build_loss(net.layers_[-1], T.matrix('y'), deterministic=True)
     >>> loss.ndim, pred.ndim
     (0, 2)
     """
@@ -123,9 +122,9 @@ class ProbaScore:
     Examples
     --------
     >>> class Net:
-    ...     def predict_proba(self, X): return np.array([[0.9, 0.1], [0.2, 0.8]])
+    ...     def predict_proba(self, X): return np.array([[0.75, 0.25], [0.5, 0.5]])
     >>> ProbaScore(lambda y, p: float(p[np.arange(2), y].mean()))(Net(), None, np.array([0, 1]))
-    0.85
+    0.625
     """
 
     def __init__(self, func):
