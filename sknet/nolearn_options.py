@@ -12,6 +12,7 @@ import numpy as np
 import pytensor
 import pytensor.tensor as T
 from sklearn.metrics import accuracy_score, r2_score
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from .callbacks import EpochScoring
@@ -139,14 +140,14 @@ class ExpressionScore:
 
     ``func`` builds a symbolic scalar from symbolic predictions and targets
     (as nolearn's did with Theano); it is compiled once, on first use, and
-    evaluated on the network's output and the encoded targets.
+    evaluated on the network's output and the targets as the loss sees them.
 
     Examples
     --------
     >>> score = ExpressionScore(lambda p, t: T.mean(T.abs(p - t)))
     >>> class Net:
-    ...     targets_ = Targets().fit(np.array([1.0, 3.0]))
-    ...     def predict_proba(self, X): return np.array([2.0, 2.0], dtype='float32')
+    ...     targets_ = RegressorTargets().fit(np.array([1.0, 3.0]))
+    ...     def _forward(self, X): return np.array([[2.0], [2.0]], dtype='float32')
     >>> score(Net(), None, np.array([1.0, 3.0]))
     1.0
     """
@@ -155,7 +156,7 @@ class ExpressionScore:
         self.func = func
 
     def __call__(self, net, X, y):
-        output, target = np.asarray(net.predict_proba(X)), np.asarray(net.targets_.encode(y))
+        output, target = np.asarray(net._forward(X)), np.asarray(net.targets_.encode(y))
         if getattr(self, "_fn", None) is None:
             p = T.tensor(dtype=str(output.dtype), shape=(None,) * output.ndim, name="predictions")
             t = T.tensor(dtype=str(target.dtype), shape=(None,) * target.ndim, name="target")
@@ -315,6 +316,7 @@ class NolearnOptionsMixin:
             raise AttributeError("classes_ is set by fit, for a classifier")
         return targets.classes_
 
+    @available_if(lambda net: net._targets_class is not RegressorTargets)  # scikit-learn: no regressor has it
     def predict_proba(self, X):
         """Class probabilities of a classifier; the network's output otherwise (as nolearn's)."""
         output = self._forward(X)

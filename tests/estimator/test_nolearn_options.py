@@ -234,14 +234,14 @@ def test_stopping_in_on_train_end_does_not_escape_fit(diabetes):
     def finished(net, history):
         raise StopIteration
 
-    net = nolearn_net(10, regression=True, output_num_units=1, max_epochs=2, on_training_finished=[finished])
+    net = nolearn_net(10, output_num_units=1, max_epochs=2, on_training_finished=[finished])
     assert len(net.fit(X, y).history_) == 2
     net.set_params(on_training_finished=None, callbacks=[StopAtEnd()])
     assert len(net.fit(X, y).history_) == 2
 
 
 def test_router_is_built_once_per_spec(monkeypatch):
-    net = nolearn_net(10, regression=True)
+    net = nolearn_net(10)
     calls = []
     original = build.spec_layer_names
     monkeypatch.setattr(build, "spec_layer_names", lambda spec: calls.append(1) or original(spec))
