@@ -196,6 +196,8 @@ def test_more_params_route_like_keywords(digits):
     net.set_params(output_num_units=10, max_epochs=1).fit(X[:100], y[:100])
     assert net.layers_["hidden"].num_units == 7
     assert clone(net).get_params()["more_params"] == {"input_shape": (None, 64), "hidden_num_units": 7}
+    keyword_wins = net.set_params(hidden_num_units=5).initialize()
+    assert keyword_wins.layers_["hidden"].num_units == 5
 
 
 def test_check_input_false_skips_scikit_learns_validation(diabetes):
@@ -281,3 +283,17 @@ def test_objective_callable_gets_layers_target_and_objective_params(diabetes):
     assert net.history_[-1]["valid_loss"] == pytest.approx(2 * mse, rel=1e-4)
     with pytest.raises(ValueError, match="objective= takes no sample weights"):
         net.fit(X, y, sample_weight=np.ones(len(y)))
+
+
+def test_grid_search_sees_the_nolearn_options(digit_labels):
+    from sklearn.model_selection import GridSearchCV
+
+    X, y = digit_labels
+    net = NeuralNet(
+        LAYERS, input_shape=(None, 64), output_num_units=10, regression=False, update_learning_rate=0.1, max_epochs=4
+    )
+    grid = {"more_params": [{"hidden_num_units": 2}, {"hidden_num_units": 32}]}
+    search = GridSearchCV(net, grid, cv=2).fit(X[:300], y[:300])
+    assert search.best_params_ == {"more_params": {"hidden_num_units": 32}}
+    assert search.best_estimator_.layers_["hidden"].num_units == 32
+    assert search.best_estimator_.predict(X[300:320]).dtype.kind == "U"
