@@ -50,16 +50,9 @@ __all__ = [
 ]
 
 # Changing these on an initialized net invalidates its compiled functions.
-_GRAPH_PARAMS = ("update", "objective_loss_function", "mode", "objective")
+_GRAPH_PARAMS = ("update", "objective_loss_function", "mode", "objective", "more_params")
 # ... and these rebuild its callbacks or iterators (so a warm-started fit uses them).
-_CALLBACK_PARAMS = (
-    "callbacks",
-    "verbose",
-    "on_epoch_finished",
-    "on_batch_finished",
-    "on_training_started",
-    "on_training_finished",
-)
+_CALLBACK_PARAMS = ("callbacks", "verbose", *FunctionCallback.HOOKS, "custom_scores", "scores_train", "scores_valid")
 _ITERATOR_PARAMS = ("batch_iterator_train", "batch_iterator_test", "train_split")
 
 #: NeuralNet's keyword parameters after ``update``, and their defaults: its
@@ -75,7 +68,7 @@ _PARAMS = {
     "random_state": None,
     "verbose": 0,
     "mode": None,
-    **{hook: None for hook in _CALLBACK_PARAMS[2:]},
+    **dict.fromkeys(FunctionCallback.HOOKS),
     "transform_layer": None,
     **NOLEARN_OPTIONS,
 }

@@ -297,3 +297,12 @@ def test_grid_search_sees_the_nolearn_options(digit_labels):
     assert search.best_params_ == {"more_params": {"hidden_num_units": 32}}
     assert search.best_estimator_.layers_["hidden"].num_units == 32
     assert search.best_estimator_.predict(X[300:320]).dtype.kind == "U"
+
+
+def test_custom_scores_set_on_a_warm_started_net_apply_to_its_next_fit(diabetes):
+    X, y = diabetes
+    net = nolearn_net(10, regression=True, output_num_units=1, output_nonlinearity=None, warm_start=True, max_epochs=1)
+    net.fit(X, y)
+    net.set_params(custom_scores=[("r2", lambda y_true, output: r2_score(y_true, output[:, 0]))])
+    net.fit(X, y)
+    assert [("r2" in record) for record in net.history_] == [False, True]
