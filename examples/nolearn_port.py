@@ -3,10 +3,11 @@
 Three nets written the nolearn way: an MNIST MLP stopped early by an
 ``on_epoch_finished`` hook raising ``StopIteration`` and saving its best
 weights with ``SaveWeights(only_best=True)``; a regression net on the
-diabetes data; a net with two outputs. The import block below shows each
+diabetes data (``regression=True``); a net with two outputs. The MLP records
+a ``custom_scores`` entry in its history. The import block below shows each
 nolearn line it replaces. Lines that still differ from nolearn (the
-features sknet does not have yet) carry a ``# nolearn:`` comment with the
-spelling they replace.
+features sknet does not have yet: several output layers) carry a
+``# nolearn:`` comment with the spelling they replace.
 
 Run::
 
@@ -20,17 +21,11 @@ import tempfile
 import numpy as np
 from _data import load_images  # MNIST, or scikit-learn's digits when MNIST is not on disk
 from sklearn.datasets import load_diabetes
+from sklearn.metrics import f1_score
 from sklearn.preprocessing import StandardScaler
 
 # from nolearn.lasagne import NeuralNet, BatchIterator, TrainSplit
-from sknet import (  # noqa: F401  (NeuralNet: see the nets below)  # nolearn: NeuralNet(regression=False/True) (planned)
-    BatchIterator,
-    NeuralNet,
-    NeuralNetClassifier,
-    NeuralNetRegressor,
-    TrainSplit,
-)
-from sknet.callbacks import EpochScoring  # nolearn: custom_scores=[...] (planned; see below)
+from sknet import BatchIterator, NeuralNet, TrainSplit
 
 # from nolearn.lasagne.handlers import SaveWeights
 from sknet.handlers import SaveWeights
@@ -44,8 +39,13 @@ from sknet.nonlinearities import rectify, softmax
 # from lasagne.updates import nesterov_momentum
 from sknet.updates import nesterov_momentum
 
-# nolearn's classic settings: Nesterov momentum, as in its tutorials.
+# nolearn's classic settings: Nesterov momentum (its default rule), as in its tutorials.
 NESTEROV = dict(update=nesterov_momentum, update_learning_rate=0.01, update_momentum=0.9)
+
+
+def macro_f1(y, proba):
+    """A ``custom_scores`` function: nolearn passes the labels and predict_proba's output."""
+    return f1_score(y, proba.argmax(axis=1), average="macro")
 
 
 class StopWhenNoBetter:
@@ -74,7 +74,7 @@ class StopWhenNoBetter:
 def mnist_mlp(X, y, num_epochs, out_dir, verbose=1, patience=5):
     """The MLP, nolearn's (name, class) spec with name_param routing."""
     stopper = StopWhenNoBetter(patience=patience)
-    net = NeuralNetClassifier(  # nolearn: NeuralNet( (a classifier unless regression=True)
+    net = NeuralNet(
         layers=[
             ("input", InputLayer),
             ("hidden", DenseLayer),
@@ -94,8 +94,8 @@ def mnist_mlp(X, y, num_epochs, out_dir, verbose=1, patience=5):
             stopper,
             SaveWeights(os.path.join(out_dir, "mlp-best.npz"), only_best=True, verbose=verbose),
         ],
-        # nolearn: custom_scores=[("valid f1", lambda y, proba: f1_score(y, proba.argmax(1), average="macro"))]
-        callbacks=[("valid_f1", EpochScoring("f1_macro", name="valid_f1"))],  # nolearn: custom_scores (above)
+        custom_scores=[("valid_f1", macro_f1)],
+        regression=False,
         max_epochs=num_epochs,
         random_state=0,
         verbose=verbose,
@@ -108,7 +108,7 @@ def diabetes_regression(num_epochs, verbose=1):
     X, y = load_diabetes(return_X_y=True)
     X = StandardScaler().fit_transform(X).astype(np.float32)
     y = ((y - y.mean()) / y.std()).astype(np.float32).reshape(-1, 1)
-    net = NeuralNetRegressor(  # nolearn: NeuralNet(..., regression=True,
+    net = NeuralNet(
         layers=[
             ("input", InputLayer),
             ("hidden", DenseLayer),
@@ -118,6 +118,7 @@ def diabetes_regression(num_epochs, verbose=1):
         hidden_num_units=32,
         output_num_units=1,
         output_nonlinearity=None,
+        regression=True,
         **NESTEROV,
         max_epochs=num_epochs,
         random_state=0,
@@ -135,8 +136,9 @@ def two_outputs(num_epochs, verbose=1):
     trunk = DenseLayer(l_in, 32, name="trunk")
     head_a = DenseLayer(trunk, 1, nonlinearity=None, name="progression")
     head_b = DenseLayer(trunk, 1, nonlinearity=None, name="pressure")
-    net = NeuralNetRegressor(  # nolearn: NeuralNet(..., regression=True,
+    net = NeuralNet(
         layers=ConcatLayer([head_a, head_b], name="both"),  # nolearn: layers=[head_a, head_b] (predict gives a tuple)
+        regression=True,
         **NESTEROV,
         max_epochs=num_epochs,
         random_state=0,

@@ -393,6 +393,8 @@ def build_loss(
     from .regularization import l2 as l2_penalty
     from .regularization import regularize_network_params
 
+    if hasattr(loss_function, "build_loss"):  # a whole objective (sknet.nolearn_options.Objective)
+        return loss_function.build_loss(output_layer, target, weights, deterministic, l1, l2, loss_kwargs)
     predictions = get_output(output_layer, deterministic=deterministic)
     elementwise = loss_function(predictions, target, **(loss_kwargs or {}))
     if weights is None:

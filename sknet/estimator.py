@@ -22,6 +22,7 @@ from .functions import NetFunctions
 from .history import History, best_epoch
 from .hyperparams import ESTIMATOR_DEFAULTS, HyperParameters
 from .layers import Layer
+from .nolearn_options import NOLEARN_OPTIONS, NolearnOptionsMixin
 from .persistence import PersistenceMixin
 from .routing import ROUTING_PREFIXES, Router, clone_sharing, signature_with
 from .summary import spec_summary
@@ -49,20 +50,31 @@ __all__ = [
 ]
 
 # Changing these on an initialized net invalidates its compiled functions.
-_GRAPH_PARAMS = ("update", "objective_loss_function", "mode")
+_GRAPH_PARAMS = ("update", "objective_loss_function", "mode", "objective", "more_params")
 # ... and these rebuild its callbacks or iterators (so a warm-started fit uses them).
-_CALLBACK_PARAMS = (
-    "callbacks",
-    "verbose",
-    "on_epoch_finished",
-    "on_batch_finished",
-    "on_training_started",
-    "on_training_finished",
-)
+_CALLBACK_PARAMS = ("callbacks", "verbose", *FunctionCallback.HOOKS, "custom_scores", "scores_train", "scores_valid")
 _ITERATOR_PARAMS = ("batch_iterator_train", "batch_iterator_test", "train_split")
 
+#: NeuralNet's keyword parameters after ``update``, and their defaults: its
+#: signature (where scikit-learn reads parameter names) is built from them.
+_PARAMS = {
+    "objective_loss_function": None,
+    "batch_iterator_train": None,
+    "batch_iterator_test": None,
+    "train_split": None,
+    "callbacks": None,
+    "max_epochs": 100,
+    "warm_start": False,
+    "random_state": None,
+    "verbose": 0,
+    "mode": None,
+    **dict.fromkeys(FunctionCallback.HOOKS),
+    "transform_layer": None,
+    **NOLEARN_OPTIONS,
+}
 
-class NeuralNet(OutputsMixin, FeaturesMixin, PersistenceMixin, BaseEstimator):
+
+class NeuralNet(NolearnOptionsMixin, OutputsMixin, FeaturesMixin, PersistenceMixin, BaseEstimator):
     """A neural network as a scikit-learn estimator (generic objective).
 
     ``__init__`` only stores its arguments; :meth:`initialize` (called by
@@ -78,9 +90,10 @@ class NeuralNet(OutputsMixin, FeaturesMixin, PersistenceMixin, BaseEstimator):
     update : callable
         An update rule from :mod:`sknet.updates`, its parameters routed as
         ``update__name``; see :mod:`sknet.hyperparams` for which are changed
-        without recompiling. The default, adam, uses a learning rate of 3e-3
-        unless ``update__learning_rate`` is given (Lasagne's adam: 1e-3), so
-        small tables learn in tens of epochs.
+        without recompiling. ``NeuralNet``'s default is nolearn's,
+        ``nesterov_momentum`` (learning rate 0.01, momentum 0.9); the two
+        subclasses default to adam with a learning rate of 3e-3 (Lasagne's
+        adam: 1e-3), so small tables learn in tens of epochs.
     objective_loss_function : callable, optional
         ``f(predictions, targets)`` giving an elementwise loss; default
         ``squared_error``. ``objective__l1`` / ``objective__l2`` add weight
@@ -108,6 +121,8 @@ class NeuralNet(OutputsMixin, FeaturesMixin, PersistenceMixin, BaseEstimator):
     transform_layer : None, str or Layer
         The layer whose activations :meth:`transform` returns (None: the
         output layer's incoming layer); see :class:`sknet.features.FeaturesMixin`.
+    regression, y_tensor_type, use_label_encoder, custom_scores, scores_train, scores_valid, more_params, check_input
+        nolearn's options; see :class:`sknet.nolearn_options.NolearnOptionsMixin`.
     **kwargs
         Routed parameters ``prefix__param`` (or nolearn's ``prefix_param``).
 
@@ -122,46 +137,12 @@ class NeuralNet(OutputsMixin, FeaturesMixin, PersistenceMixin, BaseEstimator):
 
     _targets_class = Targets
 
-    def __init__(
-        self,
-        layers,
-        *,
-        update=updates.adam,
-        objective_loss_function=None,
-        batch_iterator_train=None,
-        batch_iterator_test=None,
-        train_split=None,
-        callbacks=None,
-        max_epochs=100,
-        warm_start=False,
-        random_state=None,
-        verbose=0,
-        mode=None,
-        on_epoch_finished=None,
-        on_batch_finished=None,
-        on_training_started=None,
-        on_training_finished=None,
-        transform_layer=None,
-        **kwargs,
-    ):
+    def __init__(self, layers, *, update=updates.nesterov_momentum, **kwargs):
         self.layers = layers
         self.update = update
-        self.objective_loss_function = objective_loss_function
-        self.batch_iterator_train = batch_iterator_train
-        self.batch_iterator_test = batch_iterator_test
-        self.train_split = train_split
-        self.callbacks = callbacks
-        self.max_epochs = max_epochs
-        self.warm_start = warm_start
-        self.random_state = random_state
-        self.verbose = verbose
-        self.mode = mode
-        self.on_epoch_finished = on_epoch_finished
-        self.on_batch_finished = on_batch_finished
-        self.on_training_started = on_training_started
-        self.on_training_finished = on_training_finished
-        self.transform_layer = transform_layer
-        self._routed = dict(kwargs)
+        for name, default in _PARAMS.items():
+            setattr(self, name, kwargs.pop(name, default))
+        self._routed = kwargs
 
     # ------------------------------------------------------------------
     # Parameters and routing
@@ -181,7 +162,15 @@ class NeuralNet(OutputsMixin, FeaturesMixin, PersistenceMixin, BaseEstimator):
             return []
 
     def _router(self):
-        return Router(ROUTING_PREFIXES + tuple(self._layer_names()), self._get_param_names(), type(self).__name__)
+        # Cached per spec object: finding a spec's layer names walks the whole spec.
+        cached = self.__dict__.get("_router_cache")
+        if cached is None or cached[0] is not self.layers:
+            router = Router(ROUTING_PREFIXES + tuple(self._layer_names()), self._get_param_names(), type(self).__name__)
+            cached = self._router_cache = (self.layers, router)
+        return cached[1]
+
+    def _groups(self):
+        return self._router().group(self._all_routed())
 
     def set_params(self, **params):
         """Set constructor and routed parameters; unknown names raise ValueError.
@@ -256,7 +245,7 @@ class NeuralNet(OutputsMixin, FeaturesMixin, PersistenceMixin, BaseEstimator):
 
     def _hyperparameters(self):
         if getattr(self, "hyperparameters_", None) is None:
-            groups = self._router().group(self._routed)
+            groups = self._groups()
             defaults = ESTIMATOR_DEFAULTS.get(self.update)
             self.hyperparameters_ = HyperParameters(
                 self.update, groups.get("update", {}), groups.get("objective", {}), defaults
@@ -279,11 +268,12 @@ class NeuralNet(OutputsMixin, FeaturesMixin, PersistenceMixin, BaseEstimator):
         Compilation happens later, on first use.
         """
         check_max_epochs(self.max_epochs)
-        check_learning_rates(self._routed)
-        groups = self._router().group(self._routed)
+        self.check_options()
+        check_learning_rates(self._all_routed())
+        groups = self._groups()
         self._check_prebuilt(groups)
         self._seeds = [int(s) for s in check_random_state(self.random_state).randint(2**31 - 1, size=4)]
-        self.targets_ = None if y is None else self._targets_class().fit(y)
+        self.targets_ = None if y is None else self._make_targets(y)
         self._input_shapes = build.input_shapes_of(X)
         self.initialize_layers(groups)
         self._invalidate()
@@ -305,7 +295,7 @@ class NeuralNet(OutputsMixin, FeaturesMixin, PersistenceMixin, BaseEstimator):
 
     def initialize_layers(self, groups=None):
         """Build ``layers_`` from the spec, seeded by ``random_state``; returns self."""
-        groups = self._router().group(self._routed) if groups is None else groups
+        groups = self._groups() if groups is None else groups
         layer_params = {k: v for k, v in groups.items() if k in set(self._layer_names())}
         targets = getattr(self, "targets_", None)
         with build.seeded(self._seeds[0]):
@@ -316,18 +306,18 @@ class NeuralNet(OutputsMixin, FeaturesMixin, PersistenceMixin, BaseEstimator):
                 input_shapes=self._input_shapes,
                 output_units=None if targets is None else targets.output_units(),
             )
+        named = build.names_output_nonlinearity(self.layers, layer_params)
+        out = next(reversed(self.layers_.values()))
         if targets is not None:
-            targets.bind(
-                next(reversed(self.layers_.values())),
-                default_loss=self.objective_loss_function is None,
-                named_nonlinearity=build.names_output_nonlinearity(self.layers, layer_params),
-            )
+            targets.bind(out, default_loss=self.objective_loss_function is None, named_nonlinearity=named)
+        else:
+            self._bind_unfitted(out, named)
         self._inputs = build.input_layers(self.layers_)
         return self
 
     def initialize_iterators(self, groups=None):
         """Fresh batch iterators and train split for this fit; returns self."""
-        groups = self._router().group(self._routed) if groups is None else groups
+        groups = self._groups() if groups is None else groups
         seeds = self._seeds
         self.batch_iterator_train_ = configured(
             self.batch_iterator_train, BatchIterator(128, shuffle=True), groups.get("batch_iterator_train"), seeds[2]
@@ -344,9 +334,10 @@ class NeuralNet(OutputsMixin, FeaturesMixin, PersistenceMixin, BaseEstimator):
 
     def initialize_callbacks(self, groups=None):
         """Clone the callbacks, route their parameters, add the verbosity ones; returns self."""
-        groups = self._router().group(self._routed) if groups is None else groups
+        groups = self._groups() if groups is None else groups
         hooks = {name: getattr(self, name) for name in FunctionCallback.HOOKS}
-        self.callbacks_ = assemble(self.callbacks, groups.get("callbacks"), hooks, self.verbose)
+        given = list(self.callbacks or []) + self._score_callbacks()
+        self.callbacks_ = assemble(given, groups.get("callbacks"), hooks, self.verbose)
         return self
 
     # ------------------------------------------------------------------
@@ -359,6 +350,7 @@ class NeuralNet(OutputsMixin, FeaturesMixin, PersistenceMixin, BaseEstimator):
             loss, targets = self.objective_loss_function, getattr(self, "targets_", None)
             if loss is None and targets is not None:
                 loss = targets.default_loss()
+            loss = self._loss_for_compile(loss)
             self._functions = NetFunctions(
                 self.layers_, self.update, self._hyperparameters(), targets, loss, self.mode, self._seeds[1]
             )
@@ -367,8 +359,8 @@ class NeuralNet(OutputsMixin, FeaturesMixin, PersistenceMixin, BaseEstimator):
     # ------------------------------------------------------------------
     # Training
 
-    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None, sample_weight_val=None):
-        """Train the net on (X, y) for ``max_epochs`` epochs; returns self.
+    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None, sample_weight_val=None, epochs=None):
+        """Train the net on (X, y) for ``max_epochs`` epochs (or ``epochs``, nolearn's spelling); returns self.
 
         Parameters
         ----------
@@ -380,6 +372,8 @@ class NeuralNet(OutputsMixin, FeaturesMixin, PersistenceMixin, BaseEstimator):
             Validation data (and weights of its loss), checked like X and y;
             given, they replace ``train_split`` for this fit. Routable with
             ``set_fit_request``; see ``docs/validation-data.md``.
+        epochs : int, optional
+            Train this many epochs instead of ``max_epochs``.
 
         Notes
         -----
@@ -389,16 +383,20 @@ class NeuralNet(OutputsMixin, FeaturesMixin, PersistenceMixin, BaseEstimator):
         that learned nothing are handled as :mod:`sknet.training` says (the
         net keeps its last good weights); ``docs/bad_input.md`` lists each.
         """
-        check_max_epochs(self.max_epochs)
-        check_learning_rates(self._routed)
+        check_max_epochs(self.max_epochs if epochs is None else epochs)
+        self.check_options()
+        check_learning_rates(self._all_routed())
         warm = self.warm_start and self.__sklearn_is_fitted__()
         names = [n for n, _ in self._inputs] if warm else build.spec_input_names(self.layers)
-        X, y = check_X_y(self, X, y, reset=not warm, classifier=is_classifier(self), input_names=names)
+        if self.check_input:
+            X, y = check_X_y(self, X, y, reset=not warm, classifier=is_classifier(self), input_names=names)
+        else:
+            X, y = (X if isinstance(X, dict) else np.asarray(X)), np.asarray(y)
         classes = (self.classes_ if warm else np.unique(y)) if is_classifier(self) else None
         valid = check_validation_data(self, X_val, y_val, sample_weight_val, names, classes)
         if not warm:
             self.initialize(X, y)
-        return self._train(X, y, self.max_epochs, sample_weight, valid)
+        return self._train(X, y, self.max_epochs if epochs is None else epochs, sample_weight, valid)
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Train for one epoch, keeping the weights (initializing on the first call); returns self."""
@@ -455,10 +453,6 @@ class NeuralNet(OutputsMixin, FeaturesMixin, PersistenceMixin, BaseEstimator):
     # ------------------------------------------------------------------
     # Prediction
 
-    def predict(self, X):
-        """The network's output for X (deterministic)."""
-        return self._forward(X)
-
     def summary(self):
         """The layer table as text: name, type, output shape, parameters, receptive field.
 
@@ -480,7 +474,7 @@ class NeuralNet(OutputsMixin, FeaturesMixin, PersistenceMixin, BaseEstimator):
         """
         if self.__sklearn_is_fitted__():
             return layer_summary(self.layers_)
-        groups = self._router().group(self._routed)
+        groups = self._groups()
         names = set(self._layer_names())
         return spec_summary(self.layers, {k: v for k, v in groups.items() if k in names}, groups.get("layers"))
 
@@ -494,6 +488,9 @@ class NeuralNet(OutputsMixin, FeaturesMixin, PersistenceMixin, BaseEstimator):
         tags.input_tags.allow_nan = False
         tags.non_deterministic = self.random_state is None
         return tags
+
+
+NeuralNet.__init__.__signature__ = signature_with(NeuralNet.__init__, **_PARAMS)
 
 
 class NeuralNetClassifier(LogitsMixin, ClassifierMixin, NeuralNet):
@@ -522,19 +519,12 @@ class NeuralNetClassifier(LogitsMixin, ClassifierMixin, NeuralNet):
 
     _targets_class = ClassifierTargets
 
-    def __init__(self, layers, *, class_weight=None, **kwargs):
-        super().__init__(layers, **kwargs)
+    def __init__(self, layers, *, update=updates.adam, class_weight=None, **kwargs):
+        super().__init__(layers, update=update, **kwargs)
         self.class_weight = class_weight
 
     # scikit-learn reads the parameters from the signature: NeuralNet's, plus class_weight.
-    __init__.__signature__ = signature_with(NeuralNet.__init__, class_weight=None)
-
-    @property
-    def classes_(self):
-        targets = getattr(self, "targets_", None)
-        if targets is None:
-            raise AttributeError("classes_ is set by fit")
-        return targets.classes_
+    __init__.__signature__ = signature_with(NeuralNet.__init__, update=updates.adam, class_weight=None)
 
     def _sample_weight(self, y, sample_weight):
         return check_sample_weight(y, sample_weight, self.class_weight)
@@ -574,6 +564,11 @@ class NeuralNetRegressor(RegressorMixin, NeuralNet):
     """
 
     _targets_class = RegressorTargets
+
+    def __init__(self, layers, *, update=updates.adam, **kwargs):
+        super().__init__(layers, update=update, **kwargs)
+
+    __init__.__signature__ = signature_with(NeuralNet.__init__, update=updates.adam)
 
     @property
     def y_ndim_(self):

@@ -233,15 +233,10 @@ class LogitsMixin:
     """
 
     def decision_function(self, X):
-        """Logits for X: ``(n_samples,)`` for two classes, else ``(n_samples, n_classes)``.
+        """Logits for X (float32): ``(n_samples,)`` for two classes, else ``(n_samples, n_classes)``.
 
-        Parameters
-        ----------
-        X : array, DataFrame or dict of arrays
-
-        Returns
-        -------
-        ndarray (float32)
+        X is what :meth:`predict` takes: an array, a DataFrame or a dict of
+        arrays (one per input layer).
         """
         check_is_fitted(self)
         out = next(reversed(self.layers_.values()))

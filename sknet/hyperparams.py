@@ -24,7 +24,7 @@ import numpy as np
 import pytensor
 
 from .backend import FLOATX
-from .updates import adam
+from .updates import adam, nesterov_momentum
 
 __all__ = ["INJECTED", "ESTIMATOR_DEFAULTS", "HyperParameters", "split_update_kwargs"]
 
@@ -34,7 +34,8 @@ INJECTED = frozenset({"update__learning_rate", "update__momentum", "objective__l
 #: The estimators' defaults where they differ from the update rule's own (Lasagne's).
 #: adam's 1e-3 needs hundreds of steps; an estimator's default net, given a small
 #: table (a few hundred rows: two batches an epoch), must learn it in tens of epochs.
-ESTIMATOR_DEFAULTS = {adam: {"learning_rate": 3e-3}}
+#: nesterov_momentum is nolearn's default rule, with nolearn's learning rate.
+ESTIMATOR_DEFAULTS = {adam: {"learning_rate": 3e-3}, nesterov_momentum: {"learning_rate": 0.01}}
 
 
 def _is_number(value):

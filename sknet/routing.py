@@ -99,15 +99,17 @@ def signature_with(init, **extra):
 
     A subclass that adds a parameter declares it this way instead of repeating
     its parent's whole parameter list; scikit-learn reads parameter names from
-    the signature.
+    the signature. A name ``init`` already has keeps its place and takes the
+    new default (a subclass with another default).
 
     Examples
     --------
     >>> def f(self, a, *, b=1, **kwargs): pass
-    >>> str(signature_with(f, c=None))
-    '(self, a, *, b=1, c=None, **kwargs)'
+    >>> str(signature_with(f, c=None, b=2))
+    '(self, a, *, b=2, c=None, **kwargs)'
     """
     params = list(inspect.signature(init).parameters.values())
+    params = [p.replace(default=extra.pop(p.name)) if p.name in extra else p for p in params]
     added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=v) for name, v in extra.items()]
     return inspect.Signature(params[:-1] + added + params[-1:])
 

@@ -289,7 +289,10 @@ class TrainingLoop:
             self._restore(good)
             print(f"Training interrupted; keeping the weights of epoch {len(self.history)}.", file=sys.stderr)
         finally:
-            self.notify("on_train_end", X=X, y=y, **data)
+            try:
+                self.notify("on_train_end", X=X, y=y, **data)
+            except StopTraining as exc:  # training has ended anyway
+                message = message or str(exc)
         return message
 
     def _epoch(self, epoch, enc_train, w_train, X_valid, enc_valid, data, batch_cbs):

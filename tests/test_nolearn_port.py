@@ -51,6 +51,12 @@ def test_stop_iteration_hook_ends_training_with_the_best_weights(result):
 
 
 def test_the_nets_learn(result):
+    from sklearn.base import is_classifier
+
+    from sknet import NeuralNet
+
+    # nolearn's spelling: NeuralNet(regression=False) is the classifier, custom_scores its f1 column
+    assert type(result["mlp"]) is NeuralNet and is_classifier(result["mlp"])
     assert result["accuracy"] > 0.85  # 10 classes
     assert result["regression_r2"] > 0.4
     assert result["two_output_r2"] > 0.3

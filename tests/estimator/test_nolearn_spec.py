@@ -182,6 +182,7 @@ def test_shared_learning_rate_changed_by_a_hook():
     net = NeuralNet(
         [(InputLayer, {"shape": (None, 2)}), (DenseLayer, {"num_units": 1, "nonlinearity": None})],
         update_learning_rate=lr,
+        update_momentum=0.0,  # nesterov's velocity would carry on moving the weights after the rate is 0
         max_epochs=3,
         train_split=False,
         on_epoch_finished=[adjust],
