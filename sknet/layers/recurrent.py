@@ -184,9 +184,9 @@ class CustomRecurrentLayer(_RecurrentBase):
 
         if self.precompute_input:
             # one call of input_to_hidden over all (time * batch) steps
-            flat = input.reshape((seq_len * num_batch,) + tuple(input.shape[2:]), ndim=input.ndim - 1)
+            flat = _reshape_leading(input, (seq_len * num_batch,), 2)
             pre = helper.get_output(self.input_to_hidden, flat, **kwargs)
-            input = pre.reshape((seq_len, num_batch) + tuple(pre.shape[1:]), ndim=pre.ndim + 1)
+            input = _reshape_leading(pre, (seq_len, num_batch), 1)
 
         nonlinearity = _fast(self.nonlinearity)
         non_seqs = helper.get_all_params(self.hidden_to_hidden)
@@ -230,6 +230,18 @@ def _input_layers(layer):
 
 def _compatible(shape1, shape2):
     return all(a is None or b is None or a == b for a, b in zip(shape1, shape2))
+
+
+def _reshape_leading(x, leading, start):
+    """Reshape ``x`` to ``leading + x.shape[start:]``, keeping the static sizes of the kept axes.
+
+    A symbolic ``x.shape[i]`` would forget that an axis has size 1; the scan
+    would then slice steps of type ``(batch, ?)`` from a sequence that
+    PyTensor's rewrites later find to be ``(time, batch, 1)``, and every
+    scan rewrite that rebuilds the loop fails on the mismatch.
+    """
+    kept = [x.shape[i] if size is None else size for i, size in enumerate(x.type.shape) if i >= start]
+    return x.reshape(tuple(leading) + tuple(kept), ndim=len(leading) + len(kept))
 
 
 def _broadcast_mask(mask_n, ndim):
