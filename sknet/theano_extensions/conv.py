@@ -278,14 +278,16 @@ def conv1d_sd(input, filters, image_shape, filter_shape, border_mode="valid", su
 def conv1d_md(input, filters, image_shape, filter_shape, border_mode="valid", subsample=(1,), filter_flip=True):
     """1-D convolution as one tensor dot per filter tap, summed.
 
-    Parameters are those of :func:`conv1d_sd`.
+    Parameters are those of :func:`conv1d_sd`; it gives the same result
+    without building the unfolded input (less memory, more products).
 
     Examples
     --------
-    >>> from sknet.theano_extensions.conv import conv1d_md
-    >>> x = np.arange(5, dtype='float32').reshape(1, 1, 5)
-    >>> conv1d_md(x, np.array([[[1, 2]]], 'float32'), (1, 1, 5), (1, 1, 2)).eval()
-    array([[[ 1.,  4.,  7., 10.]]], dtype=float32)
+    >>> from sknet.theano_extensions.conv import conv1d_md, conv1d_sd
+    >>> x, w = np.random.rand(2, 3, 9).astype('float32'), np.random.rand(4, 3, 4).astype('float32')
+    >>> shapes = dict(image_shape=x.shape, filter_shape=w.shape, subsample=(2,))
+    >>> np.allclose(conv1d_md(x, w, **shapes).eval(), conv1d_sd(x, w, **shapes).eval(), atol=1e-6)
+    True
     """
     taps, kern = _taps("conv1d_md", input, filters, image_shape, filter_shape, border_mode, subsample, filter_flip)
     parts = [
