@@ -108,7 +108,19 @@ def _resolve_gain(gain):
     return gain
 
 
-class Glorot(Initializer):
+class _FanScaled(Initializer):
+    """Glorot and He: ``initializer(std=gain * unit_std)``, the unit std set by the shape's fans."""
+
+    def __init__(self, initializer, gain=1.0, c01b=False):
+        self.initializer = initializer
+        self.gain = _resolve_gain(gain)
+        self.c01b = c01b
+
+    def sample(self, shape):
+        return self.initializer(std=self.gain * self._unit_std(shape)).sample(shape)
+
+
+class Glorot(_FanScaled):
     """Glorot/Xavier initialization: ``std = gain * sqrt(2 / ((n_in + n_out) * field))``.
 
     Parameters
@@ -125,19 +137,13 @@ class Glorot(Initializer):
     (100, 200)
     """
 
-    def __init__(self, initializer, gain=1.0, c01b=False):
-        self.initializer = initializer
-        self.gain = _resolve_gain(gain)
-        self.c01b = c01b
-
-    def sample(self, shape):
+    def _unit_std(self, shape):
         n1, n2, field = _glorot_fans(shape, self.c01b)
-        std = self.gain * np.sqrt(2.0 / ((n1 + n2) * field))
-        return self.initializer(std=std).sample(shape)
+        return np.sqrt(2.0 / ((n1 + n2) * field))
 
 
 class GlorotNormal(Glorot):
-    """Glorot initialization with normal samples.
+    """Glorot initialization with normal samples of that std.
 
     Examples
     --------
@@ -152,6 +158,9 @@ class GlorotNormal(Glorot):
 class GlorotUniform(Glorot):
     """Glorot initialization with uniform samples (Lasagne's default for ``W``).
 
+    For a dense ``(n_in, n_out)`` matrix the samples lie within
+    ``gain * sqrt(6 / (n_in + n_out))`` of 0, the interval with Glorot's std.
+
     Examples
     --------
     >>> w = GlorotUniform()((100, 100))
@@ -163,7 +172,7 @@ class GlorotUniform(Glorot):
         super().__init__(Uniform, gain, c01b)
 
 
-class He(Initializer):
+class He(_FanScaled):
     """He initialization: ``std = gain * sqrt(1 / fan_in)``.
 
     ``fan_in`` is ``shape[0]`` for a dense weight matrix and the product of all
@@ -175,12 +184,7 @@ class He(Initializer):
     (10, 5)
     """
 
-    def __init__(self, initializer, gain=1.0, c01b=False):
-        self.initializer = initializer
-        self.gain = _resolve_gain(gain)
-        self.c01b = c01b
-
-    def sample(self, shape):
+    def _unit_std(self, shape):
         if self.c01b:
             if len(shape) != 4:
                 raise RuntimeError("If c01b is True, only shapes of length 4 are accepted")
@@ -191,15 +195,16 @@ class He(Initializer):
             fan_in = int(np.prod(shape[1:]))
         else:
             raise RuntimeError("This initializer only works with shapes of length >= 2")
-        std = self.gain * np.sqrt(1.0 / fan_in)
-        return self.initializer(std=std).sample(shape)
+        return np.sqrt(1.0 / fan_in)
 
 
 class HeNormal(He):
-    """He initialization with normal samples.
+    """He initialization with normal samples, for rectifier layers with ``gain='relu'``.
 
     Examples
     --------
+    A ReLU layer with 1000 inputs gets ``std = sqrt(2 / 1000)``:
+
     >>> round(float(HeNormal(gain='relu')((1000, 400)).std()), 3)
     0.045
     """
@@ -209,12 +214,11 @@ class HeNormal(He):
 
 
 class HeUniform(He):
-    """He initialization with uniform samples.
+    """He initialization with uniform samples, within ``gain * sqrt(3 / fan_in)`` of 0.
 
     Examples
     --------
-    >>> w = HeUniform()((100, 50))
-    >>> bool(abs(w).max() <= np.sqrt(3 / 100))
+    >>> bool(abs(HeUniform()((100, 50))).max() <= np.sqrt(3 / 100))
     True
     """
 

@@ -187,6 +187,30 @@ def _fit_path(estimator, key, X, y, train, test, params, epochs, scorer, fit_par
     return [results[epoch] for epoch in epochs]
 
 
+def _has(name):
+    """Whether the search offers ``name``: it refits, and the (refitted) estimator has it."""
+
+    def check(search):
+        if search.refit is False:
+            return False
+        return hasattr(search.best_estimator_ if hasattr(search, "best_estimator_") else search.estimator, name)
+
+    return check
+
+
+def _delegate(name):
+    """The method ``name`` of :class:`EpochSearchCV`: ``best_estimator_.<name>(X)``, as GridSearchCV has."""
+
+    def method(self, X):
+        check_is_fitted(self, "best_estimator_")
+        return getattr(self.best_estimator_, name)(X)
+
+    method.__name__ = name
+    method.__qualname__ = f"EpochSearchCV.{name}"
+    method.__doc__ = f"``best_estimator_.{name}(X)``."
+    return available_if(_has(name))(method)
+
+
 class EpochSearchCV(MetaEstimatorMixin, BaseEstimator):
     """GridSearchCV over ``param_grid`` and epoch counts, training each (candidate, fold) once.
 
@@ -449,37 +473,10 @@ class EpochSearchCV(MetaEstimatorMixin, BaseEstimator):
 
     # Delegation to the refitted estimator, as GridSearchCV does.
 
-    def _has(name):
-        def check(self):
-            if self.refit is False:
-                return False
-            return hasattr(self.best_estimator_ if hasattr(self, "best_estimator_") else self.estimator, name)
-
-        return check
-
-    @available_if(_has("predict"))
-    def predict(self, X):
-        """``best_estimator_.predict(X)``."""
-        check_is_fitted(self, "best_estimator_")
-        return self.best_estimator_.predict(X)
-
-    @available_if(_has("predict_proba"))
-    def predict_proba(self, X):
-        """``best_estimator_.predict_proba(X)``."""
-        check_is_fitted(self, "best_estimator_")
-        return self.best_estimator_.predict_proba(X)
-
-    @available_if(_has("decision_function"))
-    def decision_function(self, X):
-        """``best_estimator_.decision_function(X)``."""
-        check_is_fitted(self, "best_estimator_")
-        return self.best_estimator_.decision_function(X)
-
-    @available_if(_has("transform"))
-    def transform(self, X):
-        """``best_estimator_.transform(X)``."""
-        check_is_fitted(self, "best_estimator_")
-        return self.best_estimator_.transform(X)
+    predict = _delegate("predict")
+    predict_proba = _delegate("predict_proba")
+    decision_function = _delegate("decision_function")
+    transform = _delegate("transform")
 
     def score(self, X, y=None):
         """The refit metric of ``best_estimator_`` on (X, y)."""

@@ -28,10 +28,13 @@ __all__ = [
 def sigmoid(x):
     """Logistic sigmoid ``1 / (1 + exp(-x))``.
 
+    Its values lie in (0, 1), which makes it the output nonlinearity of a
+    one-unit binary classifier.
+
     Examples
     --------
-    >>> float(sigmoid(T.constant(0.0)).eval())
-    0.5
+    >>> sigmoid(T.constant([-np.inf, 0.0])).eval().tolist()
+    [0.0, 0.5]
     """
     return T.sigmoid(x)
 
@@ -49,12 +52,13 @@ def softmax(x):
 
 
 def tanh(x):
-    """Hyperbolic tangent.
+    """Hyperbolic tangent, the zero-centred sigmoid: ``tanh(x) = 2 * sigmoid(2 * x) - 1``.
 
     Examples
     --------
-    >>> float(tanh(T.constant(0.0)).eval())
-    0.0
+    >>> x = T.constant(0.75)
+    >>> bool(np.isclose(tanh(x).eval(), (2 * sigmoid(2 * x) - 1).eval()))
+    True
     """
     return T.tanh(x)
 
@@ -134,10 +138,13 @@ def elu(x):
 class SELU:
     """Scaled exponential linear unit ``scale * (x if x > 0 else scale_neg * (exp(x) - 1))``.
 
+    Large negative inputs saturate at ``-scale * scale_neg``. The instance
+    ``selu`` has the self-normalizing constants of Klambauer et al. (2017).
+
     Examples
     --------
-    >>> round(float(selu(T.constant(1.0)).eval()), 4)
-    1.0507
+    >>> selu(T.constant([-50.0, 1.0])).eval().round(4).tolist()
+    [-1.7581, 1.0507]
     """
 
     def __init__(self, scale=1, scale_neg=1):

@@ -161,11 +161,12 @@ def huber_loss(predictions, targets, delta=1):
         Of the same shape (a target vector is aligned to one prediction
         column, as in :func:`squared_error`).
     delta : scalar
+        The distance at which the loss turns from quadratic to linear.
 
     Returns
     -------
     PyTensor expression
-        The elementwise loss.
+        The loss of each prediction, in the aligned shape.
 
     Examples
     --------
@@ -192,7 +193,7 @@ def binary_hinge_loss(predictions, targets, delta=1, log_odds=None, binary=True)
         Targets in {0, 1} when ``binary`` is True (mapped to {-1, 1}),
         otherwise already in {-1, 1}.
     delta : scalar
-        The margin.
+        The margin: a score on the right side by at least ``delta`` costs 0.
     log_odds : bool or None
         As in Lasagne, None means True but warns (``FutureWarning``) that
         the default may change; pass it explicitly.
@@ -201,7 +202,7 @@ def binary_hinge_loss(predictions, targets, delta=1, log_odds=None, binary=True)
     Returns
     -------
     PyTensor expression
-        The elementwise loss.
+        ``max(0, delta - t * s)`` for each score, zero past the margin.
 
     Examples
     --------

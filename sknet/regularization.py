@@ -85,22 +85,26 @@ def regularize_layer_params(layer, penalty, tags=_REGULARIZABLE, **kwargs):
     layer : Layer or list of Layer
         Only these layers' own parameters count, not those below them.
     penalty : callable
+        Called on each selected parameter as ``penalty(param, **kwargs)``.
     tags : mapping
         Tag filters for ``Layer.get_params``; by default the regularizable
         parameters (``{'regularizable': True}``).
     **kwargs
-        Passed to ``penalty``.
+        Extra arguments of ``penalty``.
 
     Returns
     -------
     scalar PyTensor expression
+        The sum of the penalties of the selected parameters.
 
     Examples
     --------
-    >>> from sknet.layers import InputLayer, DenseLayer
+    A bias is not regularizable, so only the three unit weights count:
+
+    >>> from sknet.layers import DenseLayer, InputLayer
     >>> from sknet.init import Constant
     >>> l = DenseLayer(InputLayer((None, 2)), num_units=3, W=Constant(1.0), b=Constant(5.0))
-    >>> float(regularize_layer_params(l, l1).eval())  # W only: the bias is not regularizable
+    >>> float(regularize_layer_params(l, l1).eval())
     6.0
     """
     layers = [layer] if isinstance(layer, Layer) else layer
@@ -116,24 +120,26 @@ def regularize_layer_params_weighted(layers, penalty, tags=_REGULARIZABLE, **kwa
     Parameters
     ----------
     layers : dict
-        Maps each layer to its coefficient.
+        Maps each layer to the coefficient of its own parameters' penalty
+        (the parameters of the layers below it do not count).
     penalty : callable
+        Applied to every parameter, with ``**kwargs`` as extra arguments.
     tags : mapping
         Tag filters, by default ``{'regularizable': True}``.
-    **kwargs
-        Passed to ``penalty``.
 
     Returns
     -------
     scalar PyTensor expression
+        ``sum(coefficient * penalty of the layer's parameters)`` over the layers.
 
     Examples
     --------
-    >>> from sknet.layers import InputLayer, DenseLayer
-    >>> from sknet.init import Constant
-    >>> l1_ = DenseLayer(InputLayer((None, 2)), num_units=2, W=Constant(1.0))
-    >>> l2_ = DenseLayer(l1_, num_units=1, W=Constant(2.0))
-    >>> float(regularize_layer_params_weighted({l1_: 0.5, l2_: 0.25}, l2).eval())
+    Four weights of 1 at 0.5, plus two weights of 2 (4 each in L2) at 0.25:
+
+    >>> from sknet import init, layers
+    >>> hidden = layers.DenseLayer((None, 2), num_units=2, W=init.Constant(1.0))
+    >>> top = layers.DenseLayer(hidden, num_units=1, W=init.Constant(2.0))
+    >>> float(regularize_layer_params_weighted({hidden: 0.5, top: 0.25}, l2).eval())
     4.0
     """
     return sum(coeff * apply_penalty(layer.get_params(**tags), penalty, **kwargs) for layer, coeff in layers.items())
@@ -147,22 +153,24 @@ def regularize_network_params(layer, penalty, tags=_REGULARIZABLE, **kwargs):
     layer : Layer or list of Layer
         The output layer(s); all layers below them are included.
     penalty : callable
+        The penalty of one parameter; ``**kwargs`` are handed on to it.
     tags : mapping
         Tag filters for ``get_all_params``, by default
         ``{'regularizable': True}``.
-    **kwargs
-        Passed to ``penalty``.
 
     Returns
     -------
     scalar PyTensor expression
+        What :func:`apply_penalty` gives for the network's selected parameters.
 
     Examples
     --------
-    >>> from sknet.layers import InputLayer, DenseLayer
+    Four weights of 1 in the hidden layer and two in the output layer:
+
+    >>> from sknet.layers import DenseLayer, InputLayer
     >>> from sknet.init import Constant
-    >>> l = DenseLayer(InputLayer((None, 2)), num_units=2, W=Constant(1.0))
-    >>> out = DenseLayer(l, num_units=1, W=Constant(1.0))
+    >>> hidden = DenseLayer(InputLayer((None, 2)), num_units=2, W=Constant(1.0))
+    >>> out = DenseLayer(hidden, num_units=1, W=Constant(1.0))
     >>> float(regularize_network_params(out, l1).eval())
     6.0
     """

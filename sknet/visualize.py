@@ -458,14 +458,15 @@ def plot_saliency(net, X, figsize=(9, None), ax=None):
     Parameters
     ----------
     net : NeuralNet
-        A fitted net with one InputLayer.
+        A fitted net with one InputLayer, as :func:`saliency_map` needs.
     X : array of shape (n, C, H, W)
-        The images, one figure row each.
-    figsize : tuple
-        Width and height in inches; a None height gives each row a third of
-        the width (unused with ``ax``).
+        The images to explain; each gets a row of three panels.
+    figsize : (width, height) in inches
+        A None height makes each image's row a third of the width high.
+        Ignored when drawing into ``ax``.
     ax : matplotlib.axes.Axes, optional
-        A subplot whose area the panels fill (it is replaced by them).
+        Divide this subplot's area into the panels instead of making a new
+        figure; the subplot itself is removed.
 
     Returns
     -------

@@ -143,22 +143,18 @@ def _conv_bias(layer, bias):
     return bias[None] if layer.untie_biases else _broadcast(bias, ndim, {0} | set(range(2, ndim)))
 
 
+def _emit_filtered(b, layer, name, ids, kind, W, bias, **attrs):
+    """Emit a (transposed) convolution with the layer's bias and stride, then its nonlinearity."""
+    x = b.emit(kind, ids, layer.output_shape, W=W, b=_conv_bias(layer, bias), stride=tuple(layer.stride), **attrs)
+    return b.act(x, layer.nonlinearity, _where(layer, name), layer.output_shape)
+
+
 def _lower_conv(b, layer, name, ids):
     W, bias = _params(layer, name, layer.W, layer.b)
     if layer.flip_filters:
         W = W[(slice(None), slice(None)) + (slice(None, None, -1),) * layer.n].copy()
     pads = [(p, p) for p in _pad_amounts(layer.pad, layer.filter_size)]
-    x = b.emit(
-        "conv",
-        ids,
-        layer.output_shape,
-        W=W,
-        b=_conv_bias(layer, bias),
-        stride=tuple(layer.stride),
-        pads=pads,
-        groups=int(getattr(layer, "num_groups", 1)),
-    )
-    return b.act(x, layer.nonlinearity, _where(layer, name), layer.output_shape)
+    return _emit_filtered(b, layer, name, ids, "conv", W, bias, pads=pads, groups=int(getattr(layer, "num_groups", 1)))
 
 
 def _lower_deconv(b, layer, name, ids):
@@ -174,17 +170,7 @@ def _lower_deconv(b, layer, name, ids):
             o - ((i - 1) * s - 2 * c + k)
             for o, i, s, c, k in zip(layer.output_size, layer.input_shape[2:], layer.stride, crop, layer.filter_size)
         )
-    x = b.emit(
-        "deconv",
-        ids,
-        layer.output_shape,
-        W=W,
-        b=_conv_bias(layer, bias),
-        stride=tuple(layer.stride),
-        crop=crop,
-        extra=extra,
-    )
-    return b.act(x, layer.nonlinearity, _where(layer, name), layer.output_shape)
+    return _emit_filtered(b, layer, name, ids, "deconv", W, bias, crop=crop, extra=extra)
 
 
 _POOL_MODES = {"max": "max", "average_inc_pad": "inc", "average_exc_pad": "exc"}

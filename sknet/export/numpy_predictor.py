@@ -317,7 +317,7 @@ class NumpyPredictor:
         How the output becomes predictions: class probabilities of a softmax
         (or of a one-unit sigmoid), regression targets (1-D for ``'regress_1d'``)
         or the raw output.
-    classes : array, optional
+    classes : array-like, optional
         The class labels of a classifier, in ``classes_`` order.
     transform_output : int, optional
         Value id that :meth:`transform` returns.
@@ -337,7 +337,8 @@ class NumpyPredictor:
         self.input_shape = tuple(input_shape)
         self.output = output
         self.kind = kind
-        self.classes = classes
+        # predict indexes the labels with an array of class positions
+        self.classes = None if classes is None else np.asarray(classes)
         self.transform_output = transform_output
         self.batch_size = batch_size
 

@@ -130,31 +130,20 @@ def _add_bias(g, out, b, conv_inputs):
     return conv_inputs, b
 
 
-def _emit_conv(g, x, shapes, W, b, stride, pads, groups):
+def _filter_node(g, op, x, W, b, stride, **attrs):
+    """A ``Conv`` or ``ConvTranspose`` node over the filters ``W``, with the bias tied inside or added after."""
     inputs, untied = _add_bias(g, None, b, [x, g.const(W, "W")])
-    out = g.node(
-        "Conv",
-        inputs,
-        kernel_shape=list(W.shape[2:]),
-        strides=list(stride),
-        pads=[p[0] for p in pads] + [p[1] for p in pads],
-        group=groups,
-        dilations=[1] * (W.ndim - 2),
-    )
+    out = g.node(op, inputs, kernel_shape=list(W.shape[2:]), strides=list(stride), **attrs)
     return out if untied is None else g.node("Add", [out, g.const(untied, "b")])
+
+
+def _emit_conv(g, x, shapes, W, b, stride, pads, groups):
+    begins_then_ends = [p[0] for p in pads] + [p[1] for p in pads]
+    return _filter_node(g, "Conv", x, W, b, stride, pads=begins_then_ends, group=groups, dilations=[1] * (W.ndim - 2))
 
 
 def _emit_deconv(g, x, shapes, W, b, stride, crop, extra):
-    inputs, untied = _add_bias(g, None, b, [x, g.const(W, "W")])
-    out = g.node(
-        "ConvTranspose",
-        inputs,
-        kernel_shape=list(W.shape[2:]),
-        strides=list(stride),
-        pads=list(crop) * 2,
-        output_padding=list(extra),
-    )
-    return out if untied is None else g.node("Add", [out, g.const(untied, "b")])
+    return _filter_node(g, "ConvTranspose", x, W, b, stride, pads=list(crop) * 2, output_padding=list(extra))
 
 
 def _emit_pool(g, x, shapes, mode, ws, stride, pad, extra):

@@ -6,11 +6,9 @@ import pytensor.tensor as T
 from .. import init, nonlinearities
 from .recurrent_base import (
     _fast,
-    _finish_output,
-    _recurrence,
+    _loop_options,
     _RecurrentBase,
     _stack,
-    _time_major_mask,
 )
 
 __all__ = ["Gate", "LSTMLayer", "GRULayer"]
@@ -64,17 +62,60 @@ class Gate:
         )
 
 
-def _gate_params(layer, gate, gate_name, num_inputs, num_units):
-    """Add a gate's W_in, W_hid and b to ``layer`` under Lasagne's names."""
-    return (
-        layer.add_param(gate.W_in, (num_inputs, num_units), name=f"W_in_to_{gate_name}"),
-        layer.add_param(gate.W_hid, (num_units, num_units), name=f"W_hid_to_{gate_name}"),
-        layer.add_param(gate.b, (num_units,), name=f"b_{gate_name}", regularizable=False),
-        gate.nonlinearity,
-    )
+class _GatedBase(_RecurrentBase):
+    """LSTM and GRU: gates whose weights are stacked so that a step costs one product.
+
+    A subclass lists its gates in ``_gates``, in stacking order, each with the
+    attribute that holds its nonlinearity.
+    """
+
+    _gates = ()
+
+    def _add_gates(self, num_units, gates):
+        """Register each ``(gate_name, Gate)``'s W_in, W_hid and b, in that order, under Lasagne's names."""
+        self.num_units = num_units
+        num_inputs = int(np.prod(self.input_shapes[0][2:]))
+        nonlinearity_attrs = dict(self._gates)
+        for gate_name, gate in gates:
+            for attr, spec, shape, tags in (
+                (f"W_in_to_{gate_name}", gate.W_in, (num_inputs, num_units), {}),
+                (f"W_hid_to_{gate_name}", gate.W_hid, (num_units, num_units), {}),
+                (f"b_{gate_name}", gate.b, (num_units,), {"regularizable": False}),
+            ):
+                setattr(self, attr, self.add_param(spec, shape, name=attr, **tags))
+            setattr(self, nonlinearity_attrs[gate_name], gate.nonlinearity)
+
+    def _gate_inputs(self, inputs):
+        """The time-major input, a step's input projection and the non-sequences it needs.
+
+        Returns ``(input, project, W_hid_stacked, non_seqs)``: with
+        ``precompute_input`` the whole input is projected here and ``project``
+        is the identity; otherwise ``project`` runs inside each step.
+        """
+        input = inputs[0]
+        if input.ndim > 3:
+            input = T.flatten(input, 3)
+        input = input.dimshuffle(1, 0, 2)
+        names = [gate_name for gate_name, _ in self._gates]
+        width = len(names) * self.num_units
+        num_inputs = int(np.prod(self.input_shapes[0][2:]))
+        W_in = _stack([getattr(self, f"W_in_to_{g}") for g in names], 1, (num_inputs, width))
+        W_hid = _stack([getattr(self, f"W_hid_to_{g}") for g in names], 1, (self.num_units, width))
+        b = _stack([getattr(self, f"b_{g}") for g in names], 0, (width,))
+
+        def project(x):
+            return T.dot(x, W_in) + b
+
+        if self.precompute_input:
+            return project(input), (lambda x: x), W_hid, [W_hid]
+        return input, project, W_hid, [W_hid, W_in, b]
+
+    def _gate_nonlinearities(self):
+        """The gates' nonlinearities in stacking order, tanh computed the fast way."""
+        return [_fast(getattr(self, attr)) for _, attr in self._gates]
 
 
-class LSTMLayer(_RecurrentBase):
+class LSTMLayer(_GatedBase):
     r"""Long short-term memory layer, with peepholes by default.
 
     With :math:`\odot` the elementwise product and :math:`p_\cdot` the
@@ -122,6 +163,13 @@ class LSTMLayer(_RecurrentBase):
     15
     """
 
+    _gates = (
+        ("ingate", "nonlinearity_ingate"),
+        ("forgetgate", "nonlinearity_forgetgate"),
+        ("cell", "nonlinearity_cell"),
+        ("outgate", "nonlinearity_outgate"),
+    )
+
     def __init__(
         self,
         incoming,
@@ -144,35 +192,12 @@ class LSTMLayer(_RecurrentBase):
         only_return_final=False,
         **kwargs,
     ):
-        super().__init__(
-            incoming,
-            mask_input,
-            [("hid_init", hid_init), ("cell_init", cell_init)],
-            backwards,
-            learn_init,
-            gradient_steps,
-            grad_clipping,
-            unroll_scan,
-            precompute_input,
-            only_return_final,
-            **kwargs,
-        )
+        inits = [("hid_init", hid_init), ("cell_init", cell_init)]
+        super().__init__(incoming, mask_input, inits, **_loop_options(locals()), **kwargs)
         self.nonlinearity = nonlinearities.identity if nonlinearity is None else nonlinearity
-        self.num_units = num_units
         self.peepholes = peepholes
-        num_inputs = int(np.prod(self.input_shapes[0][2:]))
-
-        (self.W_in_to_ingate, self.W_hid_to_ingate, self.b_ingate, self.nonlinearity_ingate) = _gate_params(
-            self, ingate, "ingate", num_inputs, num_units
-        )
-        (self.W_in_to_forgetgate, self.W_hid_to_forgetgate, self.b_forgetgate, self.nonlinearity_forgetgate) = (
-            _gate_params(self, forgetgate, "forgetgate", num_inputs, num_units)
-        )
-        (self.W_in_to_cell, self.W_hid_to_cell, self.b_cell, self.nonlinearity_cell) = _gate_params(
-            self, cell, "cell", num_inputs, num_units
-        )
-        (self.W_in_to_outgate, self.W_hid_to_outgate, self.b_outgate, self.nonlinearity_outgate) = _gate_params(
-            self, outgate, "outgate", num_inputs, num_units
+        self._add_gates(
+            num_units, [("ingate", ingate), ("forgetgate", forgetgate), ("cell", cell), ("outgate", outgate)]
         )
         if peepholes:
             self.W_cell_to_ingate = self.add_param(ingate.W_cell, (num_units,), name="W_cell_to_ingate")
@@ -182,41 +207,15 @@ class LSTMLayer(_RecurrentBase):
         self.hid_init = self._add_init(hid_init, (1, num_units), "hid_init")
 
     def get_output_for(self, inputs, **kwargs):
-        input = inputs[0]
-        mask = self._mask(inputs)
-        if input.ndim > 3:
-            input = T.flatten(input, 3)
-        input = input.dimshuffle(1, 0, 2)
-        num_batch = input.shape[1]
+        input, project, W_hid_stacked, non_seqs = self._gate_inputs(inputs)
+        nl_in, nl_forget, nl_cell, nl_out = self._gate_nonlinearities()
+        nl_hid = _fast(self.nonlinearity)
         n = self.num_units
-
-        num_inputs = int(np.prod(self.input_shapes[0][2:]))
-        W_in_stacked = _stack(
-            [self.W_in_to_ingate, self.W_in_to_forgetgate, self.W_in_to_cell, self.W_in_to_outgate],
-            1,
-            (num_inputs, 4 * n),
-        )
-        W_hid_stacked = _stack(
-            [self.W_hid_to_ingate, self.W_hid_to_forgetgate, self.W_hid_to_cell, self.W_hid_to_outgate], 1, (n, 4 * n)
-        )
-        b_stacked = _stack([self.b_ingate, self.b_forgetgate, self.b_cell, self.b_outgate], 0, (4 * n,))
-        if self.precompute_input:
-            input = T.dot(input, W_in_stacked) + b_stacked
-        nl_in, nl_forget, nl_cell, nl_out, nl_hid = map(
-            _fast,
-            (
-                self.nonlinearity_ingate,
-                self.nonlinearity_forgetgate,
-                self.nonlinearity_cell,
-                self.nonlinearity_outgate,
-                self.nonlinearity,
-            ),
-        )
+        if self.peepholes:
+            non_seqs += [self.W_cell_to_ingate, self.W_cell_to_forgetgate, self.W_cell_to_outgate]
 
         def step(input_n, cell_previous, hid_previous, *args):
-            if not self.precompute_input:
-                input_n = T.dot(input_n, W_in_stacked) + b_stacked
-            gates = self._clip(input_n + T.dot(hid_previous, W_hid_stacked))
+            gates = self._clip(project(input_n) + T.dot(hid_previous, W_hid_stacked))
             ingate = gates[:, 0 * n : 1 * n]
             forgetgate = gates[:, 1 * n : 2 * n]
             cell_input = gates[:, 2 * n : 3 * n]
@@ -224,49 +223,16 @@ class LSTMLayer(_RecurrentBase):
             if self.peepholes:
                 ingate = ingate + cell_previous * self.W_cell_to_ingate
                 forgetgate = forgetgate + cell_previous * self.W_cell_to_forgetgate
-            ingate = nl_in(ingate)
-            forgetgate = nl_forget(forgetgate)
-            cell_input = nl_cell(cell_input)
-            cell = forgetgate * cell_previous + ingate * cell_input
+            cell = nl_forget(forgetgate) * cell_previous + nl_in(ingate) * nl_cell(cell_input)
             if self.peepholes:
                 outgate = outgate + cell * self.W_cell_to_outgate
-            outgate = nl_out(outgate)
-            hid = outgate * nl_hid(cell)
+            hid = nl_out(outgate) * nl_hid(cell)
             return [cell, hid]
 
-        def step_masked(input_n, mask_n, cell_previous, hid_previous, *args):
-            cell, hid = step(input_n, cell_previous, hid_previous, *args)
-            cell = T.switch(mask_n, cell, cell_previous)
-            hid = T.switch(mask_n, hid, hid_previous)
-            return [cell, hid]
-
-        if mask is not None:
-            sequences, step_fun = [input, _time_major_mask(mask, input.dtype)], step_masked
-        else:
-            sequences, step_fun = [input], step
-        cell_init = self._initial_state(inputs, self.cell_init, self.cell_init_incoming_index, num_batch)
-        hid_init = self._initial_state(inputs, self.hid_init, self.hid_init_incoming_index, num_batch)
-
-        non_seqs = [W_hid_stacked]
-        if self.peepholes:
-            non_seqs += [self.W_cell_to_ingate, self.W_cell_to_forgetgate, self.W_cell_to_outgate]
-        if not self.precompute_input:
-            non_seqs += [W_in_stacked, b_stacked]
-
-        _, hid_out = _recurrence(
-            step_fun,
-            sequences,
-            [cell_init, hid_init],
-            non_seqs,
-            self.backwards,
-            self.gradient_steps,
-            self.unroll_scan,
-            self._n_steps(),
-        )
-        return _finish_output(hid_out, self.only_return_final, self.backwards)
+        return self._scan(inputs, step, input, ["cell_init", "hid_init"], non_seqs)
 
 
-class GRULayer(_RecurrentBase):
+class GRULayer(_GatedBase):
     r"""Gated recurrent unit layer.
 
     For each time step, with :math:`\odot` the elementwise product:
@@ -288,8 +254,14 @@ class GRULayer(_RecurrentBase):
     num_units : int
     resetgate, updategate, hidden_update : Gate
         Gate parameters (``W_cell`` is ignored: a GRU has no cell).
-    hid_init, backwards, learn_init, gradient_steps, grad_clipping,
-    unroll_scan, precompute_input, mask_input, only_return_final
+    hid_init : initializer, array, shared variable or Layer
+        Initial hidden state: a param of shape ``(1, num_units)`` or a layer
+        giving ``(batch, num_units)``.
+    grad_clipping : float
+        If non-zero, the bound on the gradient of each step's input, of its
+        hidden products and of the hidden update's pre-activation.
+    backwards, learn_init, gradient_steps, unroll_scan, precompute_input,
+    mask_input, only_return_final
         As in :class:`CustomRecurrentLayer`.
 
     Examples
@@ -299,6 +271,12 @@ class GRULayer(_RecurrentBase):
     >>> l_gru.output_shape, [p.name for p in l_gru.get_params()][:3]
     ((None, 6, 4), ['W_in_to_updategate', 'W_hid_to_updategate', 'b_updategate'])
     """
+
+    _gates = (
+        ("resetgate", "nonlinearity_resetgate"),
+        ("updategate", "nonlinearity_updategate"),
+        ("hidden_update", "nonlinearity_hid"),
+    )
 
     def __init__(
         self,
@@ -318,88 +296,26 @@ class GRULayer(_RecurrentBase):
         only_return_final=False,
         **kwargs,
     ):
-        super().__init__(
-            incoming,
-            mask_input,
-            [("hid_init", hid_init)],
-            backwards,
-            learn_init,
-            gradient_steps,
-            grad_clipping,
-            unroll_scan,
-            precompute_input,
-            only_return_final,
-            **kwargs,
-        )
-        self.num_units = num_units
-        num_inputs = int(np.prod(self.input_shapes[0][2:]))
+        super().__init__(incoming, mask_input, [("hid_init", hid_init)], **_loop_options(locals()), **kwargs)
         # created in Lasagne's order, so get_all_param_values lists match
-        (self.W_in_to_updategate, self.W_hid_to_updategate, self.b_updategate, self.nonlinearity_updategate) = (
-            _gate_params(self, updategate, "updategate", num_inputs, num_units)
-        )
-        (self.W_in_to_resetgate, self.W_hid_to_resetgate, self.b_resetgate, self.nonlinearity_resetgate) = _gate_params(
-            self, resetgate, "resetgate", num_inputs, num_units
-        )
-        (self.W_in_to_hidden_update, self.W_hid_to_hidden_update, self.b_hidden_update, self.nonlinearity_hid) = (
-            _gate_params(self, hidden_update, "hidden_update", num_inputs, num_units)
+        self._add_gates(
+            num_units, [("updategate", updategate), ("resetgate", resetgate), ("hidden_update", hidden_update)]
         )
         self.hid_init = self._add_init(hid_init, (1, num_units), "hid_init")
 
     def get_output_for(self, inputs, **kwargs):
-        input = inputs[0]
-        mask = self._mask(inputs)
-        if input.ndim > 3:
-            input = T.flatten(input, 3)
-        input = input.dimshuffle(1, 0, 2)
-        num_batch = input.shape[1]
+        input, project, W_hid_stacked, non_seqs = self._gate_inputs(inputs)
+        nl_reset, nl_update, nl_hid = self._gate_nonlinearities()
         n = self.num_units
 
-        num_inputs = int(np.prod(self.input_shapes[0][2:]))
-        W_in_stacked = _stack(
-            [self.W_in_to_resetgate, self.W_in_to_updategate, self.W_in_to_hidden_update], 1, (num_inputs, 3 * n)
-        )
-        W_hid_stacked = _stack(
-            [self.W_hid_to_resetgate, self.W_hid_to_updategate, self.W_hid_to_hidden_update], 1, (n, 3 * n)
-        )
-        b_stacked = _stack([self.b_resetgate, self.b_updategate, self.b_hidden_update], 0, (3 * n,))
-        if self.precompute_input:
-            input = T.dot(input, W_in_stacked) + b_stacked
-        nl_reset, nl_update, nl_hid = map(
-            _fast, (self.nonlinearity_resetgate, self.nonlinearity_updategate, self.nonlinearity_hid)
-        )
-
         def step(input_n, hid_previous, *args):
-            hid_input = T.dot(hid_previous, W_hid_stacked)
-            input_n = self._clip(input_n)
-            hid_input = self._clip(hid_input)
-            if not self.precompute_input:
-                input_n = T.dot(input_n, W_in_stacked) + b_stacked
+            hid_input = self._clip(T.dot(hid_previous, W_hid_stacked))
+            # as in Lasagne, the raw step input is clipped before its projection
+            input_n = project(self._clip(input_n))
             resetgate = nl_reset(hid_input[:, 0:n] + input_n[:, 0:n])
             updategate = nl_update(hid_input[:, n : 2 * n] + input_n[:, n : 2 * n])
             hidden_update = input_n[:, 2 * n : 3 * n] + resetgate * hid_input[:, 2 * n : 3 * n]
             hidden_update = nl_hid(self._clip(hidden_update))
             return (1 - updategate) * hid_previous + updategate * hidden_update
 
-        def step_masked(input_n, mask_n, hid_previous, *args):
-            hid = step(input_n, hid_previous, *args)
-            return T.switch(mask_n, hid, hid_previous)
-
-        if mask is not None:
-            sequences, step_fun = [input, _time_major_mask(mask, input.dtype)], step_masked
-        else:
-            sequences, step_fun = [input], step
-        hid_init = self._initial_state(inputs, self.hid_init, self.hid_init_incoming_index, num_batch)
-        non_seqs = [W_hid_stacked]
-        if not self.precompute_input:
-            non_seqs += [W_in_stacked, b_stacked]
-        (hid_out,) = _recurrence(
-            step_fun,
-            sequences,
-            [hid_init],
-            non_seqs,
-            self.backwards,
-            self.gradient_steps,
-            self.unroll_scan,
-            self._n_steps(),
-        )
-        return _finish_output(hid_out, self.only_return_final, self.backwards)
+        return self._scan(inputs, step, input, ["hid_init"], non_seqs)

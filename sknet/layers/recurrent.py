@@ -8,20 +8,12 @@ for padding; on padded steps the state is carried over unchanged, so the
 output there repeats the last real state.
 """
 
-import pytensor.tensor as T
-
 from .. import init, nonlinearities
 from . import helper
 from .dense import DenseLayer
 from .gated import Gate, GRULayer, LSTMLayer
 from .input import InputLayer
-from .recurrent_base import (
-    _fast,
-    _finish_output,
-    _recurrence,
-    _RecurrentBase,
-    _time_major_mask,
-)
+from .recurrent_base import _fast, _loop_options, _RecurrentBase
 
 __all__ = [
     "CustomRecurrentLayer",
@@ -103,19 +95,7 @@ class CustomRecurrentLayer(_RecurrentBase):
         only_return_final=False,
         **kwargs,
     ):
-        super().__init__(
-            incoming,
-            mask_input,
-            [("hid_init", hid_init)],
-            backwards,
-            learn_init,
-            gradient_steps,
-            grad_clipping,
-            unroll_scan,
-            precompute_input,
-            only_return_final,
-            **kwargs,
-        )
+        super().__init__(incoming, mask_input, [("hid_init", hid_init)], **_loop_options(locals()), **kwargs)
         self.input_to_hidden = input_to_hidden
         self.hidden_to_hidden = hidden_to_hidden
         self.nonlinearity = nonlinearities.identity if nonlinearity is None else nonlinearity
@@ -177,16 +157,15 @@ class CustomRecurrentLayer(_RecurrentBase):
 
     def get_output_for(self, inputs, **kwargs):
         input = inputs[0]
-        mask = self._mask(inputs)
         # scan iterates over axis 0: go time-major
         input = input.dimshuffle(1, 0, *range(2, input.ndim))
         seq_len, num_batch = input.shape[0], input.shape[1]
 
         if self.precompute_input:
             # one call of input_to_hidden over all (time * batch) steps
-            flat = input.reshape((seq_len * num_batch,) + tuple(input.shape[2:]), ndim=input.ndim - 1)
+            flat = _reshape_leading(input, (seq_len * num_batch,), 2)
             pre = helper.get_output(self.input_to_hidden, flat, **kwargs)
-            input = pre.reshape((seq_len, num_batch) + tuple(pre.shape[1:]), ndim=pre.ndim + 1)
+            input = _reshape_leading(pre, (seq_len, num_batch), 1)
 
         nonlinearity = _fast(self.nonlinearity)
         non_seqs = helper.get_all_params(self.hidden_to_hidden)
@@ -199,29 +178,9 @@ class CustomRecurrentLayer(_RecurrentBase):
                 hid_pre = hid_pre + input_n
             else:
                 hid_pre = hid_pre + helper.get_output(self.input_to_hidden, input_n, **kwargs)
-            hid_pre = self._clip(hid_pre)
-            return nonlinearity(hid_pre)
+            return nonlinearity(self._clip(hid_pre))
 
-        def step_masked(input_n, mask_n, hid_previous, *args):
-            hid = step(input_n, hid_previous, *args)
-            return T.switch(_broadcast_mask(mask_n, hid.ndim), hid, hid_previous)
-
-        hid_init = self._initial_state(inputs, self.hid_init, self.hid_init_incoming_index, num_batch)
-        if mask is not None:
-            sequences, step_fun = [input, _time_major_mask(mask, input.dtype)], step_masked
-        else:
-            sequences, step_fun = [input], step
-        (hid_out,) = _recurrence(
-            step_fun,
-            sequences,
-            [hid_init],
-            non_seqs,
-            self.backwards,
-            self.gradient_steps,
-            self.unroll_scan,
-            self._n_steps(),
-        )
-        return _finish_output(hid_out, self.only_return_final, self.backwards)
+        return self._scan(inputs, step, input, ["hid_init"], non_seqs)
 
 
 def _input_layers(layer):
@@ -232,11 +191,16 @@ def _compatible(shape1, shape2):
     return all(a is None or b is None or a == b for a, b in zip(shape1, shape2))
 
 
-def _broadcast_mask(mask_n, ndim):
-    """A (batch, 1) mask step, padded with broadcastable axes up to ``ndim``."""
-    if ndim > 2:
-        mask_n = mask_n.dimshuffle(0, *(["x"] * (ndim - 1)))
-    return mask_n
+def _reshape_leading(x, leading, start):
+    """Reshape ``x`` to ``leading + x.shape[start:]``, keeping the static sizes of the kept axes.
+
+    A symbolic ``x.shape[i]`` would forget that an axis has size 1; the scan
+    would then slice steps of type ``(batch, ?)`` from a sequence that
+    PyTensor's rewrites later find to be ``(time, batch, 1)``, and every
+    scan rewrite that rebuilds the loop fails on the mismatch.
+    """
+    kept = [x.shape[i] if size is None else size for i, size in enumerate(x.type.shape) if i >= start]
+    return x.reshape(tuple(leading) + tuple(kept), ndim=len(leading) + len(kept))
 
 
 class RecurrentLayer(CustomRecurrentLayer):
@@ -315,13 +279,7 @@ class RecurrentLayer(CustomRecurrentLayer):
             hid_to_hid,
             nonlinearity=nonlinearity,
             hid_init=hid_init,
-            backwards=backwards,
-            learn_init=learn_init,
-            gradient_steps=gradient_steps,
-            grad_clipping=grad_clipping,
-            unroll_scan=unroll_scan,
-            precompute_input=precompute_input,
             mask_input=mask_input,
-            only_return_final=only_return_final,
+            **_loop_options(locals()),
             **kwargs,
         )

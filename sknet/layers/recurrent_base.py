@@ -81,6 +81,13 @@ def _time_major_mask(mask, dtype):
     return T.cast(mask, dtype).dimshuffle(1, 0, "x")
 
 
+def _broadcast_mask(mask_n, ndim):
+    """A (batch, 1) mask step, padded with broadcastable axes up to ``ndim``."""
+    if ndim > 2:
+        mask_n = mask_n.dimshuffle(0, *(["x"] * (ndim - 1)))
+    return mask_n
+
+
 def _finish_output(out, only_return_final, backwards):
     """Turn a time-major scan output into Lasagne's batch-major layer output."""
     if only_return_final:
@@ -92,6 +99,27 @@ def _finish_output(out, only_return_final, backwards):
     return out
 
 
+# the loop options every recurrent layer's constructor takes, under Lasagne's names
+_LOOP_OPTIONS = (
+    "backwards",
+    "learn_init",
+    "gradient_steps",
+    "grad_clipping",
+    "unroll_scan",
+    "precompute_input",
+    "only_return_final",
+)
+
+
+def _loop_options(arguments):
+    """Pick the loop options out of a constructor's ``locals()``.
+
+    Each public layer declares them in its own signature, as Lasagne's do;
+    this hands them on to :class:`_RecurrentBase` without naming each again.
+    """
+    return {name: arguments[name] for name in _LOOP_OPTIONS}
+
+
 class _RecurrentBase(MergeLayer):
     """Shared plumbing: the extra incomings (mask, initial states) and the options."""
 
@@ -100,6 +128,7 @@ class _RecurrentBase(MergeLayer):
         incoming,
         mask_input,
         inits,
+        *,
         backwards,
         learn_init,
         gradient_steps,
@@ -142,10 +171,12 @@ class _RecurrentBase(MergeLayer):
             return spec
         return self.add_param(spec, shape, name=name, trainable=self.learn_init, regularizable=False)
 
-    def _initial_state(self, inputs, state, index, num_batch):
+    def _initial_state(self, inputs, state_name, num_batch):
         """The (batch, ...) initial value of a state, from its layer or its param."""
+        index = getattr(self, f"{state_name}_incoming_index")
         if index > 0:
             return inputs[index]
+        state = getattr(self, state_name)
         # repeat the (1, ...) param along the batch; a dot keeps it differentiable
         # and avoids relying on runtime broadcasting of a length-1 dimension
         ones = T.ones((num_batch, 1), dtype=state.dtype)
@@ -172,5 +203,33 @@ class _RecurrentBase(MergeLayer):
             return grad_clip(x, -self.grad_clipping, self.grad_clipping)
         return x
 
-    def _n_steps(self):
-        return self.input_shapes[0][1]
+    def _scan(self, inputs, step, input, state_names, non_seqs):
+        """Run ``step`` over the time-major ``input``; return the last state as the layer's output.
+
+        ``step(input_n, *previous_states, *non_seqs)`` returns the new states,
+        in the order of ``state_names`` (their initial values' attributes).
+        With a mask, padded steps carry every state over unchanged.
+        """
+        num_batch = input.shape[1]
+        inits = [self._initial_state(inputs, name, num_batch) for name in state_names]
+        mask = self._mask(inputs)
+        sequences, step_fun = [input], step
+        if mask is not None:
+            sequences.append(_time_major_mask(mask, input.dtype))
+
+            def step_fun(input_n, mask_n, *args):
+                new = step(input_n, *args)
+                new = new if isinstance(new, (list, tuple)) else [new]
+                return [T.switch(_broadcast_mask(mask_n, n.ndim), n, old) for n, old in zip(new, args)]
+
+        outputs = _recurrence(
+            step_fun,
+            sequences,
+            inits,
+            non_seqs,
+            self.backwards,
+            self.gradient_steps,
+            self.unroll_scan,
+            self.input_shapes[0][1],
+        )
+        return _finish_output(outputs[-1], self.only_return_final, self.backwards)

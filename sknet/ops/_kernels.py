@@ -8,7 +8,7 @@ import functools
 
 import numpy as np
 
-_NAMES = ("_window", "im2col", "col2im", "pool_kernel", "pool_grad_kernel", "corr_kernel")
+_NAMES = ("_window", "_pool_windows", "_patches", "im2col", "col2im", "pool_kernel", "pool_grad_kernel", "corr_kernel")
 
 
 @functools.cache
@@ -35,88 +35,87 @@ def _window(i, st, ws, pad, n):
     return s, e, max(s, 0), min(e, n)
 
 
-def pool_kernel(x, z, wh, ww, sh, sw, ph, pw, mode):
-    """Pool planes ``x (P, H, W)`` into ``z (P, oh, ow)``; mode 0 max, 1 inc-pad, 2 exc-pad."""
+def _pool_windows(x, y, gx, wh, ww, sh, sw, ph, pw, mode, backward):
+    """Visit each pooling window of the planes ``x (P, H, W)``; ``y`` is ``(P, oh, ow)``.
+
+    Forward, write each window's max (mode 0) or mean (1: the count includes
+    the padding, 2: it excludes it) into ``y``. With ``backward``, ``y`` holds
+    the output gradient, and each window hands it on into ``gx (P, H, W)``:
+    all of it to the first maximum, or an equal share to every input.
+    """
     P, H, W = x.shape
-    oh, ow = z.shape[1], z.shape[2]
+    oh, ow = y.shape[1], y.shape[2]
     for p in range(P):
         for i in range(oh):
             rs, re, rvs, rve = _window(i, sh, wh, ph, H)
             for j in range(ow):
                 cs, ce, cvs, cve = _window(j, sw, ww, pw, W)
                 if mode == 0:
-                    m = x[p, rvs, cvs]
+                    m, br, bc = x[p, rvs, cvs], rvs, cvs
                     for r in range(rvs, rve):
                         for c in range(cvs, cve):
                             if x[p, r, c] > m:
-                                m = x[p, r, c]
-                    z[p, i, j] = m
+                                m, br, bc = x[p, r, c], r, c
+                    if backward:
+                        gx[p, br, bc] += y[p, i, j]
+                    else:
+                        y[p, i, j] = m
+                    continue
+                count = (re - rs) * (ce - cs) if mode == 1 else (rve - rvs) * (cve - cvs)
+                if backward:
+                    share = y[p, i, j] / count if count > 0 else 0.0
+                    for r in range(rvs, rve):
+                        for c in range(cvs, cve):
+                            gx[p, r, c] += share
                 else:
-                    count = (re - rs) * (ce - cs) if mode == 1 else (rve - rvs) * (cve - cvs)
                     s = 0.0
                     for r in range(rvs, rve):
                         for c in range(cvs, cve):
                             s += x[p, r, c]
-                    z[p, i, j] = s / count if count > 0 else 0.0
+                    y[p, i, j] = s / count if count > 0 else 0.0
+
+
+def pool_kernel(x, z, wh, ww, sh, sw, ph, pw, mode):
+    """Pool planes ``x (P, H, W)`` into ``z (P, oh, ow)``; mode 0 max, 1 inc-pad, 2 exc-pad."""
+    _pool_windows(x, z, x, wh, ww, sh, sw, ph, pw, mode, False)
 
 
 def pool_grad_kernel(x, gz, gx, wh, ww, sh, sw, ph, pw, mode):
     """Accumulate the pooling gradient ``gz (P, oh, ow)`` into the zeroed ``gx (P, H, W)``."""
-    P, H, W = x.shape
-    oh, ow = gz.shape[1], gz.shape[2]
-    for p in range(P):
-        for i in range(oh):
-            rs, re, rvs, rve = _window(i, sh, wh, ph, H)
-            for j in range(ow):
-                cs, ce, cvs, cve = _window(j, sw, ww, pw, W)
-                if mode == 0:
-                    br, bc = rvs, cvs
-                    for r in range(rvs, rve):
-                        for c in range(cvs, cve):
-                            if x[p, r, c] > x[p, br, bc]:
-                                br, bc = r, c
-                    gx[p, br, bc] += gz[p, i, j]
-                else:
-                    count = (re - rs) * (ce - cs) if mode == 1 else (rve - rvs) * (cve - cvs)
-                    if count > 0:
-                        v = gz[p, i, j] / count
-                        for r in range(rvs, rve):
-                            for c in range(cvs, cve):
-                                gx[p, r, c] += v
+    _pool_windows(x, gz, gx, wh, ww, sh, sw, ph, pw, mode, True)
+
+
+def _patches(im, col, kh, kw, sh, sw, ph, pw, oh, ow, fold):
+    """The im2col loop over ``im (C, H, W)`` and ``col (C*kh*kw, oh*ow)``.
+
+    Copy each patch of the image into its column (zeros for the padding),
+    or with ``fold`` add each column back onto the image.
+    """
+    C, H, W = im.shape
+    for c in range(C):
+        for u in range(kh):
+            for v in range(kw):
+                row = (c * kh + u) * kw + v
+                for i in range(oh):
+                    y = i * sh - ph + u
+                    for j in range(ow):
+                        x = j * sw - pw + v
+                        inside = 0 <= y < H and 0 <= x < W
+                        if fold:
+                            if inside:
+                                im[c, y, x] += col[row, i * ow + j]
+                        else:
+                            col[row, i * ow + j] = im[c, y, x] if inside else 0.0
 
 
 def im2col(im, kh, kw, sh, sw, ph, pw, oh, ow, col):
     """Unfold one image ``im (C, H, W)`` into ``col (C*kh*kw, oh*ow)``."""
-    C, H, W = im.shape
-    for c in range(C):
-        for u in range(kh):
-            for v in range(kw):
-                row = (c * kh + u) * kw + v
-                for i in range(oh):
-                    y = i * sh - ph + u
-                    for j in range(ow):
-                        x = j * sw - pw + v
-                        if 0 <= y < H and 0 <= x < W:
-                            col[row, i * ow + j] = im[c, y, x]
-                        else:
-                            col[row, i * ow + j] = 0.0
+    _patches(im, col, kh, kw, sh, sw, ph, pw, oh, ow, False)
 
 
 def col2im(col, kh, kw, sh, sw, ph, pw, oh, ow, im):
     """Add ``col (C*kh*kw, oh*ow)`` back into the image ``im (C, H, W)``."""
-    C, H, W = im.shape
-    for c in range(C):
-        for u in range(kh):
-            for v in range(kw):
-                row = (c * kh + u) * kw + v
-                for i in range(oh):
-                    y = i * sh - ph + u
-                    if y < 0 or y >= H:
-                        continue
-                    for j in range(ow):
-                        x = j * sw - pw + v
-                        if 0 <= x < W:
-                            im[c, y, x] += col[row, i * ow + j]
+    _patches(im, col, kh, kw, sh, sw, ph, pw, oh, ow, True)
 
 
 def corr_kernel(direction, a, b, shp, sh, sw, ph, pw):

@@ -16,6 +16,7 @@ from sklearn.preprocessing import StandardScaler
 
 from sknet import NeuralNetClassifier, NeuralNetRegressor, nonlinearities
 from sknet.export import to_numpy_predictor, to_onnx
+from sknet.export.numpy_predictor import NumpyPredictor
 from sknet.layers import DenseLayer, DropoutLayer, InputLayer
 
 HEAVY = ("pytensor", "sklearn", "scipy", "numba", "jax", "sknet")
@@ -182,3 +183,12 @@ def test_predictor_pickles_twice_and_checks_input(string_clf, digits):
     assert predictor.predict(X[:20]).tolist() == string_clf.predict(X[:20]).tolist()
     with pytest.raises(ValueError, match=r"X has shape \(3, 5\); the network takes \(None, 64\)"):
         predictor.predict(np.zeros((3, 5)))
+
+
+def test_predictor_takes_class_labels_as_a_list():
+    """Labels given as a plain list index like an array: one label per row."""
+    program = [("act", [0], 1, {"kind": "sigmoid", "args": ()})]
+    predictor = NumpyPredictor(program, (None, 1), 1, "proba_binary", classes=["low", "high"])
+    X = np.array([[-3.0], [2.0], [0.5]], dtype=np.float32)
+    assert predictor.predict(X).tolist() == ["low", "high", "high"]
+    np.testing.assert_allclose(predictor.predict_proba(X)[:, 1], 1 / (1 + np.exp(-X[:, 0])), rtol=1e-6)

@@ -6,6 +6,8 @@ unroll_scan, precompute_input=False, initial states as layers), shared by
 the tests through module-scoped fixtures.
 """
 
+import logging
+
 import numpy as np
 import pytensor
 import pytensor.tensor as T
@@ -100,7 +102,7 @@ def rnn_reference(X, p, mask=None, backwards=False, h0=None, c0=None):
     return _run_reference(step, X, [h0], mask, backwards)
 
 
-def _random_params(rng, kind):
+def _random_params(rng, kind, units=N):
     """Weights large enough that every nonlinearity and peephole matters."""
 
     def w(*shape):
@@ -109,19 +111,19 @@ def _random_params(rng, kind):
     if kind == "lstm":
         p = {}
         for gate in ("ingate", "forgetgate", "cell", "outgate"):
-            p.update({f"W_in_to_{gate}": w(F, N), f"W_hid_to_{gate}": w(N, N), f"b_{gate}": w(N)})
+            p.update({f"W_in_to_{gate}": w(F, units), f"W_hid_to_{gate}": w(units, units), f"b_{gate}": w(units)})
         for gate in ("ingate", "forgetgate", "outgate"):
-            p[f"W_cell_to_{gate}"] = w(N)
+            p[f"W_cell_to_{gate}"] = w(units)
         return p
     if kind == "gru":
         p = {}
         for gate in ("resetgate", "updategate", "hidden_update"):
-            p.update({f"W_in_to_{gate}": w(F, N), f"W_hid_to_{gate}": w(N, N), f"b_{gate}": w(N)})
+            p.update({f"W_in_to_{gate}": w(F, units), f"W_hid_to_{gate}": w(units, units), f"b_{gate}": w(units)})
         return p
-    return {"W_in": w(F, N), "W_hid": w(N, N), "b": w(N)}
+    return {"W_in": w(F, units), "W_hid": w(units, units), "b": w(units)}
 
 
-def _make_layer(kind, p, l_in, l_mask, l_h0, l_c0, **kw):
+def _make_layer(kind, p, l_in, l_mask, l_h0, l_c0, units=N, **kw):
     init_layers = kw.pop("init_layers", False)
     if kw.pop("mask", False):
         kw["mask_input"] = l_mask
@@ -134,7 +136,7 @@ def _make_layer(kind, p, l_in, l_mask, l_h0, l_c0, **kw):
             kw.update(hid_init=l_h0, cell_init=l_c0)
         return LSTMLayer(
             l_in,
-            N,
+            units,
             ingate=gate("ingate", W_cell=p["W_cell_to_ingate"]),
             forgetgate=gate("forgetgate", W_cell=p["W_cell_to_forgetgate"]),
             cell=gate("cell", W_cell=None, nonlinearity=nonlinearities.tanh),
@@ -150,17 +152,17 @@ def _make_layer(kind, p, l_in, l_mask, l_h0, l_c0, **kw):
 
         return GRULayer(
             l_in,
-            N,
+            units,
             resetgate=gate("resetgate"),
             updategate=gate("updategate"),
             hidden_update=gate("hidden_update", nonlinearity=nonlinearities.tanh),
             **kw,
         )
     if kind == "custom":
-        in_to_hid = DenseLayer(InputLayer((None, F)), N, W=p["W_in"], b=p["b"], nonlinearity=None)
-        hid_to_hid = DenseLayer(InputLayer((None, N)), N, W=p["W_hid"], b=None, nonlinearity=None)
+        in_to_hid = DenseLayer(InputLayer((None, F)), units, W=p["W_in"], b=p["b"], nonlinearity=None)
+        hid_to_hid = DenseLayer(InputLayer((None, units)), units, W=p["W_hid"], b=None, nonlinearity=None)
         return CustomRecurrentLayer(l_in, in_to_hid, hid_to_hid, **kw)
-    return RecurrentLayer(l_in, N, W_in_to_hid=p["W_in"], W_hid_to_hid=p["W_hid"], b=p["b"], **kw)
+    return RecurrentLayer(l_in, units, W_in_to_hid=p["W_in"], W_hid_to_hid=p["W_hid"], b=p["b"], **kw)
 
 
 REFERENCES = {"lstm": lstm_reference, "gru": gru_reference, "rnn": rnn_reference, "custom": rnn_reference}
@@ -393,6 +395,38 @@ class TestGradients:
         verify_grad(
             cost, [rng.randn(2, 3, 2).astype("float32")], rng=rng, eps=1e-2, abs_tol=2e-3, rel_tol=2e-2, mode=mode
         )
+
+
+# the hidden-to-hidden weight whose gradient the one-unit test checks, per kind
+HIDDEN_WEIGHT = {"lstm": "W_hid_to_forgetgate", "gru": "W_hid_to_resetgate", "rnn": "W_hid"}
+
+
+@pytest.mark.parametrize("kind", ["rnn", "gru", "lstm"])
+def test_one_unit_gradient_compiles_without_rewrite_failures(kind, mode, caplog):
+    """A unit axis of size 1 is static in the graph; scan's rewrites must not trip on it."""
+    rng = np.random.RandomState(11)
+    p = _random_params(rng, kind, units=1)
+    if kind == "rnn":
+        p["b"] = np.abs(p["b"]) + 1  # keep the rectifier off its kink
+    l_in = InputLayer((None, STEPS, F))
+    layer = _make_layer(kind, p, l_in, None, None, None, units=1, precompute_input=True)
+    out = get_output(layer)
+    weight = layer.W_hid_to_hid if kind == "rnn" else getattr(layer, HIDDEN_WEIGHT[kind])
+    with caplog.at_level(logging.WARNING, logger="pytensor"):
+        fn = pytensor.function([l_in.input_var], [out, T.grad(out.sum(), weight)], mode=mode)
+    failures = [r.getMessage() for r in caplog.records if "Rewrite failure" in r.getMessage()]
+    assert failures == []
+
+    X = rng.randn(B, STEPS, F).astype("float32")
+    got_out, got_grad = fn(X)
+    p64 = {k: v.astype("float64") for k, v in p.items()}
+    np.testing.assert_allclose(got_out, REFERENCES[kind](X.astype("float64"), p64), rtol=RTOL, atol=ATOL)
+    # d sum(out) / d weight by central differences of the numpy reference
+    name, eps = HIDDEN_WEIGHT[kind], 1e-5
+    shifted = [dict(p64, **{name: p64[name] + d}) for d in (eps, -eps)]
+    want = (REFERENCES[kind](X, shifted[0]).sum() - REFERENCES[kind](X, shifted[1]).sum()) / (2 * eps)
+    assert got_grad.shape == (1, 1)
+    np.testing.assert_allclose(got_grad[0, 0], want, rtol=1e-3, atol=1e-4)
 
 
 class TestMemoryTask:
