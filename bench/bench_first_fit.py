@@ -92,12 +92,8 @@ def child(net_kind, units):
 
 
 def _run(net_kind, units, compiledir, quick):
-    env = dict(
-        os.environ,
-        PYTENSOR_FLAGS=f"base_compiledir={compiledir}",
-        SKNET_QUICK_BUILD="1" if quick else "0",
-        SKNET_BLAS_THREADS=os.environ.get("SKNET_BLAS_THREADS", "1"),
-    )
+    env = dict(os.environ, PYTENSOR_FLAGS=f"base_compiledir={compiledir}", SKNET_QUICK_BUILD="1" if quick else "0")
+    env.setdefault("SKNET_BLAS_THREADS", "1")
     out = subprocess.run(
         [sys.executable, __file__, "--child", net_kind, str(units)],
         env=env,
