@@ -10,7 +10,9 @@ Each figure comes from a fresh process; "fit" is ``fit`` and one
 ``predict`` (train, valid and predict functions compiled), "compile" is the
 compile time the history's first row records (train and valid functions)
 plus the first predict's, "modules" the C modules that process added to the
-compile directory, "epoch" the median epoch time. Three runs per variant and
+compile directory, "process CPU" the CPU seconds of that process and its
+``g++`` runs (import included; steadier than wall time on a shared machine),
+"epoch" the median epoch time. Three runs per variant and
 repeat share one new compile directory (``PYTENSOR_FLAGS=base_compiledir=``):
 
 * cold: the directory is empty;
@@ -25,11 +27,15 @@ default). Medians over ``--repeats``; the variants alternate so that both see
 the same load. Run::
 
     python bench/bench_first_fit.py --repeats 2
+
+One repeat took 4 minutes on a shared 2-core machine (load ~5), mostly the
+four cold runs.
 """
 
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -94,6 +100,7 @@ def child(net_kind, units):
 def _run(net_kind, units, compiledir, quick):
     env = dict(os.environ, PYTENSOR_FLAGS=f"base_compiledir={compiledir}", SKNET_QUICK_BUILD="1" if quick else "0")
     env.setdefault("SKNET_BLAS_THREADS", "1")
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(
         [sys.executable, __file__, "--child", net_kind, str(units)],
         env=env,
@@ -102,7 +109,10 @@ def _run(net_kind, units, compiledir, quick):
         check=True,
         timeout=900,
     ).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    now = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result = json.loads(out.strip().splitlines()[-1])
+    result["cpu"] = now.ru_utime + now.ru_stime - used.ru_utime - used.ru_stime
+    return result
 
 
 def main(argv=None):
@@ -129,9 +139,9 @@ def main(argv=None):
     print(f"1-minute load average during the runs: {min(loads):.1f} to {max(loads):.1f} (machine shared).\n")
     print(
         "| net | run | fit (s) off | fit (s) on | ratio on/off | compile (s) off | compile (s) on "
-        "| C modules off / on | epoch (s) off / on |"
+        "| process CPU (s) off / on | C modules off / on | epoch (s) off / on |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for net_kind in args.nets.split(","):
         for run in runs:
             off, on = results[(net_kind, False, run)], results[(net_kind, True, run)]
@@ -142,6 +152,7 @@ def main(argv=None):
             print(
                 f"| {net_kind} | {run} | {med(off, 'fit'):.2f} | {med(on, 'fit'):.2f} | "
                 f"{med(on, 'fit') / med(off, 'fit'):.2f} | {med(off, 'compile'):.2f} | {med(on, 'compile'):.2f} | "
+                f"{med(off, 'cpu'):.1f} / {med(on, 'cpu'):.1f} | "
                 f"{med(off, 'modules'):.0f} / {med(on, 'modules'):.0f} | "
                 f"{med(off, 'epoch'):.3f} / {med(on, 'epoch'):.3f} |"
             )
