@@ -30,6 +30,7 @@ __all__ = [
     "mode_for_tests",
     "bench_mode",
     "example_mode",
+    "quick_build_enabled",
 ]
 
 #: Every variable sknet reads, with its default in words.
@@ -44,6 +45,7 @@ VARIABLES = {
     "SKNET_TEST_MODE": "CVM: the compile mode of the test suite and doctests",
     "SKNET_BENCH_MODE": "CVM: the compile mode of bench/bench_cnn.py",
     "SKNET_MODE": "CVM: the compile mode of examples/mnist_cnn_loop.py",
+    "SKNET_QUICK_BUILD": "1: C modules built without debug info, more precompiled includes, -march found once",
 }
 
 _OFF = ("0", "false", "no", "off")
@@ -182,3 +184,15 @@ def example_mode():
     True
     """
     return _get("SKNET_MODE").upper() or None
+
+
+def quick_build_enabled():
+    """False when ``SKNET_QUICK_BUILD`` is 0: sknet's parallel C build then
+    compiles as PyTensor does (see :mod:`sknet.parallel_build`).
+
+    Examples
+    --------
+    >>> quick_build_enabled() in (True, False)
+    True
+    """
+    return _switch("SKNET_QUICK_BUILD")

@@ -26,27 +26,52 @@ def counting(*args, **kwargs):
     return original(*args, **kwargs)
 cmodule.GCC_compiler.compile_str = counting
 
+# PyTensor's -march detection compiles and runs this test program
+probes = []
+original_probe = cmodule.try_march_flag
+cmodule.try_march_flag = lambda flags: probes.append(flags) or original_probe(flags)
+
 x, y = T.matrix("x"), T.vector("y")
-out = [T.exp(x) * 3 + y, T.log1p(abs(x)).sum(axis=0), T.tanh(x).max(axis=1), T.cos(y) ** 2]
+# the dot is BLAS's Dot22: a module with linker flags
+out = [T.exp(x) * 3 + y, T.log1p(abs(x)).sum(axis=0), T.tanh(x).max(axis=1), T.cos(y) ** 2, T.dot(x, x.T)]
 f = pytensor.function([x, y], out, mode=sknet.backend.get_mode())
 X = np.linspace(-1, 1, 6, dtype="float32").reshape(2, 3); Y = np.arange(3, dtype="float32")
-print(json.dumps({"parallel": runs.count(False), "serial": runs.count(True),
-                  "out": [o.tolist() for o in f(X, Y)]}))
+print(json.dumps({"parallel": runs.count(False), "serial": runs.count(True), "probes": len(probes),
+                  "march": cmodule.GCC_compiler.march_flags, "out": [o.tolist() for o in f(X, Y)]}))
 """
 
 
-@pytest.fixture(scope="module")
-def cold_run(tmp_path_factory):
-    """A fresh process on an empty compile directory, 2 build workers."""
-    base = tmp_path_factory.mktemp("compiledir")
+def _child(base):
     env = dict(os.environ, SKNET_COMPILE_WORKERS="2", PYTENSOR_FLAGS=f"base_compiledir={base}")
     env.pop("SKNET_PCH", None)
+    env.pop("SKNET_QUICK_BUILD", None)
     out = subprocess.run(
         [sys.executable, "-c", CHILD], env=env, capture_output=True, text=True, check=True, timeout=600
     ).stdout
-    result = json.loads(out.strip().splitlines()[-1])
-    result["pch"] = sorted(p.name for p in base.glob("compiledir_*/sknet_pch/*/*"))
+    return json.loads(out.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def compiledir(tmp_path_factory):
+    return tmp_path_factory.mktemp("compiledir")
+
+
+@pytest.fixture(scope="module")
+def cold_run(compiledir):
+    """A fresh process on an empty compile directory, 2 build workers."""
+    result = _child(compiledir)
+    result["pch"] = sorted(p.name for p in compiledir.glob("compiledir_*/sknet_pch/*/*"))
+    result["pch_folders"] = [sorted(p.name for p in d.iterdir()) for d in compiledir.glob("compiledir_*/sknet_pch/*")]
+    result["libraries"] = [
+        p.read_bytes() for p in compiledir.glob(f"compiledir_*/tmp*/*.{parallel_build.cmodule.get_lib_extension()}")
+    ]
     return result
+
+
+@pytest.fixture(scope="module")
+def warm_run(cold_run, compiledir):
+    """A second process on the same compile directory."""
+    return _child(compiledir)
 
 
 def test_cold_modules_are_built_in_parallel(cold_run):
@@ -63,12 +88,59 @@ def test_precompiled_header_built_for_gcc_only(cold_run):
         assert cold_run["pch"] == []
 
 
-def test_results_equal_numpy(cold_run):
+@pytest.mark.parametrize("run", ["cold_run", "warm_run"])
+def test_results_equal_numpy(run, request):
     X = np.linspace(-1, 1, 6, dtype="float32").reshape(2, 3)
     Y = np.arange(3, dtype="float32")
-    ref = [np.exp(X) * 3 + Y, np.log1p(abs(X)).sum(axis=0), np.tanh(X).max(axis=1), np.cos(Y) ** 2]
-    for got, want in zip(cold_run["out"], ref):
-        np.testing.assert_allclose(got, want, rtol=1e-5)
+    ref = [np.exp(X) * 3 + Y, np.log1p(abs(X)).sum(axis=0), np.tanh(X).max(axis=1), np.cos(Y) ** 2, X @ X.T]
+    got = request.getfixturevalue(run)["out"]
+    assert len(got) == len(ref)
+    for out, want in zip(got, ref):
+        np.testing.assert_allclose(out, want, rtol=1e-5)
+
+
+def _gcc():
+    return "g++" in os.path.basename(pytensor.config.cxx or "")
+
+
+def test_every_precompiled_header_is_built(cold_run):
+    # the BLAS module's flags hold -Wl,-rpath and -Xlinker: they once made
+    # the header's g++ link (and fail), leaving that module without one
+    if not _gcc():
+        assert cold_run["pch_folders"] == []
+        return
+    assert cold_run["pch_folders"]
+    assert all(files == ["prefix.h", "prefix.h.gch"] for files in cold_run["pch_folders"])
+
+
+def test_modules_carry_no_debug_info(cold_run):
+    assert cold_run["libraries"]
+    assert not any(b".debug_info" in lib for lib in cold_run["libraries"])
+
+
+def test_march_flags_found_once_per_machine(cold_run, warm_run, compiledir):
+    kept = list(compiledir.glob("compiledir_*/sknet_march.json"))
+    if not _gcc():  # PyTensor detects -march for g++ only
+        assert kept == []
+        return
+    assert cold_run["probes"] >= 1  # PyTensor's detection ran in the first process
+    assert warm_run["probes"] == 0  # and not in the second
+    assert warm_run["march"] == cold_run["march"]
+    assert list(json.loads(kept[0].read_text()).values()) == [cold_run["march"]]
+
+
+def test_quick_build_switch(monkeypatch):
+    job = dict(JOB, preargs=["-O3", "-Wl,-rpath,/lib"])
+    src = parallel_build._PREFIX + "#include <vector>\n#include <algorithm>\nint x;"
+    monkeypatch.setenv("SKNET_QUICK_BUILD", "0")
+    assert parallel_build._preargs(job) == ["-O3", "-Wl,-rpath,/lib"]
+    assert parallel_build._prefix(src) == parallel_build._PREFIX
+    assert parallel_build.remember_march_flags() is False
+    monkeypatch.setenv("SKNET_QUICK_BUILD", "1")
+    assert parallel_build._preargs(job) == ["-O3", "-Wl,-rpath,/lib", "-g0"]
+    assert parallel_build._prefix(src) == src[: -len("int x;")]
+    assert parallel_build._prefix(parallel_build._PREFIX + "int x;") == src[: -len("int x;")]
+    assert parallel_build._prefix("int x;") is None
 
 
 JOB = dict(
