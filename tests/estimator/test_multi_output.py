@@ -150,3 +150,27 @@ def test_validation_data_warm_start_and_classes(fitted, digit_parity):
         net.fit(X[:450], (digit[:450], parity[:450]), X_val=X[450:], y_val=(digit[450:], parity[450:] + 1))
     with pytest.raises(ValueError, match="class_weight is not supported"):
         clone(fitted).set_params(class_weight="balanced").fit(X[:100], (digit[:100], parity[:100]))
+
+
+def test_pickle_and_weights_round_trip(fitted, digit_parity, tmp_path):
+    import pickle
+
+    X, digit, parity = digit_parity
+    expected = fitted.predict_proba(X[450:])
+    fitted.save_params_to(tmp_path / "w.npz")
+    other = NeuralNetClassifier(two_heads(64, 10, 2, hidden=64), max_epochs=1).fit(X[:40], (digit[:40], parity[:40]))
+    other.load_params_from(str(tmp_path / "w.npz"))
+    for net in (pickle.loads(pickle.dumps(fitted)), other):
+        for got, want in zip(net.predict_proba(X[450:]), expected):
+            np.testing.assert_allclose(got, want, rtol=1e-6)
+    assert "MultiOutputLayer" in fitted.summary()
+
+
+def test_transform_returns_the_shared_trunk(fitted, digit_parity):
+    X = digit_parity[0][450:]
+    trunk = fitted.layers[0].input_layer  # the caller's own layer object names the net's copy
+    features = fitted.set_params(transform_layer=trunk).transform(X)
+    np.testing.assert_array_equal(features, fitted.get_output("trunk", X))
+    assert features.shape == (len(X), 64)
+    with pytest.raises(ValueError, match="several incoming layers; name the one transform returns"):
+        fitted.set_params(transform_layer=None).transform(X)
