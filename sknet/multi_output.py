@@ -289,8 +289,11 @@ class MultiTargets:
         heads = output_layer.input_layers
         if len(heads) != len(self.outputs_):
             raise ValueError(f"y has {len(self.outputs_)} arrays, but this net has {len(heads)} output layers")
-        for targets, head in zip(self.outputs_, heads):
-            targets.bind(head, default_loss, named_nonlinearity)
+        for i, (targets, head) in enumerate(zip(self.outputs_, heads)):
+            try:
+                targets.bind(head, default_loss, named_nonlinearity)
+            except ValueError as exc:
+                raise ValueError(f"y[{i}] and the output layer {head.name or i!r}: {exc}") from None
         self.widths_, self.shapes_ = output_layer.widths, [shape[1:] for shape in output_layer.input_shapes]
         return self
 

@@ -132,6 +132,12 @@ def test_a_y_that_does_not_fit_the_outputs_raises_before_compiling(digit_parity,
     assert compile_count() == before
 
 
+def test_an_output_that_does_not_fit_its_labels_is_named(digit_parity):
+    X, digit, parity = digit_parity
+    with pytest.raises(ValueError, match="y\\[1\\] and the output layer 'b': The output layer has 3 units but y has 2"):
+        NeuralNetClassifier(two_heads(64, 10, 3)).fit(X[:100], (digit[:100], parity[:100]))
+
+
 def test_a_regressor_rejects_labels_that_are_not_numbers(digit_parity):
     X, digit, parity = digit_parity
     with pytest.raises(ValueError, match="y\\[0\\] \\(for the output layer 'a'\\) must hold numbers"):
