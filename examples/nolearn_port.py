@@ -3,11 +3,11 @@
 Three nets written the nolearn way: an MNIST MLP stopped early by an
 ``on_epoch_finished`` hook raising ``StopIteration`` and saving its best
 weights with ``SaveWeights(only_best=True)``; a regression net on the
-diabetes data (``regression=True``); a net with two outputs. The MLP records
-a ``custom_scores`` entry in its history. The import block below shows each
-nolearn line it replaces. Lines that still differ from nolearn (the
-features sknet does not have yet: several output layers) carry a
-``# nolearn:`` comment with the spelling they replace.
+diabetes data (``regression=True``); a net with two output layers
+(``layers=[head_a, head_b]``, y a tuple of one array per output, ``predict``
+a tuple). The MLP records a ``custom_scores`` entry in its history. The
+import block below shows each nolearn line it replaces; nothing else differs
+from nolearn.
 
 Run::
 
@@ -30,8 +30,8 @@ from sknet import BatchIterator, NeuralNet, TrainSplit
 # from nolearn.lasagne.handlers import SaveWeights
 from sknet.handlers import SaveWeights
 
-# from lasagne.layers import InputLayer, DenseLayer, DropoutLayer, ConcatLayer
-from sknet.layers import ConcatLayer, DenseLayer, DropoutLayer, InputLayer
+# from lasagne.layers import InputLayer, DenseLayer, DropoutLayer
+from sknet.layers import DenseLayer, DropoutLayer, InputLayer
 
 # from lasagne.nonlinearities import rectify, softmax
 from sknet.nonlinearities import rectify, softmax
@@ -128,7 +128,12 @@ def diabetes_regression(num_epochs, verbose=1):
 
 
 def two_outputs(num_epochs, verbose=1):
-    """One trunk, two regression heads (the diabetes target and the patient's blood pressure)."""
+    """One trunk, two regression heads (the diabetes target and the patient's blood pressure).
+
+    y is a tuple, one array per output layer; the loss is the sum of the
+    heads' squared errors, ``predict`` returns a tuple and ``score`` the
+    mean of the heads' R².
+    """
     data = load_diabetes()
     X = StandardScaler().fit_transform(np.delete(data.data, 3, axis=1)).astype(np.float32)
     Y = StandardScaler().fit_transform(np.c_[data.target, data.data[:, 3]]).astype(np.float32)
@@ -137,13 +142,14 @@ def two_outputs(num_epochs, verbose=1):
     head_a = DenseLayer(trunk, 1, nonlinearity=None, name="progression")
     head_b = DenseLayer(trunk, 1, nonlinearity=None, name="pressure")
     net = NeuralNet(
-        layers=ConcatLayer([head_a, head_b], name="both"),  # nolearn: layers=[head_a, head_b] (predict gives a tuple)
+        layers=[head_a, head_b],
         regression=True,
         **NESTEROV,
         max_epochs=num_epochs,
         random_state=0,
         verbose=verbose,
     )
+    Y = (Y[:, :1], Y[:, 1:])
     return net.fit(X, Y), X, Y
 
 

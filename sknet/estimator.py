@@ -22,6 +22,7 @@ from .functions import NetFunctions
 from .history import History, best_epoch
 from .hyperparams import ESTIMATOR_DEFAULTS, HyperParameters
 from .layers import Layer
+from .multi_output import as_spec, as_y, check_validation_data, check_X_y, mean_score
 from .nolearn_options import NOLEARN_OPTIONS, NolearnOptionsMixin
 from .persistence import PersistenceMixin
 from .routing import ROUTING_PREFIXES, Router, clone_sharing, signature_with
@@ -34,9 +35,7 @@ from .validation import (
     check_learning_rates,
     check_max_epochs,
     check_sample_weight,
-    check_validation_data,
     check_X,
-    check_X_y,
     expected_failed_checks,
 )
 
@@ -85,8 +84,10 @@ class NeuralNet(NolearnOptionsMixin, OutputsMixin, FeaturesMixin, PersistenceMix
     ----------
     layers : list, Layer or callable
         A list of ``(LayerClass, kwargs)``, a list of ``(name, LayerClass)``
-        (parameters routed as ``name__param``), an output Layer, or a callable
-        returning one (called with the ``layers__*`` arguments).
+        (parameters routed as ``name__param``), an output Layer, a list of
+        output Layers (y a tuple, one array per output; see
+        :mod:`sknet.multi_output`), or a callable returning one (called with
+        the ``layers__*`` arguments).
     update : callable
         An update rule from :mod:`sknet.updates`, its parameters routed as
         ``update__name``; see :mod:`sknet.hyperparams` for which are changed
@@ -157,7 +158,7 @@ class NeuralNet(NolearnOptionsMixin, OutputsMixin, FeaturesMixin, PersistenceMix
 
     def _layer_names(self):
         try:
-            return build.spec_layer_names(self.layers) or []
+            return build.spec_layer_names(as_spec(self.layers)) or []
         except ValueError:
             return []
 
@@ -198,7 +199,7 @@ class NeuralNet(NolearnOptionsMixin, OutputsMixin, FeaturesMixin, PersistenceMix
                     self._invalidate()
         routed = {k: v for k, v in params.items() if k not in names}
         try:
-            build.spec_form(self.layers)
+            build.spec_form(as_spec(self.layers))
         except ValueError:
             # Without a valid spec the layer names are unknown; checked again at initialize().
             self._routed.update(routed)
@@ -284,7 +285,7 @@ class NeuralNet(NolearnOptionsMixin, OutputsMixin, FeaturesMixin, PersistenceMix
         return self
 
     def _check_prebuilt(self, groups):
-        if build.spec_form(self.layers) != "layer":
+        if build.spec_form(as_spec(self.layers)) != "layer":
             return
         routed = sorted(k for k in self._routed if self._router().route(k)[0] in self._layer_names())
         if routed:
@@ -300,13 +301,13 @@ class NeuralNet(NolearnOptionsMixin, OutputsMixin, FeaturesMixin, PersistenceMix
         targets = getattr(self, "targets_", None)
         with build.seeded(self._seeds[0]):
             self.layers_ = build.build_layers(
-                self.layers,
+                as_spec(self.layers),
                 layer_params=layer_params,
                 callable_params=groups.get("layers"),
                 input_shapes=self._input_shapes,
                 output_units=None if targets is None else targets.output_units(),
             )
-        named = build.names_output_nonlinearity(self.layers, layer_params)
+        named = build.names_output_nonlinearity(as_spec(self.layers), layer_params)
         out = next(reversed(self.layers_.values()))
         if targets is not None:
             targets.bind(out, default_loss=self.objective_loss_function is None, named_nonlinearity=named)
@@ -387,11 +388,11 @@ class NeuralNet(NolearnOptionsMixin, OutputsMixin, FeaturesMixin, PersistenceMix
         self.check_options()
         check_learning_rates(self._all_routed())
         warm = self.warm_start and self.__sklearn_is_fitted__()
-        names = [n for n, _ in self._inputs] if warm else build.spec_input_names(self.layers)
+        names = [n for n, _ in self._inputs] if warm else build.spec_input_names(as_spec(self.layers))
         if self.check_input:
             X, y = check_X_y(self, X, y, reset=not warm, classifier=is_classifier(self), input_names=names)
         else:
-            X, y = (X if isinstance(X, dict) else np.asarray(X)), np.asarray(y)
+            X, y = (X if isinstance(X, dict) else np.asarray(X)), as_y(self, y)
         classes = (self.classes_ if warm else np.unique(y)) if is_classifier(self) else None
         valid = check_validation_data(self, X_val, y_val, sample_weight_val, names, classes)
         if not warm:
@@ -401,7 +402,7 @@ class NeuralNet(NolearnOptionsMixin, OutputsMixin, FeaturesMixin, PersistenceMix
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Train for one epoch, keeping the weights (initializing on the first call); returns self."""
         fitted = self.__sklearn_is_fitted__()
-        names = [n for n, _ in self._inputs] if fitted else build.spec_input_names(self.layers)
+        names = [n for n, _ in self._inputs] if fitted else build.spec_input_names(as_spec(self.layers))
         X, y = check_X_y(self, X, y, reset=not fitted, classifier=is_classifier(self), input_names=names)
         if not fitted:
             self.initialize(X, y if classes is None else np.asarray(classes))
@@ -476,7 +477,7 @@ class NeuralNet(NolearnOptionsMixin, OutputsMixin, FeaturesMixin, PersistenceMix
             return layer_summary(self.layers_)
         groups = self._groups()
         names = set(self._layer_names())
-        return spec_summary(self.layers, {k: v for k, v in groups.items() if k in names}, groups.get("layers"))
+        return spec_summary(as_spec(self.layers), {k: v for k, v in groups.items() if k in names}, groups.get("layers"))
 
     # nolearn's name for history_
     @property
@@ -530,10 +531,10 @@ class NeuralNetClassifier(LogitsMixin, ClassifierMixin, NeuralNet):
         return check_sample_weight(y, sample_weight, self.class_weight)
 
     def score(self, X, y, sample_weight=None):
-        """Mean accuracy on (X, y); labels never seen in fit raise ValueError."""
+        """Mean accuracy on (X, y) (several outputs: the mean of theirs); unseen labels raise ValueError."""
         check_is_fitted(self)
         self.targets_.check_known(y)
-        return super().score(X, y, sample_weight=sample_weight)
+        return mean_score(self, X, y, sample_weight, super().score)
 
     def predict_proba(self, X):
         """Class probabilities, one column per entry of ``classes_``."""
@@ -579,6 +580,10 @@ class NeuralNetRegressor(RegressorMixin, NeuralNet):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         return tags
+
+    def score(self, X, y, sample_weight=None):
+        """R² of ``predict(X)`` against y; for several outputs the mean of their R² scores."""
+        return mean_score(self, X, y, sample_weight, super().score)
 
     def predict(self, X):
         """Predicted targets (float64, as scikit-learn regressors give), shaped like the y given to fit."""

@@ -21,6 +21,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import compile as build
 from .layers import Layer, MergeLayer, get_all_layers
+from .multi_output import as_spec
 from .nonlinearities import identity
 from .training import input_arrays
 from .validation import check_input_shapes, check_X
@@ -58,9 +59,10 @@ def transform_layer_name(net):
             )
         wanted = out.input_layer
     if isinstance(wanted, Layer) and all(layer is not wanted for layer in layers.values()):
-        if isinstance(net.layers, Layer):
-            originals = get_all_layers(net.layers)
-            names = build.spec_layer_names(net.layers)
+        spec = as_spec(net.layers)
+        if isinstance(spec, Layer):
+            originals = get_all_layers(spec)
+            names = build.spec_layer_names(spec)
             matches = [name for name, layer in zip(names, originals) if layer is wanted]
             wanted = matches[0] if matches else wanted
     try:

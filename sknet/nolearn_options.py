@@ -17,6 +17,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .callbacks import EpochScoring
 from .layers import get_output
+from .multi_output import MultiTargets, is_multi, mean_score
 from .objectives import aggregate as mean_loss
 from .regularization import l1 as l1_penalty
 from .regularization import l2 as l2_penalty
@@ -263,8 +264,10 @@ class NolearnOptionsMixin:
 
     def _make_targets(self, y):
         kind = self._estimator_kind() if self.regression is not None else None
-        targets = {"classifier": ClassifierTargets, "regressor": RegressorTargets}.get(kind, self._targets_class)()
-        targets = targets.fit(y)
+        targets = {"classifier": ClassifierTargets, "regressor": RegressorTargets}.get(kind, self._targets_class)
+        if is_multi(self.layers):  # one targets object per output, each of the estimator's kind
+            return MultiTargets(targets).fit(y)
+        targets = targets().fit(y)
         wanted = self.y_tensor_type
         if wanted is not None:
             have = targets.target_var()
@@ -278,6 +281,8 @@ class NolearnOptionsMixin:
 
     def _loss_for_compile(self, loss):
         """The elementwise loss, or with ``objective=`` the :class:`Objective` that builds the whole loss."""
+        if isinstance(getattr(self, "targets_", None), MultiTargets):
+            loss = self.targets_.summed_loss(loss)  # the loss of every output, summed
         return loss if self.objective is None else Objective(self.objective, loss, self.layers_)
 
     def _bind_unfitted(self, output_layer, named_nonlinearity):
@@ -310,8 +315,10 @@ class NolearnOptionsMixin:
 
     @property
     def classes_(self):
-        """The labels seen in fit (classifiers only)."""
+        """The labels seen in fit (classifiers only; several outputs: a tuple, each output's)."""
         targets = getattr(self, "targets_", None)
+        if isinstance(targets, MultiTargets) and isinstance(targets.outputs_[0], ClassifierTargets):
+            return tuple(t.classes_ for t in targets.outputs_)
         if targets is None or not hasattr(targets, "classes_"):
             raise AttributeError("classes_ is set by fit, for a classifier")
         return targets.classes_
@@ -336,8 +343,10 @@ class NolearnOptionsMixin:
         return targets.decode(output)
 
     def score(self, X, y, sample_weight=None):
-        """Accuracy (a classifier) or R² (otherwise) of ``predict(X)`` against y."""
+        """Accuracy (a classifier) or R² (otherwise) of ``predict(X)`` against y (several outputs: their mean)."""
         check_is_fitted(self)
+        if isinstance(getattr(self, "targets_", None), MultiTargets):
+            return mean_score(self, X, y, sample_weight, None)
         metric = accuracy_score if self._estimator_kind() == "classifier" else r2_score
         return float(metric(y, self.predict(X), sample_weight=sample_weight))
 

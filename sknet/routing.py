@@ -114,6 +114,13 @@ def signature_with(init, **extra):
     return inspect.Signature(params[:-1] + added + params[-1:])
 
 
+def _shared(value, shared_types):
+    # A list of output layers (a multi-output net) is shared whole, so its heads keep their common trunk.
+    if isinstance(value, (list, tuple)) and value:
+        return all(isinstance(item, shared_types) for item in value)
+    return isinstance(value, shared_types)
+
+
 def clone_sharing(estimator, shared_types):
     """scikit-learn's clone of ``estimator``, but parameters of ``shared_types`` are shared, not cloned.
 
@@ -132,7 +139,7 @@ def clone_sharing(estimator, shared_types):
     >>> clone_sharing(net, Layer).layers is out
     True
     """
-    params = {k: v if isinstance(v, shared_types) else clone(v, safe=False) for k, v in estimator.get_params().items()}
+    params = {k: v if _shared(v, shared_types) else clone(v, safe=False) for k, v in estimator.get_params().items()}
     new = type(estimator)(**params)
     for attr in ("_metadata_request", "_sklearn_output_config"):
         if attr in estimator.__dict__:
