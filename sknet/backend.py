@@ -119,7 +119,7 @@ def _sknet_mode(name):
     from pytensor.compile.mode import get_mode as _pytensor_get_mode
     from pytensor.compile.mode import predefined_optimizers
 
-    from .ops.registry import C_TAG, JIT_TAG, TAG
+    from .ops.registry import C_TAG, JAX_TAG, JIT_TAG, TAG
 
     if name == "CVM":
         from .parallel_build import ParallelVMLinker
@@ -128,7 +128,8 @@ def _sknet_mode(name):
         return SknetMode(linker=ParallelVMLinker(use_cloop=True, allow_gc=False), optimizer=query)
     base = _pytensor_get_mode(name)
     if name in ("NUMBA", "JAX"):
-        return SknetMode(linker=base.linker, optimizer=base.provided_optimizer.including(TAG, JIT_TAG))
+        tags = (TAG, JIT_TAG) if name == "NUMBA" else (TAG, JIT_TAG, JAX_TAG)
+        return SknetMode(linker=base.linker, optimizer=base.provided_optimizer.including(*tags))
     return base
 
 

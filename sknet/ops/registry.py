@@ -15,7 +15,10 @@ Tags (a rewrite is applied only by a mode whose query includes its tag):
   pooling gradient, a convolution's bias and rectifier fused into the
   correlation, PyTensor's softmax ops inlined;
 - :data:`JIT_TAG` (``'sknet_jit'``), sknet's NUMBA and JAX modes: the rectifier
-  computed as ``maximum(x, 0)``.
+  computed as ``maximum(x, 0)``;
+- :data:`JAX_TAG` (``'sknet_jax'``), sknet's JAX mode: a reshape size computed
+  from others left to JAX (:func:`~sknet.ops._jax.local_reshape_free_size`),
+  registered with the JAX versions of sknet's ops.
 
 Examples
 --------
@@ -31,11 +34,12 @@ False
 
 import threading
 
-__all__ = ["TAG", "C_TAG", "JIT_TAG", "register", "rewrite_names"]
+__all__ = ["TAG", "C_TAG", "JIT_TAG", "JAX_TAG", "register", "rewrite_names"]
 
 TAG = "sknet"
 C_TAG = "sknet_c"
 JIT_TAG = "sknet_jit"
+JAX_TAG = "sknet_jax"
 
 _lock = threading.Lock()
 _done = set()
@@ -57,6 +61,7 @@ def rewrite_names():
         "local_corr_bias_relu",
         "sknet_relu_to_maximum",
         "sknet_adam_step_inplace",
+        "sknet_jax_reshape_free_size",
     )
 
 
@@ -87,7 +92,15 @@ def _register_backend(linker):
     if kind == "NumbaLinker":
         from . import _numba  # noqa: F401 - registers the numba versions of sknet's ops
     elif kind == "JAXLinker":
-        from . import _jax  # noqa: F401 - registers the JAX versions of sknet's ops
+        from pytensor.compile import optdb
+        from pytensor.graph.rewriting.basic import dfs_rewriter
+
+        from . import _jax  # registers the JAX versions of sknet's ops
+
+        # after PyTensor's rewrites have folded the shapes, before its JAX
+        # rewrites turn the reshapes' shapes into tuples (position 100)
+        rewriter = dfs_rewriter(_jax.local_reshape_free_size)
+        optdb.register("sknet_jax_reshape_free_size", rewriter, JAX_TAG, position=99.5)
 
 
 def register(linker=None):
