@@ -113,3 +113,118 @@ def test_missing_op_error_names_op_and_mode():
     x = T.vector("x")
     with pytest.raises(NotImplementedError, match=r"'JAX'.*_Twice"):
         function_cache.function([x], _Twice()(x), mode="JAX")
+
+
+# Issue 16's layers in the JIT modes: every 3-D layer in one chain, both
+# spatial transformers side by side. Their localization nets start off the
+# identity: on the pixel grid bilinear sampling has no gradient in the
+# positions (it jumps there), and each backend's rounding would pick a side.
+def volumetric_net():
+    from sknet.layers import Conv3DLayer, MaxPool3DLayer, Pool3DLayer, TransposedConv3DLayer, Upscale3DLayer
+
+    layer = InputLayer((None, 2, 4, 4, 4))
+    layer = Conv3DLayer(layer, 3, 2, pad=1, name="Conv3DLayer")  # (3, 5, 5, 5)
+    layer = MaxPool3DLayer(layer, 2, name="MaxPool3DLayer")  # (3, 2, 2, 2)
+    layer = Upscale3DLayer(layer, 2, name="Upscale3DLayer")  # (3, 4, 4, 4)
+    layer = TransposedConv3DLayer(layer, 2, 2, name="TransposedConv3DLayer")  # (2, 5, 5, 5)
+    layer = Pool3DLayer(layer, 2, mode="average_exc_pad", ignore_border=False, name="Pool3DLayer")  # (2, 3, 3, 3)
+    return DenseLayer(layer, 1, nonlinearity=None)
+
+
+def transformer_net():
+    from sknet.layers import ConcatLayer, TPSTransformerLayer, TransformerLayer
+
+    image = InputLayer((None, 1, 6, 6))
+    zoom = np.array([0.9, 0.05, 0.03, -0.04, 0.85, 0.02], "float32")
+    affine = DenseLayer(image, 6, W=np.zeros((36, 6), "float32"), b=zoom, nonlinearity=None)
+    shift = np.full(8, 0.05, "float32")
+    offsets = DenseLayer(image, 8, W=np.zeros((36, 8), "float32"), b=shift, nonlinearity=None)
+    both = ConcatLayer(
+        [
+            TransformerLayer(image, affine, name="TransformerLayer"),
+            TPSTransformerLayer(image, offsets, control_points=4, name="TPSTransformerLayer"),
+        ]
+    )
+    return DenseLayer(both, 1, nonlinearity=None)
+
+
+def seeded(build):
+    """``build`` with its layers' own initial weights drawn from a fixed seed."""
+
+    def seeded_build():
+        from sknet import random
+
+        before = random.get_rng()
+        random.seed(0)
+        try:
+            return build()
+        finally:
+            random.set_rng(before)
+
+    return seeded_build
+
+
+NETS = {"volumetric": seeded(volumetric_net), "transformer": seeded(transformer_net)}
+NET_OF_LAYER = {
+    name: kind
+    for kind, names in {
+        "volumetric": ["Conv3DLayer", "MaxPool3DLayer", "Upscale3DLayer", "TransposedConv3DLayer", "Pool3DLayer"],
+        "transformer": ["TransformerLayer", "TPSTransformerLayer"],
+    }.items()
+    for name in names
+}
+
+
+@pytest.fixture(scope="module")
+def volumes():
+    rng = np.random.default_rng(0)
+    X = {"volumetric": rng.normal(size=(12, 2, 4, 4, 4)), "transformer": rng.normal(size=(12, 1, 6, 6))}
+    return {kind: x.astype("float32") for kind, x in X.items()}, rng.normal(size=(12, 1)).astype("float32")
+
+
+@pytest.fixture(scope="module")
+def layer_outputs(volumes):
+    """Every named layer's output, compiled in each mode, on the same weights."""
+    from sknet.layers import get_all_layers, get_output
+
+    X, _ = volumes
+    outputs = {}
+    for kind, build in NETS.items():
+        out = build()
+        named = [layer for layer in get_all_layers(out) if layer.name]
+        l_in = next(layer for layer in get_all_layers(out) if isinstance(layer, InputLayer))
+        for mode in (None, "NUMBA", "JAX"):
+            fn = function_cache.function(
+                [l_in.input_var], [get_output(layer) for layer in named], mode=mode, input_shapes=[l_in.shape]
+            )
+            outputs.update({(layer.name, mode): got for layer, got in zip(named, fn(X[kind]))})
+    return outputs
+
+
+@pytest.mark.parametrize("mode", ["NUMBA", "JAX"])
+@pytest.mark.parametrize("layer", sorted(NET_OF_LAYER))
+def test_issue16_layer_computes_as_in_c(layer_outputs, layer, mode):
+    np.testing.assert_allclose(layer_outputs[layer, mode], layer_outputs[layer, None], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", sorted(NETS))
+def test_issue16_layers_train_in_jax_as_in_c(volumes, kind):
+    from sknet import NeuralNetRegressor
+
+    X, y = volumes
+    nets = [
+        NeuralNetRegressor(
+            NETS[kind](),
+            mode=mode,
+            max_epochs=2,
+            train_split=False,
+            batch_iterator_train__batch_size=5,  # a smaller last batch too
+            update__learning_rate=0.05,
+            random_state=0,
+        ).fit(X[kind], y)
+        for mode in (None, "JAX")
+    ]
+    c_weights, jax_weights = weights(nets[0]), weights(nets[1])
+    assert not np.allclose(np.concatenate([w.ravel() for w in c_weights]), 0)
+    for got, want in zip(jax_weights, c_weights):
+        np.testing.assert_allclose(got, want, rtol=2e-4, atol=2e-5)
