@@ -7,12 +7,14 @@ NUMBA and JAX compile slowly, so the nets and data are tiny.
 """
 
 import pickle
+import warnings
 
 import numpy as np
 import pytensor.tensor as T
 import pytest
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
+from pytensor.raise_op import Assert
 from sklearn.datasets import load_digits
 
 from sknet import NeuralNetClassifier, function_cache
@@ -85,15 +87,31 @@ class TestModes:
         np.testing.assert_allclose(other.predict_proba(X[kind]), proba, rtol=1e-4, atol=1e-6)
 
 
+# What PyTensor's JAX backend says about any network sknet compiles: runtime
+# checks it skips, generators it copies. Neither is the user's doing.
+JAX_NOTES = ("Skipping Assert", "Skipping CheckAndRaise", "The RandomType SharedVariables")
+
+
 def test_jax_dropout_is_reproducible(data):
     # PyTensor's JAX backend has no binomial sampler: dropout masks use uniform < p.
     X, y = data
     spec = [(InputLayer, {}), (DenseLayer, {"num_units": 12}), (DropoutLayer, {"p": 0.5}), (DenseLayer, {})]
-    nets = [
-        NeuralNetClassifier(spec, mode="JAX", max_epochs=2, train_split=False, random_state=3).fit(X["mlp"], y)
-        for _ in range(2)
-    ]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        nets = [
+            NeuralNetClassifier(spec, mode="JAX", max_epochs=2, train_split=False, random_state=3).fit(X["mlp"], y)
+            for _ in range(2)
+        ]
+    assert not [str(w.message) for w in caught if str(w.message).startswith(JAX_NOTES)]
     np.testing.assert_array_equal(nets[0].predict_proba(X["mlp"]), nets[1].predict_proba(X["mlp"]))
+    other = NeuralNetClassifier(spec, mode="JAX", max_epochs=2, train_split=False, random_state=4).fit(X["mlp"], y)
+    assert not np.allclose(other.predict_proba(X["mlp"]), nets[0].predict_proba(X["mlp"]))
+
+
+def test_jax_mode_still_raises_a_check_false_at_compile_time():
+    x = T.vector("x")
+    with pytest.raises(AssertionError, match="never"):
+        function_cache.function([x], Assert("never")(x, T.as_tensor_variable(np.array(False))), mode="JAX")
 
 
 class _Twice(Op):

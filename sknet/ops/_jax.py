@@ -5,8 +5,9 @@ Imported by :func:`sknet.ops.registry.register` only when a mode of
 so sknet never imports jax otherwise.
 Correlation uses ``jax.lax.conv_general_dilated``, BlockSum ``jnp.sum``, pooling
 ``jax.lax.reduce_window``; the gradient ops are the vector-Jacobian products
-of the forward computations. :func:`local_reshape_free_size` is a rewrite of
-sknet's JAX mode (registered with the rest, tagged ``sknet_jax``).
+of the forward computations. :func:`local_reshape_free_size` and
+:func:`local_drop_runtime_check` are rewrites of sknet's JAX mode (registered
+with the rest, tagged ``sknet_jax``).
 """
 
 import jax
@@ -17,6 +18,7 @@ from jax import lax
 from pytensor.graph.basic import Constant
 from pytensor.graph.rewriting.basic import copy_stack_trace, node_rewriter
 from pytensor.link.jax.dispatch import jax_funcify
+from pytensor.raise_op import CheckAndRaise
 from pytensor.tensor.basic import MakeVector
 from pytensor.tensor.shape import Reshape, Shape_i
 
@@ -164,3 +166,18 @@ def local_reshape_free_size(fgraph, node):
         return None
     copy_stack_trace(node.outputs[0], out)
     return [out]
+
+
+@node_rewriter([CheckAndRaise])
+def local_drop_runtime_check(fgraph, node):
+    """Drop a runtime assertion from a JAX graph, as JAX's tracing would.
+
+    PyTensor's JAX backend skips every ``Assert`` (JAX compiles no
+    data-dependent raise), with a warning per assertion about checks the
+    user never wrote, such as the equal batch sizes of predictions and
+    targets. An assertion already false at compile time stays, so it still
+    raises when compiled.
+    """
+    if any(isinstance(cond, Constant) and not cond.data.all() for cond in node.inputs[1:]):
+        return None
+    return [node.inputs[0]]

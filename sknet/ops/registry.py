@@ -18,7 +18,9 @@ Tags (a rewrite is applied only by a mode whose query includes its tag):
   computed as ``maximum(x, 0)``;
 - :data:`JAX_TAG` (``'sknet_jax'``), sknet's JAX mode: a reshape size computed
   from others left to JAX (:func:`~sknet.ops._jax.local_reshape_free_size`),
-  registered with the JAX versions of sknet's ops.
+  runtime assertions dropped as JAX would drop them
+  (:func:`~sknet.ops._jax.local_drop_runtime_check`); registered with the
+  JAX versions of sknet's ops.
 
 Examples
 --------
@@ -62,6 +64,7 @@ def rewrite_names():
         "sknet_relu_to_maximum",
         "sknet_adam_step_inplace",
         "sknet_jax_reshape_free_size",
+        "sknet_jax_drop_runtime_check",
     )
 
 
@@ -101,6 +104,8 @@ def _register_backend(linker):
         # rewrites turn the reshapes' shapes into tuples (position 100)
         rewriter = dfs_rewriter(_jax.local_reshape_free_size)
         optdb.register("sknet_jax_reshape_free_size", rewriter, JAX_TAG, position=99.5)
+        rewriter = dfs_rewriter(_jax.local_drop_runtime_check)
+        optdb.register("sknet_jax_drop_runtime_check", rewriter, JAX_TAG, position=99.4)
 
 
 def register(linker=None):
