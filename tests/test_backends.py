@@ -21,7 +21,15 @@ from sknet import NeuralNetClassifier, function_cache
 from sknet.layers import Conv2DLayer, DenseLayer, DropoutLayer, InputLayer, MaxPool2DLayer, Pool2DLayer
 
 # fits in every mode: about 45 s on two shared cores (NUMBA and JAX compile)
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    # PyTensor silences numba's note on np.dot over non-contiguous views (its
+    # Dot op meets transposed weights) when it loads its numba backend; pytest
+    # restores the filters after each test, so a test that compiles NUMBA
+    # functions after the one that loaded the backend sees the note. The
+    # same filter as PyTensor's, for these tests; a user's process keeps it.
+    pytest.mark.filterwarnings(r"ignore:np\.dot\(\) is faster on contiguous arrays:numba.NumbaPerformanceWarning"),
+]
 
 MODES = [None, "CVM", "NUMBA", "JAX"]
 # Reload every fitted net in a different backend.
