@@ -13,6 +13,7 @@ their own that only the modes :func:`get_mode` builds include
 
 import functools
 import os
+import warnings
 
 import pytensor
 from pytensor.compile.mode import Mode
@@ -68,6 +69,33 @@ class SknetMode(Mode):
         register(self.linker)
         return super().optimizer
 
+    @property
+    def function_maker(self):
+        maker = super().function_maker
+        if type(self.linker).__name__ != "JAXLinker":
+            return maker
+        return _jax_function_maker(maker)
+
+
+@functools.cache
+def _jax_function_maker(maker):
+    class JAXFunctionMaker(maker):
+        """PyTensor's ``FunctionMaker``, linking without the JAX linker's note on random generators.
+
+        The JAX linker compiles a copy of each shared random generator and
+        says so, at every compilation of a network with dropout. sknet
+        compiles such a function once per network, seeding the generator
+        from ``random_state`` first, so the copy is the stream the network
+        draws from, reproducibly; the note says nothing to act on.
+        """
+
+        def create(self, *args, **kwargs):
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="The RandomType SharedVariables", category=UserWarning)
+                return super().create(*args, **kwargs)
+
+    return JAXFunctionMaker
+
 
 def get_mode(mode=None):
     """Return the PyTensor compile mode sknet uses for ``mode``.
@@ -119,7 +147,7 @@ def _sknet_mode(name):
     from pytensor.compile.mode import get_mode as _pytensor_get_mode
     from pytensor.compile.mode import predefined_optimizers
 
-    from .ops.registry import C_TAG, JIT_TAG, TAG
+    from .ops.registry import C_TAG, JAX_TAG, JIT_TAG, TAG
 
     if name == "CVM":
         from .parallel_build import ParallelVMLinker
@@ -128,7 +156,8 @@ def _sknet_mode(name):
         return SknetMode(linker=ParallelVMLinker(use_cloop=True, allow_gc=False), optimizer=query)
     base = _pytensor_get_mode(name)
     if name in ("NUMBA", "JAX"):
-        return SknetMode(linker=base.linker, optimizer=base.provided_optimizer.including(TAG, JIT_TAG))
+        tags = (TAG, JIT_TAG) if name == "NUMBA" else (TAG, JIT_TAG, JAX_TAG)
+        return SknetMode(linker=base.linker, optimizer=base.provided_optimizer.including(*tags))
     return base
 
 

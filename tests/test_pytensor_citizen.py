@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytensor
@@ -95,11 +96,24 @@ def test_explicit_pytensor_mode_gets_no_sknet_rewrite(sknet_c_fn, data, mode):
 
 def test_explicit_numba_mode_gets_no_sknet_rewrite(sknet_c_fn):
     x = T.tensor4("x")
-    fn = pytensor.function([x], [x.sum(axis=(0, 2, 3)), sknet.nonlinearities.rectify(x)], mode="NUMBA")
+    relu = sknet.nonlinearities.rectify(x)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fn = pytensor.function([x], [x.sum(axis=(0, 2, 3)), relu], mode="NUMBA")
+        grad = pytensor.function([x], pytensor.grad(relu.sum(), x), mode="NUMBA")
     ops = {type(node.op).__name__ for node in fn.maker.fgraph.apply_nodes}
     assert "BlockSum" not in ops and "Sum" in ops
     # sknet's NUMBA mode rewrites the rectifier to maximum(x, 0); plain NUMBA keeps sknet's op
     assert any("relu" in str(node.op) for node in fn.maker.fgraph.apply_nodes)
+    # ... and compiles it: no object mode
+    assert not [str(w.message) for w in caught if "object mode" in str(w.message)]
+    values = np.array([-1.5, -0.0, 0.0, 2.0, np.nan, -np.inf, np.inf, 3e-39], "float32").reshape(1, 2, 2, 2)
+    _, out = fn(values)
+    want = np.where(values > 0, values, 0)
+    want[np.isnan(values)] = np.nan
+    np.testing.assert_array_equal(out, want)
+    assert not np.signbit(out[~np.isnan(out)]).any()  # +0, as the C op gives
+    np.testing.assert_array_equal(grad(values), (want > 0).astype("float32"))
 
 
 def test_no_pytensor_mode_includes_a_tag_of_sknets_rewrites(sknet_c_fn):

@@ -57,12 +57,17 @@ def _grid(out_h, out_w, dtype):
 
 
 def _bilinear(input, xs, ys, out_h, out_w, border_mode):
-    """Sample ``input`` (b, c, h, w) at normalised points ``xs, ys`` (b, out_h * out_w)."""
+    """Sample ``input`` (b, c, h, w) at normalised points ``xs, ys`` (b, out_h * out_w).
+
+    Every batch size here is read off an array, never computed (no
+    ``-1``, no product), so JAX, which needs every shape concrete while it
+    traces, compiles the layer and its gradient too.
+    """
     dtype = input.dtype
     B, C, H, W = input.shape
     h, w = H.astype(dtype), W.astype(dtype)
-    x = (xs.flatten() + 1) / 2 * (w - 1)
-    y = (ys.flatten() + 1) / 2 * (h - 1)
+    x = (xs + 1) / 2 * (w - 1)
+    y = (ys + 1) / 2 * (h - 1)
     x0f, y0f = T.floor(x), T.floor(y)
     x1f, y1f = x0f + 1, y0f + 1
 
@@ -74,22 +79,28 @@ def _bilinear(input, xs, ys, out_h, out_w, border_mode):
             v = T.minimum(v % period, -v % period)
         else:  # wrap
             v = v % n
-        return v.astype("int64")
+        return v.astype("int32")  # int32: JAX (without x64) has no int64
 
-    x0, x1, y0, y1 = index(x0f, w), index(x1f, w), index(y0f, h), index(y1f, h)
-    base = T.repeat(T.arange(B, dtype="int64") * H * W, out_h * out_w)
-    pixels = input.dimshuffle(0, 2, 3, 1).reshape((-1, C))  # (b*h*w, c)
+    x0, x1, y0, y1 = (index(v, n).flatten() for v, n in ((x0f, w), (x1f, w), (y0f, h), (y1f, h)))
+    image = (T.arange(B, dtype="int32")[:, None] + 0 * index(x0f, w)).flatten()  # each point's image
+    nhwc = input.dimshuffle(0, 2, 3, 1)
 
-    def gather(yy, xx):
-        return pixels[base + yy * W + xx]
+    def weight(a, b):  # (b * n, 1)
+        return (a * b).flatten()[:, None]
 
     out = (
-        ((x1f - x) * (y1f - y))[:, None] * gather(y0, x0)
-        + ((x1f - x) * (y - y0f))[:, None] * gather(y1, x0)
-        + ((x - x0f) * (y1f - y))[:, None] * gather(y0, x1)
-        + ((x - x0f) * (y - y0f))[:, None] * gather(y1, x1)
+        weight(x1f - x, y1f - y) * nhwc[image, y0, x0]
+        + weight(x1f - x, y - y0f) * nhwc[image, y1, x0]
+        + weight(x - x0f, y1f - y) * nhwc[image, y0, x1]
+        + weight(x - x0f, y - y0f) * nhwc[image, y1, x1]
     )
     return out.reshape((B, out_h, out_w, C)).dimshuffle(0, 3, 1, 2)
+
+
+def _batched_dot(a, b):
+    """``(k, m, n) x (n, p) -> (k, m, p)`` as one matrix product."""
+    flat = T.dot(a.reshape((-1, a.shape[2])), b)
+    return flat.reshape((a.shape[0], a.shape[1], b.shape[1]))
 
 
 class TransformerLayer(MergeLayer):
@@ -135,9 +146,9 @@ class TransformerLayer(MergeLayer):
     def get_output_for(self, inputs, **kwargs):
         input, theta = (T.as_tensor_variable(v) for v in inputs)
         out_h, out_w = _symbolic_out_hw(input, self.downsample_factor)
-        theta = T.cast(theta, input.dtype).reshape((-1, 2, 3))
+        theta = T.cast(theta, input.dtype).reshape((theta.shape[0], 2, 3))
         grid = _grid(out_h, out_w, input.dtype)
-        points = T.dot(theta[:, :, :2], grid) + theta[:, :, 2:]  # (b, 2, n)
+        points = _batched_dot(theta[:, :, :2], grid) + theta[:, :, 2:]  # (b, 2, n)
         return _bilinear(input, points[:, 0], points[:, 1], out_h, out_w, self.border_mode)
 
 
@@ -258,12 +269,12 @@ class TPSTransformerLayer(MergeLayer):
         else:
             out_h, out_w = _symbolic_out_hw(input, self.downsample_factor)
         source = T.constant(self.source_points.astype(dtype))
-        dest = source + T.cast(offsets, dtype).reshape((-1, 2, self.control_points))
+        dest = source + T.cast(offsets, dtype).reshape((offsets.shape[0], 2, self.control_points))
         # spline coefficients (b, 2, n + 3): L^-1 applied to [0, 0, 0, dest]
-        coefficients = T.dot(dest, T.constant(self.L_inv[:, 3:].T.astype(dtype)))
+        coefficients = _batched_dot(dest, T.constant(self.L_inv[:, 3:].T.astype(dtype)))
         if self.precompute_grid:
             basis = T.constant(self.right_mat.astype(dtype))
         else:
             basis = _tps_basis(_grid(out_h, out_w, dtype), source, T)
-        points = T.dot(coefficients, basis)  # (b, 2, out_h * out_w)
+        points = _batched_dot(coefficients, basis)  # (b, 2, out_h * out_w)
         return _bilinear(input, points[:, 0], points[:, 1], out_h, out_w, self.border_mode)

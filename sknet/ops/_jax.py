@@ -5,14 +5,22 @@ Imported by :func:`sknet.ops.registry.register` only when a mode of
 so sknet never imports jax otherwise.
 Correlation uses ``jax.lax.conv_general_dilated``, BlockSum ``jnp.sum``, pooling
 ``jax.lax.reduce_window``; the gradient ops are the vector-Jacobian products
-of the forward computations.
+of the forward computations. :func:`local_reshape_free_size` and
+:func:`local_drop_runtime_check` are rewrites of sknet's JAX mode (registered
+with the rest, tagged ``sknet_jax``).
 """
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytensor.tensor as T
 from jax import lax
+from pytensor.graph.basic import Constant
+from pytensor.graph.rewriting.basic import copy_stack_trace, node_rewriter
 from pytensor.link.jax.dispatch import jax_funcify
+from pytensor.raise_op import CheckAndRaise
+from pytensor.tensor.basic import MakeVector
+from pytensor.tensor.shape import Reshape, Shape_i
 
 from .corr import CorrMM, CorrMMBiasRelu
 from .pool import Pool2D, Pool2DGrad, pool_out_size
@@ -50,23 +58,18 @@ def _jax_corr(op, node=None, **kwargs):
     if op.direction == "forward":
         return forward
 
-    if op.direction == "weights":
+    weights = op.direction == "weights"
 
-        def corr_weights(img, topgrad, shp):
-            kh, kw = _static_shape(shp, op)
-            kern = jnp.zeros((topgrad.shape[1], img.shape[1], kh, kw), img.dtype)
-            _, pullback = jax.vjp(lambda k: forward(img, k), kern)
-            return pullback(topgrad)[0]
-
-        return corr_weights
-
-    def corr_inputs(kern, topgrad, shp):
+    def corr_grad(known, topgrad, shp):
+        # the vector-Jacobian product of forward() in its other operand, of spatial shape shp
         h, w = _static_shape(shp, op)
-        img = jnp.zeros((topgrad.shape[0], kern.shape[1], h, w), kern.dtype)
-        _, pullback = jax.vjp(lambda i: forward(i, kern), img)
+        lead = topgrad.shape[1] if weights else topgrad.shape[0]
+        zeros = jnp.zeros((lead, known.shape[1], h, w), known.dtype)
+        unknown = (lambda k: forward(known, k)) if weights else (lambda i: forward(i, known))
+        _, pullback = jax.vjp(unknown, zeros)
         return pullback(topgrad)[0]
 
-    return corr_inputs
+    return corr_grad
 
 
 def _pool_forward(op):
@@ -122,3 +125,45 @@ def _jax_block_sum(op, node=None, **kwargs):
         return jnp.sum(x, axis=axes, dtype=op.acc_dtype).astype(out_dtype)
 
     return block_sum
+
+
+@node_rewriter([Reshape])
+def local_reshape_free_size(fgraph, node):
+    """Let ``jnp.reshape`` infer the one size of a reshape that is computed from others.
+
+    JAX needs every shape concrete while it traces: a size read off an
+    array (``Shape_i``) or a constant is, but a product such as
+    ``batch * depth`` (3-D convolution and pooling fold the depth into the
+    batch) is a traced value. A reshape keeps the number of elements, so
+    that one entry can be ``-1``.
+    """
+    x, shape = node.inputs
+    if shape.owner is None or not isinstance(shape.owner.op, MakeVector):
+        return None
+    entries = shape.owner.inputs
+    computed = [i for i, e in enumerate(entries) if e.owner is not None and not isinstance(e.owner.op, Shape_i)]
+    fixed = [e for e in entries if isinstance(e, Constant)]
+    if len(computed) != 1 or any(e.data in (-1, 0) for e in fixed):
+        return None
+    entries = list(entries)
+    entries[computed[0]] = T.constant(-1, dtype=entries[computed[0]].dtype)
+    out = node.op(x, T.stack(entries))
+    if not node.outputs[0].type.is_super(out.type):  # the constants may fix more sizes, never fewer
+        return None
+    copy_stack_trace(node.outputs[0], out)
+    return [out]
+
+
+@node_rewriter([CheckAndRaise])
+def local_drop_runtime_check(fgraph, node):
+    """Drop a runtime assertion from a JAX graph, as JAX's tracing would.
+
+    PyTensor's JAX backend skips every ``Assert`` (JAX compiles no
+    data-dependent raise), with a warning per assertion about checks the
+    user never wrote, such as the equal batch sizes of predictions and
+    targets. An assertion already false at compile time stays, so it still
+    raises when compiled.
+    """
+    if any(isinstance(cond, Constant) and not cond.data.all() for cond in node.inputs[1:]):
+        return None
+    return [node.inputs[0]]

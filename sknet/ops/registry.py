@@ -17,7 +17,12 @@ Tags (a rewrite is applied only by a mode whose query includes its tag):
 - :data:`JIT_TAG` (``'sknet_jit'``), sknet's NUMBA and JAX modes: the rectifier
   computed as ``maximum(x, 0)``, an update rule's step as elementwise
   expressions (:func:`~sknet.ops.update_step.local_update_step_expand`), which
-  those compilers fuse and vectorise themselves.
+  those compilers fuse and vectorise themselves;
+- :data:`JAX_TAG` (``'sknet_jax'``), sknet's JAX mode: a reshape size computed
+  from others left to JAX (:func:`~sknet.ops._jax.local_reshape_free_size`),
+  runtime assertions dropped as JAX would drop them
+  (:func:`~sknet.ops._jax.local_drop_runtime_check`); registered with the
+  JAX versions of sknet's ops.
 
 Examples
 --------
@@ -33,11 +38,12 @@ False
 
 import threading
 
-__all__ = ["TAG", "C_TAG", "JIT_TAG", "register", "rewrite_names"]
+__all__ = ["TAG", "C_TAG", "JIT_TAG", "JAX_TAG", "register", "rewrite_names"]
 
 TAG = "sknet"
 C_TAG = "sknet_c"
 JIT_TAG = "sknet_jit"
+JAX_TAG = "sknet_jax"
 
 _lock = threading.Lock()
 _done = set()
@@ -60,6 +66,8 @@ def rewrite_names():
         "sknet_relu_to_maximum",
         "sknet_update_step_expand",
         "sknet_update_step_inplace",
+        "sknet_jax_reshape_free_size",
+        "sknet_jax_drop_runtime_check",
     )
 
 
@@ -91,7 +99,17 @@ def _register_backend(linker):
     if kind == "NumbaLinker":
         from . import _numba  # noqa: F401 - registers the numba versions of sknet's ops
     elif kind == "JAXLinker":
-        from . import _jax  # noqa: F401 - registers the JAX versions of sknet's ops
+        from pytensor.compile import optdb
+        from pytensor.graph.rewriting.basic import dfs_rewriter
+
+        from . import _jax  # registers the JAX versions of sknet's ops
+
+        # after PyTensor's rewrites have folded the shapes, before its JAX
+        # rewrites turn the reshapes' shapes into tuples (position 100)
+        rewriter = dfs_rewriter(_jax.local_reshape_free_size)
+        optdb.register("sknet_jax_reshape_free_size", rewriter, JAX_TAG, position=99.5)
+        rewriter = dfs_rewriter(_jax.local_drop_runtime_check)
+        optdb.register("sknet_jax_drop_runtime_check", rewriter, JAX_TAG, position=99.4)
 
 
 def register(linker=None):
