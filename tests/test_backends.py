@@ -116,6 +116,19 @@ def test_jax_dropout_is_reproducible(data):
     assert not np.allclose(other.predict_proba(X["mlp"]), nets[0].predict_proba(X["mlp"]))
 
 
+def test_jax_mode_means_in_float32_without_truncation_warnings():
+    # PyTensor sums float32 in float64 and counts elements in int64; JAX without x64 truncated both, warning.
+    x = T.matrix("x")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        f = function_cache.function([x], [T.mean(x), T.sqr(x).sum(axis=0)], mode="JAX")
+        values = np.arange(12, dtype="float32").reshape(4, 3) / 7
+        mean, sums = f(values)
+    assert not [str(w.message) for w in caught if "truncated" in str(w.message)]
+    np.testing.assert_allclose(mean, values.mean(), rtol=1e-6)
+    np.testing.assert_allclose(sums, (values**2).sum(axis=0), rtol=1e-6)
+
+
 def test_jax_mode_still_raises_a_check_false_at_compile_time():
     x = T.vector("x")
     with pytest.raises(AssertionError, match="never"):

@@ -6,8 +6,9 @@ so sknet never imports jax otherwise.
 Correlation uses ``jax.lax.conv_general_dilated``, BlockSum ``jnp.sum``, pooling
 ``jax.lax.reduce_window``; the gradient ops are the vector-Jacobian products
 of the forward computations. :func:`local_reshape_free_size` and
-:func:`local_drop_runtime_check` are rewrites of sknet's JAX mode (registered
-with the rest, tagged ``sknet_jax``).
+:func:`local_drop_runtime_check`, :func:`local_sum_in_32_bits` and
+:func:`local_cast_into_make_vector` are rewrites of sknet's JAX mode
+(registered with the rest, tagged ``sknet_jax``).
 """
 
 import jax
@@ -19,7 +20,9 @@ from pytensor.graph.basic import Constant
 from pytensor.graph.rewriting.basic import copy_stack_trace, node_rewriter
 from pytensor.link.jax.dispatch import jax_funcify
 from pytensor.raise_op import CheckAndRaise
+from pytensor.scalar import Cast
 from pytensor.tensor.basic import MakeVector
+from pytensor.tensor.elemwise import CAReduce, Elemwise
 from pytensor.tensor.shape import Reshape, Shape_i
 
 from .corr import CorrMM, CorrMMBiasRelu
@@ -167,3 +170,42 @@ def local_drop_runtime_check(fgraph, node):
     if any(isinstance(cond, Constant) and not cond.data.all() for cond in node.inputs[1:]):
         return None
     return [node.inputs[0]]
+
+
+@node_rewriter([CAReduce])
+def local_sum_in_32_bits(fgraph, node):
+    """Accumulate a float32 sum in float32 when JAX runs without 64-bit types.
+
+    PyTensor sums float32 arrays in a float64 accumulator; with ``floatX``
+    float32 PyTensor's JAX backend turns JAX's 64-bit types off, so JAX
+    truncates the accumulator to float32 anyway, warning at each sum. Asking
+    for float32 gives the same numbers without the warning.
+    """
+    op = node.op
+    if jax.config.jax_enable_x64 or getattr(op, "acc_dtype", None) != "float64":
+        return None
+    if node.outputs[0].dtype != "float32":
+        return None
+    out = op.clone(acc_dtype="float32")(*node.inputs)
+    copy_stack_trace(node.outputs[0], out)
+    return [out]
+
+
+@node_rewriter([Elemwise])
+def local_cast_into_make_vector(fgraph, node):
+    """Cast a shape vector's sizes one by one, ``float32([n, m])`` -> ``[float32(n), float32(m)]``.
+
+    A mean divides by the number of elements, computed from an int64
+    ``MakeVector`` of the sizes: without 64-bit types JAX truncates that
+    vector to int32, warning each time. Casting each size first builds the
+    vector directly in the target dtype.
+    """
+    if not isinstance(node.op.scalar_op, Cast) or jax.config.jax_enable_x64:
+        return None
+    vector = node.inputs[0]
+    if vector.owner is None or not isinstance(vector.owner.op, MakeVector) or vector.owner.op.dtype != "int64":
+        return None
+    dtype = node.outputs[0].dtype
+    out = MakeVector(dtype)(*[T.cast(x, dtype) for x in vector.owner.inputs])
+    copy_stack_trace(node.outputs[0], out)
+    return [out]

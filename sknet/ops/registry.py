@@ -21,7 +21,8 @@ Tags (a rewrite is applied only by a mode whose query includes its tag):
 - :data:`JAX_TAG` (``'sknet_jax'``), sknet's JAX mode: a reshape size computed
   from others left to JAX (:func:`~sknet.ops._jax.local_reshape_free_size`),
   runtime assertions dropped as JAX would drop them
-  (:func:`~sknet.ops._jax.local_drop_runtime_check`); registered with the
+  (:func:`~sknet.ops._jax.local_drop_runtime_check`), float32 sums and shape
+  vectors where JAX runs without 64-bit types; registered with the
   JAX versions of sknet's ops.
 
 Examples
@@ -68,6 +69,7 @@ def rewrite_names():
         "sknet_update_step_inplace",
         "sknet_jax_reshape_free_size",
         "sknet_jax_drop_runtime_check",
+        "sknet_jax_32_bits",
     )
 
 
@@ -110,6 +112,8 @@ def _register_backend(linker):
         optdb.register("sknet_jax_reshape_free_size", rewriter, JAX_TAG, position=99.5)
         rewriter = dfs_rewriter(_jax.local_drop_runtime_check)
         optdb.register("sknet_jax_drop_runtime_check", rewriter, JAX_TAG, position=99.4)
+        rewriter = dfs_rewriter(_jax.local_sum_in_32_bits, _jax.local_cast_into_make_vector)
+        optdb.register("sknet_jax_32_bits", rewriter, JAX_TAG, position=99.6)
 
 
 def register(linker=None):
