@@ -15,19 +15,23 @@ first compilation in one of sknet's modes, a daemon thread looks ten times a
 second at how many tasks are running on the machine that are not this
 process's (:func:`others_running`: ``/proc/loadavg`` less this process's
 running threads) and gives sknet the cores they leave free, at least 1 and
-at most OpenBLAS's own count (:func:`threads_for_load`; the median of the
-last five looks, so a passing compile does not move it). Why: with one thread per core, a busy neighbour
-on one core holds back every parallel step, because each waits for its
-slowest thread, the one sharing that core; with OpenBLAS's and OpenMP's
-threads busy-waiting between steps, a tutorial MLP epoch took 4 to 10 times
-as long. On one thread less it takes about as long as on one thread
-quiet. The daemon changes the count only while it holds the GIL, which
-PyTensor's C code keeps for a whole call, so never during a GEMM.
-:func:`sknet.backend.set_blas_threads` or ``SKNET_BLAS_THREADS`` fix the
-count instead, and ``SKNET_THREAD_POLICY=fixed`` keeps OpenBLAS's count
-whatever else runs. In a child made by ``fork()`` OpenMP's threads do not
-exist and using them would hang, so a fork handler puts the child's sknet
-ops and BLAS on one thread (and no daemon runs there).
+at most OpenBLAS's own count (:func:`threads_for_load`, on the median of the
+last five looks, so a passing compile does not move it). Why: with a thread
+on every core, a busy neighbour holds back every parallel step, which waits
+for its slowest thread, the one sharing a core; and the threads busy-wait
+between steps, taking that core's time from the neighbour. A tutorial MLP
+epoch took 4 to 10 times as long beside one busy process; on one thread
+less, about as long as on one thread alone. The daemon changes the count
+holding the GIL (``PyDLL``), which PyTensor's C code holds for a whole call,
+so never under a running GEMM. :func:`sknet.backend.set_blas_threads` or
+``SKNET_BLAS_THREADS`` fix the count instead (the daemon stops), and
+``SKNET_THREAD_POLICY=fixed`` keeps OpenBLAS's count whatever else runs.
+Where ``/proc/loadavg`` counts tasks this process never shares cores with (a
+container pinned to some cores of a busy host), choose ``fixed``.
+
+In a child made by ``fork()`` OpenMP's threads do not exist and using them
+would hang, so a fork handler puts the child's sknet ops and BLAS on one
+thread (and no daemon runs there).
 
 Active when PyTensor compiles with g++ and links sknet's OpenBLAS (the
 default, :func:`sknet.backend.configure_blas`); ``SKNET_OPENMP=0`` turns it
