@@ -130,6 +130,13 @@ def epoch_fn(framework, net, X, y):
     return epoch
 
 
+def _settle(seconds):
+    """Wait busily: sknet's adaptive policy does not look at the load while its process idles."""
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
 def _timed(fn):
     start = time.perf_counter()
     fn()
@@ -151,14 +158,14 @@ def worker(framework, net, batches, repeats):
         threads["quiet"] = _thread_count(framework)
         busy = spawn.Process(target=_spin, daemon=True)
         busy.start()
-        time.sleep(0.8)  # it starts spinning; sknet's adaptive policy looks at the load for 0.5 s
+        _settle(0.8)  # it starts spinning; sknet's adaptive policy looks at the load for 0.5 s
         try:
             times["loaded"].append(_timed(epoch) * scale)
             threads["loaded"] = _thread_count(framework)
         finally:
             busy.terminate()
             busy.join()
-        time.sleep(0.8)
+        _settle(0.8)
     print(json.dumps(dict(times, threads=threads)))
 
 

@@ -51,6 +51,7 @@ True
 import collections
 import os
 import threading
+import time
 
 from pytensor.configdefaults import config
 from pytensor.tensor.blas import ldflags
@@ -176,13 +177,20 @@ def threads_for_load(others, cpus, most):
     return max(1, min(int(most), int(cpus) - int(others)))
 
 
+def _read(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return os.read(fd, 4096)
+    finally:
+        os.close(fd)
+
+
 def _own_running():
     """This process's threads that are running or ready to run (state R)."""
     running = 0
-    for entry in os.scandir("/proc/self/task"):
+    for tid in os.listdir("/proc/self/task"):
         try:
-            with open(os.path.join(entry.path, "stat"), "rb") as f:
-                stat = f.read()
+            stat = _read(f"/proc/self/task/{tid}/stat")
         except OSError:  # the thread ended meanwhile
             continue
         state = stat.rindex(b")") + 2  # the name, in parentheses, may hold anything
@@ -205,8 +213,7 @@ def others_running():
     True
     """
     try:
-        with open("/proc/loadavg", "rb") as f:
-            running = int(f.read().split()[3].split(b"/")[0])
+        running = int(_read("/proc/loadavg").split()[3].split(b"/")[0])
         return max(0, running - _own_running())
     except (OSError, ValueError, IndexError):
         return None
@@ -226,7 +233,12 @@ class _Follower:
 
     def run(self):
         looks = collections.deque(maxlen=self.window)
+        cpu = time.process_time()
         while not self.stop.wait(self.interval):
+            now = time.process_time()
+            used, cpu = now - cpu, now
+            if used < 0.2 * self.interval:  # this process idles: no need to look (nor to read /proc)
+                continue
             others = others_running()
             if others is None:
                 return
