@@ -23,8 +23,10 @@ ended its quiet and its loaded passes with is printed too. Run::
 
     SKNET_DATA=../shared/data python bench/bench_shared_machine.py [--batches 100] [--repeats 3]
 
-The load average before and after is printed: on a machine that is already
-busy the "quiet" figures are not quiet.
+The load average before and after is printed, and per run the median number
+of other tasks running during its quiet and its loaded passes (0 and 1 on an
+otherwise idle machine): where the quiet passes saw others, the "quiet"
+figures are not quiet.
 """
 
 import argparse
@@ -34,6 +36,7 @@ import os
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -137,10 +140,26 @@ def _settle(seconds):
         pass
 
 
-def _timed(fn):
+def _timed(fn, phase, others):
+    """fn's wall time; meanwhile a thread notes, ten times a second, how many
+    tasks not of this process are running (sknet.ops._threads.others_running),
+    into others[phase]."""
+    from sknet.ops._threads import others_running
+
+    done = threading.Event()
+
+    def look():
+        while not done.wait(0.1):
+            others[phase].append(others_running())
+
+    looker = threading.Thread(target=look, daemon=True)
+    looker.start()
     start = time.perf_counter()
     fn()
-    return time.perf_counter() - start
+    elapsed = time.perf_counter() - start
+    done.set()
+    looker.join()
+    return elapsed
 
 
 def worker(framework, net, batches, repeats):
@@ -150,23 +169,24 @@ def worker(framework, net, batches, repeats):
     epoch = epoch_fn(framework, net, X, y)
     epoch()  # warm-up: first-call allocations, thread start
     scale = EPOCH / (len(X) // BATCH * BATCH)
-    times = {"quiet": [], "loaded": []}
+    times, others = {"quiet": [], "loaded": []}, {"quiet": [], "loaded": []}
     threads = {}
     spawn = multiprocessing.get_context("spawn")
     for _ in range(repeats):
-        times["quiet"].append(_timed(epoch) * scale)
+        times["quiet"].append(_timed(epoch, "quiet", others) * scale)
         threads["quiet"] = _thread_count(framework)
         busy = spawn.Process(target=_spin, daemon=True)
         busy.start()
         _settle(0.8)  # it starts spinning; sknet's adaptive policy looks at the load for 0.5 s
         try:
-            times["loaded"].append(_timed(epoch) * scale)
+            times["loaded"].append(_timed(epoch, "loaded", others) * scale)
             threads["loaded"] = _thread_count(framework)
         finally:
             busy.terminate()
             busy.join()
         _settle(0.8)
-    print(json.dumps(dict(times, threads=threads)))
+    others = {phase: statistics.median(v) if v else None for phase, v in others.items()}
+    print(json.dumps(dict(times, threads=threads, others=others)))
 
 
 def _thread_count(framework):
@@ -212,9 +232,12 @@ def report(results, policies, nets):
                     cells += [None] * (5 - len(cells)) + [q / med(fixed["quiet"])]
             name = "pytorch" if key[0] == "torch" else f"sknet {key[2]}"
             print(f"{net:5}{name:16}" + "".join(" " * 14 if c is None else f"{c:14.2f}" for c in cells))
-    print("threads at the end of the last quiet / loaded pass:")
+    print("quiet / loaded passes: threads at the end of the last; other tasks running (median of looks every 0.1 s)")
     for key, r in results.items():
-        print(f"  {' '.join(str(k) for k in key)}: {r['threads']['quiet']} / {r['threads']['loaded']}")
+        print(
+            f"  {' '.join(str(k) for k in key)}: {r['threads']['quiet']} / {r['threads']['loaded']}; "
+            f"others {r['others']['quiet']} / {r['others']['loaded']}"
+        )
 
 
 def main(argv=None):
