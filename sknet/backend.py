@@ -64,9 +64,11 @@ class SknetMode(Mode):
 
     @property
     def optimizer(self):
+        from .ops import _threads
         from .ops.registry import register
 
         register(self.linker)
+        _threads.follow_load()
         return super().optimizer
 
     @property
@@ -192,8 +194,14 @@ def _openblas_ldflags():
     return " ".join(parts)
 
 
+@functools.cache
 def _openblas_library():
-    """The scipy-openblas32 shared library (the one compiled ops link), or None."""
+    """The scipy-openblas32 shared library (the one compiled ops link), or None.
+
+    Its functions are called holding the GIL (``PyDLL``): PyTensor's C code
+    holds it for a whole call, so a thread count set from another thread
+    never changes under a running GEMM.
+    """
     import ctypes
     import glob
 
@@ -203,18 +211,24 @@ def _openblas_library():
         return None
     pattern = os.path.join(scipy_openblas32.get_lib_dir(), f"lib{scipy_openblas32.get_library()}.*")
     candidates = sorted(glob.glob(pattern))
-    return ctypes.CDLL(candidates[0]) if candidates else None
+    return ctypes.PyDLL(candidates[0]) if candidates else None
+
+
+#: True once the user chose the thread count (set_blas_threads, SKNET_BLAS_THREADS)
+_threads_fixed = False
 
 
 def set_blas_threads(n):
-    """Set how many threads sknet's compiled ops use.
+    """Set how many threads sknet's compiled ops use, from now on whatever the load.
 
     That is the thread count of the OpenBLAS behind them, and also of the
     ops' own loops (correlation, pooling), which share one OpenMP pool with
     that OpenBLAS (:mod:`sknet.ops._threads`). Only the ``scipy-openblas32``
     library linked by :func:`configure_blas` is affected, not numpy's own
     BLAS. Returns the number now in force, or None when that library is not
-    in use.
+    in use. The count then stays fixed: sknet's default policy, a count
+    that follows the machine's load (``SKNET_THREAD_POLICY``,
+    :mod:`sknet.ops._threads`), stops.
 
     Parameters
     ----------
@@ -230,6 +244,11 @@ def set_blas_threads(n):
     n = int(n)
     if n < 1:
         raise ValueError(f"the number of BLAS threads must be at least 1, got {n}")
+    from .ops import _threads
+
+    global _threads_fixed
+    _threads_fixed = True
+    _threads.stop_following(restore=False)
     lib = _openblas_library()
     if lib is None:
         return None

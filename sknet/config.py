@@ -24,6 +24,7 @@ __all__ = [
     "blas_enabled",
     "blas_threads",
     "openmp_enabled",
+    "thread_policy",
     "compile_workers",
     "pch_enabled",
     "function_cache_enabled",
@@ -39,6 +40,7 @@ VARIABLES = {
     "SKNET_BLAS": "1: link PyTensor's C code to the scipy-openblas32 wheel",
     "SKNET_BLAS_THREADS": "unset: OpenBLAS's own thread count",
     "SKNET_OPENMP": "1: sknet's C ops share OpenBLAS's OpenMP threads",
+    "SKNET_THREAD_POLICY": "adaptive: the thread count follows the other processes running",
     "SKNET_COMPILE_WORKERS": "os.cpu_count(): parallel g++ builds of a new function's C modules",
     "SKNET_PCH": "1: a precompiled header of the Python/NumPy includes (g++)",
     "SKNET_FUNCTION_CACHE": "1: reuse compiled functions across clones (read when sknet is imported)",
@@ -60,6 +62,39 @@ def _switch(name):
     return _get(name).lower() not in _OFF
 
 
+def _positive_int(name):
+    """The variable as an int of at least 1, or None when unset; else a ValueError naming it."""
+    value = _get(name)
+    if not value:
+        return None
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return n
+
+
+def _reader(name, variable, read, doc, example=None):
+    """One public accessor: `read(variable)` under `name`, with a numpydoc docstring and its example.
+
+    The example defaults to that of a switch: ``name() in (True, False)``.
+    """
+    example = example or f"{name}() in (True, False)"
+
+    def accessor():
+        return read(variable)
+
+    accessor.__name__ = accessor.__qualname__ = name
+    accessor.__doc__ = f"{doc}\n\n    Examples\n    --------\n    >>> {example}\n    True\n"
+    return accessor
+
+
+def _upper(variable):
+    return _get(variable).upper() or None
+
+
 def data_dir():
     """``SKNET_DATA`` as a Path, or None when unset or empty.
 
@@ -72,46 +107,77 @@ def data_dir():
     return Path(value) if value else None
 
 
-def blas_enabled():
-    """False when ``SKNET_BLAS`` is 0: PyTensor's C code then uses numpy's dot.
+blas_enabled = _reader(
+    "blas_enabled",
+    "SKNET_BLAS",
+    _switch,
+    "False when ``SKNET_BLAS`` is 0: PyTensor's C code then uses numpy's dot.",
+)
+openmp_enabled = _reader(
+    "openmp_enabled",
+    "SKNET_OPENMP",
+    _switch,
+    "False when ``SKNET_OPENMP`` is 0: sknet's C ops then run on one thread.",
+)
+pch_enabled = _reader(
+    "pch_enabled",
+    "SKNET_PCH",
+    _switch,
+    "False when ``SKNET_PCH`` is 0 (no precompiled header for C modules).",
+)
+quick_build_enabled = _reader(
+    "quick_build_enabled",
+    "SKNET_QUICK_BUILD",
+    _switch,
+    "False when ``SKNET_QUICK_BUILD`` is 0: sknet's parallel C build then compiles as PyTensor does.",
+)
+function_cache_enabled = _reader(
+    "function_cache_enabled",
+    "SKNET_FUNCTION_CACHE",
+    _switch,
+    "False when ``SKNET_FUNCTION_CACHE`` is 0 (see :mod:`sknet.function_cache`).",
+)
+blas_threads = _reader(
+    "blas_threads",
+    "SKNET_BLAS_THREADS",
+    _positive_int,
+    "``SKNET_BLAS_THREADS`` as an int (at least 1), or None when unset.",
+    "blas_threads() is None or blas_threads() >= 1",
+)
+bench_mode = _reader(
+    "bench_mode",
+    "SKNET_BENCH_MODE",
+    _upper,
+    "``SKNET_BENCH_MODE`` upper-cased, or None (sknet's default mode).",
+    "bench_mode() is None or isinstance(bench_mode(), str)",
+)
+example_mode = _reader(
+    "example_mode",
+    "SKNET_MODE",
+    _upper,
+    "``SKNET_MODE`` upper-cased, or None (sknet's default mode): the examples' compile mode.",
+    "example_mode() is None or isinstance(example_mode(), str)",
+)
+
+
+def thread_policy():
+    """``SKNET_THREAD_POLICY``: ``'adaptive'`` (the default) or ``'fixed'``.
+
+    ``'adaptive'``: while sknet's compiled functions run, the thread count of
+    its OpenBLAS and C ops follows the other processes running on the
+    machine's cores (:mod:`sknet.ops._threads`). ``'fixed'``: every core, as
+    OpenBLAS chooses, whatever else runs. ``SKNET_BLAS_THREADS`` fixes the
+    count and wins over both.
 
     Examples
     --------
-    >>> blas_enabled() in (True, False)
+    >>> thread_policy() in ('adaptive', 'fixed')
     True
     """
-    return _switch("SKNET_BLAS")
-
-
-def blas_threads():
-    """``SKNET_BLAS_THREADS`` as an int, or None when unset.
-
-    Examples
-    --------
-    >>> blas_threads() is None or blas_threads() >= 1
-    True
-    """
-    value = _get("SKNET_BLAS_THREADS")
-    if not value:
-        return None
-    try:
-        n = int(value)
-    except ValueError:
-        raise ValueError(f"SKNET_BLAS_THREADS must be a positive integer, got {value!r}") from None
-    if n < 1:
-        raise ValueError(f"SKNET_BLAS_THREADS must be a positive integer, got {value!r}")
-    return n
-
-
-def openmp_enabled():
-    """False when ``SKNET_OPENMP`` is 0: sknet's C ops then run on one thread.
-
-    Examples
-    --------
-    >>> openmp_enabled() in (True, False)
-    True
-    """
-    return _switch("SKNET_OPENMP")
+    value = _get("SKNET_THREAD_POLICY").lower() or "adaptive"
+    if value not in ("adaptive", "fixed"):
+        raise ValueError(f"SKNET_THREAD_POLICY must be 'adaptive' or 'fixed', got {value!r}")
+    return value
 
 
 def compile_workers():
@@ -131,28 +197,6 @@ def compile_workers():
         raise ValueError(f"SKNET_COMPILE_WORKERS must be an integer, got {value!r}") from None
 
 
-def pch_enabled():
-    """False when ``SKNET_PCH`` is 0 (no precompiled header for C modules).
-
-    Examples
-    --------
-    >>> pch_enabled() in (True, False)
-    True
-    """
-    return _switch("SKNET_PCH")
-
-
-def function_cache_enabled():
-    """False when ``SKNET_FUNCTION_CACHE`` is 0 (see :mod:`sknet.function_cache`).
-
-    Examples
-    --------
-    >>> function_cache_enabled() in (True, False)
-    True
-    """
-    return _switch("SKNET_FUNCTION_CACHE")
-
-
 def mode_for_tests():
     """``SKNET_TEST_MODE`` upper-cased (default ``'CVM'``): the test suite's compile mode.
 
@@ -161,38 +205,4 @@ def mode_for_tests():
     >>> isinstance(mode_for_tests(), str)
     True
     """
-    return (_get("SKNET_TEST_MODE") or "CVM").upper()
-
-
-def bench_mode():
-    """``SKNET_BENCH_MODE`` upper-cased, or None (sknet's default mode).
-
-    Examples
-    --------
-    >>> bench_mode() is None or isinstance(bench_mode(), str)
-    True
-    """
-    return _get("SKNET_BENCH_MODE").upper() or None
-
-
-def example_mode():
-    """``SKNET_MODE`` upper-cased, or None (sknet's default mode): the examples' compile mode.
-
-    Examples
-    --------
-    >>> example_mode() is None or isinstance(example_mode(), str)
-    True
-    """
-    return _get("SKNET_MODE").upper() or None
-
-
-def quick_build_enabled():
-    """False when ``SKNET_QUICK_BUILD`` is 0: sknet's parallel C build then
-    compiles as PyTensor does (see :mod:`sknet.parallel_build`).
-
-    Examples
-    --------
-    >>> quick_build_enabled() in (True, False)
-    True
-    """
-    return _switch("SKNET_QUICK_BUILD")
+    return _upper("SKNET_TEST_MODE") or "CVM"

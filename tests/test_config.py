@@ -67,3 +67,13 @@ def test_data_dir_and_modes(monkeypatch, tmp_path):
     monkeypatch.setenv("SKNET_TEST_MODE", "numba")
     monkeypatch.delenv("SKNET_BENCH_MODE", raising=False)
     assert config.data_dir() == tmp_path and config.mode_for_tests() == "NUMBA" and config.bench_mode() is None
+
+
+def test_thread_policy(monkeypatch):
+    monkeypatch.delenv("SKNET_THREAD_POLICY", raising=False)
+    assert config.thread_policy() == "adaptive"
+    monkeypatch.setenv("SKNET_THREAD_POLICY", " Fixed ")
+    assert config.thread_policy() == "fixed"
+    monkeypatch.setenv("SKNET_THREAD_POLICY", "sometimes")
+    with pytest.raises(ValueError, match="SKNET_THREAD_POLICY"):
+        config.thread_policy()
