@@ -11,10 +11,16 @@ import pytensor
 import pytest
 
 import sknet
+from sknet import function_store
 
 TEST_MODE = sknet.config.mode_for_tests()
 # sknet's mode, not the name: the plain name would be PyTensor's own mode, without sknet's rewrites
 pytensor.config.mode = sknet.backend.get_mode(TEST_MODE)
+
+
+# Tests count compilations; the disk store would turn some into loads from an
+# earlier session. tests/test_function_store.py turns it on where it is tested.
+function_store.set_enabled(False)
 
 
 @pytest.fixture(scope="session")

@@ -21,12 +21,17 @@ repeat share one new compile directory (``PYTENSOR_FLAGS=base_compiledir=``):
   instead of 128, the CNN's dense layer 200 instead of 256): PyTensor's C
   code does not depend on sizes, so no module is built.
 
-The variants: ``SKNET_QUICK_BUILD=0`` (as PyTensor builds: debug info, one
-precompiled header, ``-march`` detected in every process) and ``=1`` (the
-default). Medians over ``--repeats``; the variants alternate so that both see
-the same load. Run::
+The variants ("off" and "on"), chosen by ``--compare``: ``quick`` sets
+``SKNET_QUICK_BUILD=0`` (as PyTensor builds: debug info, one precompiled
+header, ``-march`` detected in every process) against ``=1``; ``store``
+sets ``SKNET_FUNCTION_STORE=0`` (every process rewrites its graphs) against
+``=1`` (warm and new-net runs link the graphs the cold run stored,
+:mod:`sknet.function_store`); ``both`` (the default) has both off against
+both on: sknet before and after them. "graphs loaded" counts the functions
+taken from the store. Medians over ``--repeats``; the variants alternate so
+that both see the same load. Run::
 
-    python bench/bench_first_fit.py --repeats 2
+    python bench/bench_first_fit.py --repeats 2 [--compare both|quick|store]
 
 One repeat took 4 minutes on a shared 2-core machine (load ~5), mostly the
 four cold runs.
@@ -45,6 +50,21 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZES = {"mlp": (128, 64), "cnn": (256, 200)}
+#: --compare: the environment of the "off" and "on" runs
+VARIANTS = {
+    "both": (
+        {"SKNET_QUICK_BUILD": "0", "SKNET_FUNCTION_STORE": "0"},
+        {"SKNET_QUICK_BUILD": "1", "SKNET_FUNCTION_STORE": "1"},
+    ),
+    "quick": (
+        {"SKNET_QUICK_BUILD": "0", "SKNET_FUNCTION_STORE": "0"},
+        {"SKNET_QUICK_BUILD": "1", "SKNET_FUNCTION_STORE": "0"},
+    ),
+    "store": (
+        {"SKNET_QUICK_BUILD": "1", "SKNET_FUNCTION_STORE": "0"},
+        {"SKNET_QUICK_BUILD": "1", "SKNET_FUNCTION_STORE": "1"},
+    ),
+}
 
 
 def _count_modules():
@@ -58,7 +78,7 @@ def child(net_kind, units):
     sys.path.insert(0, str(ROOT / "examples"))
     import numpy as np
 
-    from sknet import NeuralNetClassifier, callbacks, updates
+    from sknet import NeuralNetClassifier, callbacks, function_cache, updates
     from sknet.layers import DenseLayer, DropoutLayer, InputLayer
 
     before = _count_modules()
@@ -91,14 +111,15 @@ def child(net_kind, units):
                 "fit": done - start,
                 "compile": net.history_[0]["compile_time"] + (done - fitted),
                 "modules": _count_modules() - before,
+                "loaded": function_cache.load_count(),
                 "epoch": float(np.median([row["dur"] for row in net.history_])),
             }
         )
     )
 
 
-def _run(net_kind, units, compiledir, quick):
-    env = dict(os.environ, PYTENSOR_FLAGS=f"base_compiledir={compiledir}", SKNET_QUICK_BUILD="1" if quick else "0")
+def _run(net_kind, units, compiledir, variant):
+    env = dict(os.environ, PYTENSOR_FLAGS=f"base_compiledir={compiledir}", **variant)
     env.setdefault("SKNET_BLAS_THREADS", "1")
     used = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(
@@ -119,42 +140,47 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--nets", default="mlp,cnn")
+    parser.add_argument("--compare", choices=sorted(VARIANTS), default="both", help="the variants off and on")
     parser.add_argument("--child", nargs=2, metavar=("NET", "UNITS"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         return child(args.child[0], int(args.child[1]))
+    off, on = VARIANTS[args.compare]
     runs = ("cold", "warm", "new net")
     results = {}  # (net, quick, run) -> list of dicts
     loads = [os.getloadavg()[0]]
     for _ in range(args.repeats):
         for net_kind in args.nets.split(","):
-            for quick in (False, True):
+            for quick, variant in ((False, off), (True, on)):
                 with tempfile.TemporaryDirectory(prefix="sknet-first-fit-") as compiledir:
                     size, other = SIZES[net_kind]
                     for run, units in zip(runs, (size, size, other)):
-                        result = _run(net_kind, units, compiledir, quick)
+                        result = _run(net_kind, units, compiledir, variant)
                         results.setdefault((net_kind, quick, run), []).append(result)
                         loads.append(os.getloadavg()[0])
+    print(f"off: {off}; on: {on}.")
     print(f"Medians of {args.repeats} repeat(s); SKNET_BLAS_THREADS=1; {os.cpu_count()} CPUs;")
     print(f"1-minute load average during the runs: {min(loads):.1f} to {max(loads):.1f} (machine shared).\n")
     print(
         "| net | run | fit (s) off | fit (s) on | ratio on/off | compile (s) off | compile (s) on "
-        "| process CPU (s) off / on | C modules off / on | epoch (s) off / on |"
+        "| process CPU (s) off / on | C modules off / on | graphs loaded off / on | epoch (s) off / on |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for net_kind in args.nets.split(","):
         for run in runs:
-            off, on = results[(net_kind, False, run)], results[(net_kind, True, run)]
+            off_rows, on_rows = results[(net_kind, False, run)], results[(net_kind, True, run)]
 
             def med(rows, key):
                 return statistics.median(r[key] for r in rows)
 
             print(
-                f"| {net_kind} | {run} | {med(off, 'fit'):.2f} | {med(on, 'fit'):.2f} | "
-                f"{med(on, 'fit') / med(off, 'fit'):.2f} | {med(off, 'compile'):.2f} | {med(on, 'compile'):.2f} | "
-                f"{med(off, 'cpu'):.1f} / {med(on, 'cpu'):.1f} | "
-                f"{med(off, 'modules'):.0f} / {med(on, 'modules'):.0f} | "
-                f"{med(off, 'epoch'):.3f} / {med(on, 'epoch'):.3f} |"
+                f"| {net_kind} | {run} | {med(off_rows, 'fit'):.2f} | {med(on_rows, 'fit'):.2f} | "
+                f"{med(on_rows, 'fit') / med(off_rows, 'fit'):.2f} | "
+                f"{med(off_rows, 'compile'):.2f} | {med(on_rows, 'compile'):.2f} | "
+                f"{med(off_rows, 'cpu'):.1f} / {med(on_rows, 'cpu'):.1f} | "
+                f"{med(off_rows, 'modules'):.0f} / {med(on_rows, 'modules'):.0f} | "
+                f"{med(off_rows, 'loaded'):.0f} / {med(on_rows, 'loaded'):.0f} | "
+                f"{med(off_rows, 'epoch'):.3f} / {med(on_rows, 'epoch'):.3f} |"
             )
 
 

@@ -9,6 +9,13 @@ The results go to a markdown table (``bench/results.md`` by default)::
 
     SKNET_DATA=../shared/data python bench/run_all.py               # full: 10 epochs, 50k images
     SKNET_DATA=../shared/data python bench/run_all.py --epochs 1 --train-size 2000   # smoke run
+    SKNET_DATA=../shared/data python bench/run_all.py --epochs 2 --repeats 3          # medians of 3 processes each
+
+``--repeats N`` runs each (net, framework) N times, alternating the
+frameworks, and reports medians and each repeat's ratio: on a noisy machine
+one pair of processes can differ by 15 % from the next. ``--native-blas``
+drops ``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE`` from the children's
+environment.
 
 PyTorch is not a dependency of sknet (``pip install torch==2.13.0``); without
 it the table has the sknet columns only, and the script says so.
@@ -171,6 +178,16 @@ def run_torch(net_name, data, epochs, batch_size):
     }
 
 
+def merge(runs):
+    """One result from the repeats of a (net, framework): medians, the largest peak memory."""
+    merged = dict(runs[0])
+    for key in ("epoch_time", "compile_time", "test_accuracy", "train_loss"):
+        merged[key] = float(np.median([r[key] for r in runs]))
+    merged["peak_mb"] = max(r["peak_mb"] for r in runs)
+    merged["epoch_times"] = [t for r in runs for t in r["epoch_times"]]
+    return merged
+
+
 def worker(args):
     data = load(args.train_size, args.test_size)
     if args.framework == "sknet":
@@ -206,12 +223,20 @@ def versions(have_torch):
     return out
 
 
+def blas_setting(args):
+    """The OpenBLAS kernel choice the children ran with, in words."""
+    forced = {n: os.environ[n] for n in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if n in os.environ}
+    if args.native_blas or not forced:
+        return "kernels chosen for the CPU (no OPENBLAS_CORETYPE)"
+    return "forced by " + ", ".join(f"{n}={v}" for n, v in forced.items())
+
+
 def fmt(value, spec):
     return "n/a" if value is None else format(value, spec)
 
 
 def table(results, args, have_torch, command):
-    any_result = next(r for pair in results.values() for r in pair.values() if r)
+    any_result = next(r for pair in results.values() for k, r in pair.items() if k != "ratios" and r)
     lines = [
         "# sknet vs PyTorch CPU: the seed networks",
         "",
@@ -220,7 +245,13 @@ def table(results, args, have_torch, command):
         f"Data: {any_result['source']}, {any_result['n_train']} training images, "
         f"{any_result['n_test']} test images; batch {args.batch_size}; {args.epochs} epoch(s); "
         f"adam 1e-3 for every net (LeNet with L2 1e-4 on the weights); sknet mode "
-        f"{args.mode or 'default (C backend)'}. Each (net, framework) ran in its own process.",
+        f"{args.mode or 'default (C backend)'}. Each (net, framework) ran in its own process"
+        + (
+            f", {args.repeats} times, alternating with the other framework; figures are medians over the runs."
+            if args.repeats > 1
+            else "."
+        ),
+        f"OpenBLAS: {blas_setting(args)}.",
         "",
         "Epoch time is the median over epochs of the training pass alone; ratio = sknet / PyTorch. "
         "sknet's compile time is the build and compilation of the train function before the first "
@@ -243,6 +274,14 @@ def table(results, args, have_torch, command):
             f"| {fmt(g(t, 'compile_time'), '.3f')} | {fmt(g(s, 'peak_mb'), '.0f')} "
             f"| {fmt(g(t, 'peak_mb'), '.0f')} | {fmt(pct(s), '.2f')} | {fmt(pct(t), '.2f')} |"
         )
+    ratios = [(net, results[net].get("ratios")) for net in args.nets]
+    if args.repeats > 1 and all(r for _, r in ratios):
+        lines += [
+            "",
+            "Ratio of each repeat (sknet / PyTorch, the two processes run one after the other): "
+            + "; ".join(f"{net} " + ", ".join(f"{r:.2f}" for r in found) for net, found in ratios)
+            + ".",
+        ]
     if not have_torch:
         lines += ["", "PyTorch is not installed here, so its columns are n/a (`pip install torch==2.13.0`)."]
     return "\n".join(lines) + "\n"
@@ -259,6 +298,10 @@ def main(argv=None):
     parser.add_argument("--nets", default=",".join(NETS), help="comma-separated subset of mlp,cnn,lenet")
     parser.add_argument("--mode", default=None, help="sknet's PyTensor mode (default: C backend)")
     parser.add_argument("--out", default=str(HERE / "results.md"))
+    parser.add_argument(
+        "--repeats", type=int, default=1, help="processes per (net, framework), alternating; medians are reported"
+    )
+    parser.add_argument("--native-blas", action="store_true", help="run without OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE")
     parser.add_argument("--worker", nargs=2, metavar=("NET", "FRAMEWORK"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -292,22 +335,32 @@ def main(argv=None):
         base += ["--test-size", str(args.test_size)]
     if args.mode:
         base += ["--mode", args.mode]
+    env = dict(os.environ)
+    if args.native_blas:
+        for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+            env.pop(name, None)
     results = {net: {} for net in args.nets}
     for net in args.nets:
-        for framework in frameworks:
-            print(f"{net} / {framework} ...", flush=True)
-            proc = subprocess.run(base + ["--worker", net, framework], capture_output=True, text=True)
-            if proc.returncode != 0:
-                print(proc.stdout + proc.stderr, file=sys.stderr)
-                raise SystemExit(f"{net} / {framework} failed (exit {proc.returncode})")
-            result = json.loads(proc.stdout.strip().splitlines()[-1])
-            results[net][framework] = result
-            print(
-                f"  epoch {result['epoch_time']:.2f} s, compile/first step "
-                f"{result['compile_time']:.2f} s, peak {result['peak_mb']:.0f} MB, "
-                f"test accuracy {100 * result['test_accuracy']:.2f} %",
-                flush=True,
-            )
+        runs = {framework: [] for framework in frameworks}
+        for repeat in range(args.repeats):
+            # alternate which framework goes first, so that both see the same drift of the machine
+            for framework in frameworks if repeat % 2 == 0 else frameworks[::-1]:
+                print(f"{net} / {framework} ({repeat + 1} of {args.repeats}) ...", flush=True)
+                proc = subprocess.run(base + ["--worker", net, framework], capture_output=True, text=True, env=env)
+                if proc.returncode != 0:
+                    print(proc.stdout + proc.stderr, file=sys.stderr)
+                    raise SystemExit(f"{net} / {framework} failed (exit {proc.returncode})")
+                result = json.loads(proc.stdout.strip().splitlines()[-1])
+                runs[framework].append(result)
+                print(
+                    f"  epoch {result['epoch_time']:.2f} s, compile/first step "
+                    f"{result['compile_time']:.2f} s, peak {result['peak_mb']:.0f} MB, "
+                    f"test accuracy {100 * result['test_accuracy']:.2f} %",
+                    flush=True,
+                )
+        results[net] = {framework: merge(found) for framework, found in runs.items()}
+        if len(frameworks) == 2:
+            results[net]["ratios"] = [a["epoch_time"] / b["epoch_time"] for a, b in zip(runs["sknet"], runs["torch"])]
     command = "python bench/run_all.py " + " ".join(argv if argv is not None else sys.argv[1:])
     text = table(results, args, have_torch, command.strip())
     Path(args.out).write_text(text)

@@ -28,6 +28,7 @@ __all__ = [
     "compile_workers",
     "pch_enabled",
     "function_cache_enabled",
+    "function_store_enabled",
     "mode_for_tests",
     "bench_mode",
     "example_mode",
@@ -44,6 +45,7 @@ VARIABLES = {
     "SKNET_COMPILE_WORKERS": "os.cpu_count(): parallel g++ builds of a new function's C modules",
     "SKNET_PCH": "1: a precompiled header of the Python/NumPy includes (g++)",
     "SKNET_FUNCTION_CACHE": "1: reuse compiled functions across clones (read when sknet is imported)",
+    "SKNET_FUNCTION_STORE": "1: keep rewritten graphs on disk for later processes",
     "SKNET_TEST_MODE": "CVM: the compile mode of the test suite and doctests",
     "SKNET_BENCH_MODE": "CVM: the compile mode of bench/bench_cnn.py",
     "SKNET_MODE": "CVM: the compile mode of examples/mnist_cnn_loop.py",
@@ -136,6 +138,12 @@ function_cache_enabled = _reader(
     "SKNET_FUNCTION_CACHE",
     _switch,
     "False when ``SKNET_FUNCTION_CACHE`` is 0 (see :mod:`sknet.function_cache`).",
+)
+function_store_enabled = _reader(
+    "function_store_enabled",
+    "SKNET_FUNCTION_STORE",
+    _switch,
+    "False when ``SKNET_FUNCTION_STORE`` is 0 (see :mod:`sknet.function_store`).",
 )
 blas_threads = _reader(
     "blas_threads",

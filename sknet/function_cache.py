@@ -14,9 +14,13 @@ value, the updates and the mode. Whatever would change the compiled code
 changes the key; values held in shared variables do not. Ops that define no
 ``__props__`` compare by identity, so graphs holding them simply miss.
 
+In sknet's C mode a graph compiled here is also kept on disk, and a graph
+met for the first time in this process is looked for there before it is
+compiled (:mod:`sknet.function_store`; :func:`load_count` counts those loads).
+
 ``SKNET_FUNCTION_CACHE=0`` in the environment (read at import) or
-:func:`set_enabled` turns the cache off; :func:`compile_count` counts actual
-compilations either way.
+:func:`set_enabled` turns the cache off (and the store with it);
+:func:`compile_count` counts actual compilations either way.
 """
 
 import threading
@@ -28,7 +32,7 @@ from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.graph.basic import Constant
 from pytensor.graph.replace import clone_replace
 
-from . import config
+from . import config, function_store
 from .backend import get_mode
 
 __all__ = [
@@ -37,6 +41,7 @@ __all__ = [
     "function",
     "graph_key",
     "compile_count",
+    "load_count",
     "cache_info",
     "clear",
     "set_enabled",
@@ -58,7 +63,7 @@ Examples
 
 _lock = threading.RLock()
 _entries = OrderedDict()
-_stats = {"hits": 0, "misses": 0, "uncached": 0, "compiles": 0}
+_stats = {"hits": 0, "misses": 0, "uncached": 0, "compiles": 0, "loads": 0}
 _enabled = config.function_cache_enabled()
 
 
@@ -72,6 +77,17 @@ def compile_count():
     True
     """
     return _stats["compiles"]
+
+
+def load_count():
+    """How many functions this process took from the disk store instead of compiling (:mod:`sknet.function_store`).
+
+    Examples
+    --------
+    >>> load_count() >= 0
+    True
+    """
+    return _stats["loads"]
 
 
 def cache_info():
@@ -370,6 +386,21 @@ def _for_jax(inputs, output_list, updates, single, input_shapes):
     return (output_list[0] if single else output_list), output_list, new_updates
 
 
+def _compile_private(inputs, output_list, single, mode, shared, all_updates):
+    """Compile the graph over private copies of its shared variables; an entry holding no values."""
+    private = [_private_copy(var) for var in shared]
+    replace = dict(zip(shared, private))
+    exprs = [expr for _, expr in all_updates]
+    cloned = clone_replace(output_list + exprs, replace=replace) if replace else output_list + exprs
+    new_outputs = cloned[0] if single else cloned[: len(output_list)]
+    new_updates = [(replace[target], expr) for (target, _), expr in zip(all_updates, cloned[len(output_list) :])]
+    # The private copies carry no default updates: every update is explicit.
+    entry = _Entry(_compile(inputs, new_outputs, mode, new_updates), [var.container for var in private])
+    for container in entry.containers:
+        container.storage[0] = None
+    return entry
+
+
 def function(inputs, outputs, mode=None, updates=None, input_shapes=None):
     """Compile ``inputs -> outputs`` (with ``updates``), reusing an identical graph's compilation.
 
@@ -420,19 +451,16 @@ def function(inputs, outputs, mode=None, updates=None, input_shapes=None):
             _entries.move_to_end(key)
             _stats["hits"] += 1
             return CachedFunction(entry, shared)
-    private = [_private_copy(var) for var in shared]
-    replace = dict(zip(shared, private))
-    exprs = [expr for _, expr in all_updates]
-    cloned = clone_replace(output_list + exprs, replace=replace) if replace else output_list + exprs
-    new_outputs = cloned[0] if single else cloned[: len(output_list)]
-    new_updates = [(replace[target], expr) for (target, _), expr in zip(all_updates, cloned[len(output_list) :])]
-    # The private copies carry no default updates: every update is explicit.
-    fn = _compile(inputs, new_outputs, mode, new_updates)
-    entry = _Entry(fn, [var.container for var in private])
-    for container in entry.containers:
-        container.storage[0] = None
+    name = function_store.digest(key, mode)
+    stored = function_store.load(name)
+    if stored is not None:
+        entry = _Entry(*stored)
+    else:
+        entry = _compile_private(inputs, output_list, single, mode, shared, all_updates)
+        function_store.save(name, entry.fn, entry.containers)
     with _lock:
         _stats["misses"] += 1
+        _stats["loads"] += stored is not None
         _entries[key] = entry
         while len(_entries) > MAXSIZE:
             _entries.popitem(last=False)

@@ -6,7 +6,7 @@ import pytensor.tensor as T
 
 from .backend import FLOATX
 from .compile import compile_predict, compile_train, compile_valid, seeded
-from .function_cache import compile_count
+from .function_cache import compile_count, load_count
 
 __all__ = ["NetFunctions"]
 
@@ -109,20 +109,22 @@ class NetFunctions:
 
         ``report`` (``print``, say) gets a line before compiling and one with
         the time it took, saying whether an identical graph compiled earlier
-        in this process was reused.
+        in this process was reused, or one an earlier process stored
+        (:mod:`sknet.function_store`) was loaded.
         """
         keys = [("train", weighted, train_output)] + ([("valid", bool(valid_weighted))] if validation else [])
         missing = [key[0] for key in keys if key not in self.functions]
         if missing and report:
             report(f"Compiling the {' and '.join(missing)} functions...", end=" ", flush=True)
-        start, compiled = time.perf_counter(), compile_count()
+        start, compiled, loaded = time.perf_counter(), compile_count(), load_count()
         fns = [self.get(*key) for key in keys]
         seconds = time.perf_counter() - start
         if missing and report:
-            note = (
-                "the same graph was compiled before in this process: reused"
-                if compile_count() == compiled
-                else "first use of this network; reused by later fits"
-            )
+            if compile_count() != compiled:
+                note = "first use of this network; reused by later fits"
+            elif load_count() != loaded:
+                note = "rewritten by an earlier process: its graph was loaded from disk"
+            else:
+                note = "the same graph was compiled before in this process: reused"
             report(f"{seconds:.1f} s ({note})", flush=True)
         return fns[0], (fns[1] if validation else None), (seconds if missing else None)

@@ -188,3 +188,30 @@ def test_fused_rectifier_gradient_values(relu_pool_grads, pool_ref):
             [], Pool2DGrad(ws, stride, pad, ib, m)(x, g), mode=pytensor.compile.mode.Mode("py", "fast_compile")
         )()
         np.testing.assert_allclose(got, gx * (x > 0), rtol=1e-5, atol=1e-6, err_msg=str(cases[k]))
+
+
+@pytest.fixture(scope="module")
+def max2x2_grads(mode):
+    """2x2 max-pooling gradients, plain and through a rectifier (the fused mask in C)."""
+    from sknet.nonlinearities import rectify
+
+    a, g1, g2 = T.tensor4("a"), T.tensor4("g1"), T.tensor4("g2")
+    plain = pytensor.grad((pool_2d(a, (2, 2)) * g1).sum(), a)
+    masked = pytensor.grad((pool_2d(rectify(a), (2, 2)) * g2).sum(), a)
+    return pytensor.function([a, g1, g2], [plain, masked], mode=mode)
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_max2x2_gradient_on_wide_rows(max2x2_grads, ties):
+    """Rows of 21 windows: the C op's eight-window vector steps and the scalar rest."""
+    rng = np.random.default_rng(5)
+    shape = (2, 3, 6, 42)
+    if ties:  # tied maxima, zeros and negative cells: the first maximum and the mask decide
+        a = rng.integers(-2, 3, size=shape).astype("float32")
+    else:
+        a = rng.normal(size=shape).astype("float32")
+    g = rng.normal(size=(2, 3, 3, 21)).astype("float32")
+    plain, masked = max2x2_grads(a, g, g)
+    np.testing.assert_allclose(plain, _pool_grad_ref(a, g, (2, 2), (2, 2), "max"), rtol=1e-6, atol=0)
+    x = np.maximum(a, 0)
+    np.testing.assert_allclose(masked, _pool_grad_ref(x, g, (2, 2), (2, 2), "max") * (x > 0), rtol=1e-6, atol=0)
