@@ -147,16 +147,16 @@ def main(argv=None):
         return child(args.child[0], int(args.child[1]))
     off, on = VARIANTS[args.compare]
     runs = ("cold", "warm", "new net")
-    results = {}  # (net, quick, run) -> list of dicts
+    results = {}  # (net, is_on, run) -> list of dicts
     loads = [os.getloadavg()[0]]
     for _ in range(args.repeats):
         for net_kind in args.nets.split(","):
-            for quick, variant in ((False, off), (True, on)):
+            for is_on, variant in ((False, off), (True, on)):
                 with tempfile.TemporaryDirectory(prefix="sknet-first-fit-") as compiledir:
                     size, other = SIZES[net_kind]
                     for run, units in zip(runs, (size, size, other)):
                         result = _run(net_kind, units, compiledir, variant)
-                        results.setdefault((net_kind, quick, run), []).append(result)
+                        results.setdefault((net_kind, is_on, run), []).append(result)
                         loads.append(os.getloadavg()[0])
     print(f"off: {off}; on: {on}.")
     print(f"Medians of {args.repeats} repeat(s); SKNET_BLAS_THREADS=1; {os.cpu_count()} CPUs;")

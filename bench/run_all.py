@@ -39,6 +39,8 @@ EXAMPLES = HERE.parent / "examples"
 NETS = ("mlp", "cnn", "lenet")
 #: per net: optimizer (adam for all three, as in the examples), learning rate, L2 weight
 SETTINGS = {"mlp": (1e-3, 0.0), "cnn": (1e-3, 0.0), "lenet": (1e-3, 1e-4)}
+#: the variables that force OpenBLAS's kernels (``--native-blas`` drops them)
+BLAS_FORCING = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 
 def peak_mb():
@@ -225,7 +227,7 @@ def versions(have_torch):
 
 def blas_setting(args):
     """The OpenBLAS kernel choice the children ran with, in words."""
-    forced = {n: os.environ[n] for n in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if n in os.environ}
+    forced = {n: os.environ[n] for n in BLAS_FORCING if n in os.environ}
     if args.native_blas or not forced:
         return "kernels chosen for the CPU (no OPENBLAS_CORETYPE)"
     return "forced by " + ", ".join(f"{n}={v}" for n, v in forced.items())
@@ -235,8 +237,8 @@ def fmt(value, spec):
     return "n/a" if value is None else format(value, spec)
 
 
-def table(results, args, have_torch, command):
-    any_result = next(r for pair in results.values() for k, r in pair.items() if k != "ratios" and r)
+def table(results, args, have_torch, command, ratios=None):
+    any_result = next(r for pair in results.values() for r in pair.values() if r)
     lines = [
         "# sknet vs PyTorch CPU: the seed networks",
         "",
@@ -274,12 +276,12 @@ def table(results, args, have_torch, command):
             f"| {fmt(g(t, 'compile_time'), '.3f')} | {fmt(g(s, 'peak_mb'), '.0f')} "
             f"| {fmt(g(t, 'peak_mb'), '.0f')} | {fmt(pct(s), '.2f')} | {fmt(pct(t), '.2f')} |"
         )
-    ratios = [(net, results[net].get("ratios")) for net in args.nets]
-    if args.repeats > 1 and all(r for _, r in ratios):
+    per_net = [(net, (ratios or {}).get(net)) for net in args.nets]
+    if args.repeats > 1 and all(r for _, r in per_net):
         lines += [
             "",
             "Ratio of each repeat (sknet / PyTorch, the two processes run one after the other): "
-            + "; ".join(f"{net} " + ", ".join(f"{r:.2f}" for r in found) for net, found in ratios)
+            + "; ".join(f"{net} " + ", ".join(f"{r:.2f}" for r in found) for net, found in per_net)
             + ".",
         ]
     if not have_torch:
@@ -337,9 +339,10 @@ def main(argv=None):
         base += ["--mode", args.mode]
     env = dict(os.environ)
     if args.native_blas:
-        for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+        for name in BLAS_FORCING:
             env.pop(name, None)
     results = {net: {} for net in args.nets}
+    ratios = {}  # per net: sknet / PyTorch epoch time of each repeat
     for net in args.nets:
         runs = {framework: [] for framework in frameworks}
         for repeat in range(args.repeats):
@@ -360,9 +363,9 @@ def main(argv=None):
                 )
         results[net] = {framework: merge(found) for framework, found in runs.items()}
         if len(frameworks) == 2:
-            results[net]["ratios"] = [a["epoch_time"] / b["epoch_time"] for a, b in zip(runs["sknet"], runs["torch"])]
+            ratios[net] = [a["epoch_time"] / b["epoch_time"] for a, b in zip(runs["sknet"], runs["torch"])]
     command = "python bench/run_all.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    text = table(results, args, have_torch, command.strip())
+    text = table(results, args, have_torch, command.strip(), ratios)
     Path(args.out).write_text(text)
     print()
     print(text)

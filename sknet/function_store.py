@@ -37,7 +37,7 @@ import numpy as np
 import pytensor
 
 from . import config
-from .backend import get_mode
+from .backend import _sknet_mode, get_mode
 from .ops import _threads
 
 __all__ = ["digest", "load", "save", "directory", "active", "set_enabled", "set_directory"]
@@ -164,8 +164,6 @@ def digest(key, mode):
     (True, False)
     >>> _ = set_enabled(previous)
     """
-    from .backend import _sknet_mode
-
     if not active() or get_mode(mode) is not _sknet_mode("CVM"):
         return None
     try:
@@ -214,7 +212,7 @@ def save(name, fn, containers):
     True
     """
     if not name or not active():
-        return None
+        return
     # The function's own containers share their storage lists with the shared variables' containers.
     index = {id(c.storage): i for i, c in enumerate(fn.input_storage)}
     try:
@@ -229,6 +227,5 @@ def save(name, fn, containers):
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
-    except Exception:
-        return None
-    return None
+    except Exception:  # the store only saves time: a function it cannot keep is still compiled
+        pass
